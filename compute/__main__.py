@@ -1,0 +1,47 @@
+"""Command line: `python -m compute build CONFIG [--out PATH] [--device auto|cpu|cuda] [--data-root PATH]`.
+
+Bad input exits with code 2 and one line saying what is wrong; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from compute.errors import UserError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not argparse's usage block
+        print(f"error: {message} (see `python -m compute --help`)", file=sys.stderr)
+        sys.exit(2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _Parser(prog="python -m compute", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    b = sub.add_parser("build", help="build (or resume) the store a config describes")
+    b.add_argument("config", help="TOML experiment config, e.g. configs/demo.toml")
+    b.add_argument("--out", help="store path (default: the config's `output`)")
+    b.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    b.add_argument("--data-root", help="overrides the config's [data] root")
+    args = parser.parse_args(argv)
+
+    from compute.build import build
+    from compute.config import load_config
+
+    try:
+        cfg = load_config(args.config, data_root=args.data_root, out=args.out)
+        path = build(cfg, device=args.device)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: the previous store is untouched; rerun to resume", file=sys.stderr)
+        return 130
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

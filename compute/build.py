@@ -1,0 +1,231 @@
+"""A build: data -> models -> every (model, condition) pair -> geometry -> one store.
+
+Models are all prepared (loaded, trained, pruned) before the store is touched, so a bad checkpoint
+fails fast. Evaluation runs condition by condition: each batch is corrupted once and fed to every
+model, and each (model, condition) pair is written in one transaction, which is what lets an
+interrupted build resume.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import platform
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from compute import checkpoints
+from compute.config import BuildConfig, ModelSpec
+from compute.corruptions import Corruption, get_corruption, quantize
+from compute.datasets import DataSplits, ImageSet, load_data, png_bytes
+from compute.errors import UserError
+from compute.geometry import geometry
+from compute.models import Probe, create_model, measure_sparsity
+from compute.pruning import apply_masks, get_pruner
+from compute.training import train
+
+
+@dataclass
+class Condition:
+    condition_id: int
+    name: str
+    corruption: Corruption | None  # None for clean
+    severity: int
+
+
+@dataclass
+class PreparedModel:
+    model_id: int
+    spec: ModelSpec
+    arch: str
+    probe: Probe
+    key: str  # hash of everything that determines the weights
+    checkpoint: Path | None
+    checkpoint_sha256: str | None
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda was asked for, but torch sees no CUDA device (use auto or cpu)")
+    if name not in ("cpu", "cuda"):
+        raise UserError(f"unknown device '{name}' (use auto, cpu or cuda)")
+    return torch.device(name)
+
+
+def resolve_conditions(cfg: BuildConfig) -> list[Condition]:
+    conditions = [Condition(0, "clean", None, 0)]
+    for name in cfg.corruptions:
+        corruption = get_corruption(name)
+        for severity in cfg.severities:
+            if severity not in (1, 2, 3, 4, 5):
+                raise UserError(f"severity {severity} is not one of 1..5")
+            conditions.append(Condition(len(conditions), f"{name}-{severity}", corruption, severity))
+    return conditions
+
+
+def _key(*parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def prepare_models(cfg: BuildConfig, data: DataSplits, device: torch.device) -> list[PreparedModel]:
+    """Load, train and prune every model of the config, reusing checkpoints whose recipe matches."""
+    num_classes = len(data.classes)
+    prepared: dict[str, PreparedModel] = {}
+    for model_id, spec in enumerate(cfg.models):
+        base = prepared.get(spec.base) if spec.base else None
+        arch = spec.arch or base.arch
+        probe = Probe(create_model(arch, num_classes), spec.classifier, cfg.data.mean, cfg.data.std)
+        ckpt_path, ckpt_sha = None, None
+        if spec.checkpoint:
+            ckpt_path = Path(spec.checkpoint)
+            checkpoints.load_into(probe.net, ckpt_path, probe.classifier_name, num_classes)
+            ckpt_sha = checkpoints.sha256(ckpt_path)
+        elif base is not None:
+            probe.net.load_state_dict(base.probe.net.state_dict())
+        key = _key(arch, dataclasses.asdict(cfg.data), dataclasses.asdict(spec), cfg.seed,
+                   base.key if base else None, ckpt_sha)
+        if spec.prune or spec.train:
+            ckpt_path = cfg.checkpoints / f"{spec.name}-{key}.pt"
+            if ckpt_path.is_file():
+                checkpoints.load_into(probe.net, ckpt_path, probe.classifier_name, num_classes)
+            else:
+                _train_and_prune(probe, spec, data.train, device, cfg.seed + model_id)
+                checkpoints.save(probe.net, ckpt_path, {"key": key, **dataclasses.asdict(spec)})
+            ckpt_sha = checkpoints.sha256(ckpt_path)
+        probe.to(device).eval()
+        prepared[spec.name] = PreparedModel(model_id, spec, arch, probe, key, ckpt_path, ckpt_sha)
+    return list(prepared.values())
+
+
+def _train_and_prune(
+    probe: Probe, spec: ModelSpec, train_set: ImageSet | None, device: torch.device, seed: int
+) -> None:
+    if train_set is None:
+        raise UserError(f"model '{spec.name}' needs training data: set [data] train")
+    masks = None
+    if spec.prune:
+        masks = get_pruner(spec.prune.method)(probe.net, spec.prune.sparsity)
+        apply_masks(probe.net, masks)
+    if spec.train:
+        train(probe, train_set, spec.train, device, seed, masks, desc=f"training {spec.name}")
+
+
+def model_row(m: PreparedModel, ids: dict[str, int], num_classes: int) -> dict[str, object]:
+    sparsity, total, nonzero = measure_sparsity(m.probe.net)
+    reference = m.spec.reference or m.spec.base
+    return {
+        "model_id": m.model_id,
+        "name": m.spec.name,
+        "arch": m.arch,
+        "method": m.spec.method,
+        "target_sparsity": m.spec.prune.sparsity if m.spec.prune else None,
+        "sparsity": sparsity,
+        "params_total": total,
+        "params_nonzero": nonzero,
+        "reference_model_id": ids[reference] if reference else None,
+        "num_classes": num_classes,
+        "feature_dim": m.probe.classifier.in_features,
+        "checkpoint": str(m.checkpoint) if m.checkpoint else None,
+        "checkpoint_sha256": m.checkpoint_sha256,
+        "notes": None,
+    }
+
+
+@torch.inference_mode()
+def evaluate(
+    models: list[PreparedModel], condition: Condition, test: ImageSet, device: torch.device,
+    batch_size: int,
+) -> list[dict[str, np.ndarray]]:
+    """Geometry of every test sample under one condition, for each model: one dict of arrays each."""
+    parts: list[list[dict[str, torch.Tensor]]] = [[] for _ in models]
+    ids = torch.arange(len(test))
+    for start in range(0, len(test), batch_size):
+        x = test.images[start : start + batch_size].to(device, non_blocking=True).float() / 255.0
+        y = test.labels[start : start + batch_size].to(device)
+        if condition.corruption is not None:
+            x = quantize(condition.corruption(x, condition.severity, ids[start : start + batch_size]))
+        for out, m in zip(parts, models, strict=True):
+            features, _ = m.probe.features_and_logits(x)
+            out.append(geometry(features, m.probe.classifier.weight, m.probe.classifier.bias, y))
+    return [
+        {k: torch.cat([p[k] for p in out]).cpu().numpy() for k in out[0]} for out in parts
+    ]
+
+
+def _meta(cfg: BuildConfig, data: DataSplits, device: torch.device) -> dict[str, str]:
+    import torchvision
+
+    return {
+        "config_name": cfg.name,
+        "config_path": str(cfg.path),
+        "config_toml": cfg.text,
+        "dataset": data.name,
+        "device": device.type,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "duckdb": duckdb.__version__,
+    }
+
+
+def build(cfg: BuildConfig, device: str = "auto") -> Path:
+    """Build (or resume) the store of `cfg` and atomically put it at `cfg.output`."""
+    from store.writer import StoreWriter
+
+    dev = resolve_device(device)
+    conditions = resolve_conditions(cfg)
+    data = load_data(cfg.data.source, **cfg.data.options)
+    num_classes = len(data.classes)
+    models = prepare_models(cfg, data, dev)
+    ids = {m.spec.name: m.model_id for m in models}
+    test = data.test
+
+    try:
+        writer = StoreWriter(cfg.output, cfg.fingerprint(), num_classes)
+    except (OSError, duckdb.Error) as exc:
+        raise UserError(f"cannot write the store at {cfg.output} ({exc})") from None
+    with writer:
+        if not writer.resumed:
+            writer.put_meta(_meta(cfg, data, dev))
+            writer.put_table("classes", {
+                "class_id": np.arange(num_classes, dtype=np.int16), "name": data.classes})
+            writer.put_table("conditions", {
+                "condition_id": np.array([c.condition_id for c in conditions], np.int16),
+                "name": [c.name for c in conditions],
+                "corruption": [c.corruption.name if c.corruption else "clean" for c in conditions],
+                "severity": np.array([c.severity for c in conditions], np.int8),
+                "family": [c.corruption.family if c.corruption else "clean" for c in conditions],
+                "benchmark": [bool(c.corruption and c.corruption.benchmark) for c in conditions],
+            })
+            thumbs = [png_bytes(img) for img in tqdm(test.images, desc="thumbnails", leave=False)]
+            writer.put_table("samples", {
+                "sample_id": np.arange(len(test), dtype=np.int32),
+                "split": ["test"] * len(test),
+                "label": test.labels.numpy().astype(np.int16),
+                "source": test.sources,
+                "thumbnail": thumbs,
+            })
+        for m in models:
+            clf = m.probe.classifier
+            writer.put_model(model_row(m, ids, num_classes), clf.weight.detach().cpu().numpy(),
+                             clf.bias.detach().cpu().numpy())
+        done = writer.done_pairs()
+        for condition in tqdm(conditions, desc=f"evaluating {len(models)} models", unit="cond"):
+            todo = [m for m in models if (m.model_id, condition.condition_id) not in done]
+            if not todo:
+                continue
+            results = evaluate(todo, condition, test, dev, cfg.batch_size)
+            for m, metrics in zip(todo, results, strict=True):
+                writer.put_metrics(m.model_id, condition.condition_id,
+                                   np.arange(len(test), dtype=np.int32), metrics)
+        return writer.commit()

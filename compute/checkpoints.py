@@ -1,0 +1,92 @@
+"""Loading weights people already have into a registered architecture, with one clear error per
+mismatch, and saving the models a build trains."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from compute.errors import UserError
+
+WRAPPER_KEYS = ("state_dict", "model", "model_state_dict", "net")
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """A flat tensor state dict from a checkpoint file, unwrapped and with `module.` stripped."""
+    if not path.is_file():
+        raise UserError(f"checkpoint {path} does not exist")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # torch raises many types for a file that is not a checkpoint
+        raise UserError(f"checkpoint {path} cannot be read by torch.load ({exc})") from None
+    while isinstance(obj, Mapping):
+        inner = next((obj[k] for k in WRAPPER_KEYS if isinstance(obj.get(k), Mapping)), None)
+        if inner is None:
+            break
+        obj = inner
+    if not isinstance(obj, Mapping) or not any(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise UserError(f"checkpoint {path} holds no state dict of tensors")
+    state = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
+    # nn.DataParallel / DistributedDataParallel save every key under `module.`.
+    if all(k.startswith("module.") for k in state):
+        state = {k.removeprefix("module."): v for k, v in state.items()}
+    return state
+
+
+def load_into(
+    net: nn.Module, path: Path, classifier: str, num_classes: int
+) -> dict[str, torch.Tensor]:
+    """Load a checkpoint into `net` strictly; every missing, unexpected or misshapen key is an error."""
+    state = read_state_dict(path)
+    head = f"{classifier}.weight"
+    if head in state and state[head].shape[0] != num_classes:
+        raise UserError(
+            f"checkpoint {path.name} has {state[head].shape[0]} classes ({head}), "
+            f"the data set has {num_classes}"
+        )
+    expected = net.state_dict()
+    # BatchNorm's step counter only matters for momentum=None; checkpoints from before
+    # PyTorch 0.4.1 lack it, and the module's own value is the right default.
+    for key in expected:
+        if key.endswith("num_batches_tracked") and key not in state:
+            state[key] = expected[key]
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing keys {missing[:3]}{'...' if len(missing) > 3 else ''}")
+        if unexpected:
+            parts.append(f"unexpected keys {unexpected[:3]}{'...' if len(unexpected) > 3 else ''}")
+        raise UserError(
+            f"checkpoint {path.name} does not fit the architecture: {'; '.join(parts)}"
+        )
+    for key, value in expected.items():
+        if state[key].shape != value.shape:
+            raise UserError(
+                f"checkpoint {path.name} does not fit the architecture: {key} has shape "
+                f"{tuple(state[key].shape)}, the architecture expects {tuple(value.shape)}"
+            )
+    net.load_state_dict(state)
+    return state
+
+
+def save(net: nn.Module, path: Path, recipe: Mapping) -> str:
+    """Save weights with the recipe that made them (atomically); return the file's sha256."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save({"state_dict": net.state_dict(), "recipe": dict(recipe)}, tmp)
+    tmp.replace(path)
+    return sha256(path)

@@ -1,0 +1,122 @@
+"""Data sources, by name: each returns uint8 images (N, 3, H, W), labels and where each came from."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from tqdm import tqdm
+
+from compute.errors import UserError
+
+
+@dataclass
+class ImageSet:
+    images: torch.Tensor  # (N, 3, H, W) uint8
+    labels: torch.Tensor  # (N,) int64
+    sources: list[str]  # file path or dataset index of each image
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+@dataclass
+class DataSplits:
+    name: str
+    classes: list[str]
+    train: ImageSet | None  # None when the config only evaluates given checkpoints
+    test: ImageSet
+
+
+DATASETS: dict[str, Callable[..., DataSplits]] = {}
+
+
+def register(name: str) -> Callable:
+    def wrap(fn: Callable[..., DataSplits]) -> Callable[..., DataSplits]:
+        DATASETS[name] = fn
+        return fn
+
+    return wrap
+
+
+def load_data(source: str, **options: object) -> DataSplits:
+    if source not in DATASETS:
+        known = ", ".join(sorted(DATASETS))
+        raise UserError(f"unknown data source '{source}' (known: {known})")
+    return DATASETS[source](**options)
+
+
+@register("digits")
+def digits(test_fraction: float = 0.25, seed: int = 0, size: int = 32) -> DataSplits:
+    """scikit-learn's bundled 1,797 handwritten digits, upsampled from 8x8 to size x size RGB.
+
+    Upsampling keeps one set of architectures and corruption parameters for digits and CIFAR-10.
+    The split is stratified and fixed by `seed`.
+    """
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    bunch = load_digits()
+    x = torch.from_numpy(bunch.images).float()[:, None] / 16.0
+    x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+    images = (x.clamp(0, 1) * 255).round().to(torch.uint8).expand(-1, 3, -1, -1).contiguous()
+    labels = torch.from_numpy(bunch.target).long()
+    index = np.arange(len(labels))
+    train_idx, test_idx = train_test_split(
+        index, test_size=test_fraction, random_state=seed, stratify=bunch.target
+    )
+
+    def subset(idx: np.ndarray) -> ImageSet:
+        idx = np.sort(idx)
+        sources = [f"sklearn.datasets.load_digits[{i}]" for i in idx]
+        return ImageSet(images[idx], labels[idx], sources)
+
+    classes = [str(d) for d in range(10)]
+    return DataSplits("digits", classes, subset(train_idx), subset(test_idx))
+
+
+def _read_folder(root: Path, classes: list[str] | None = None) -> tuple[list[str], ImageSet]:
+    """An ImageFolder tree (root/<class>/<image>): classes sorted by name, as torchvision does."""
+    from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
+
+    if not root.is_dir():
+        raise UserError(f"image folder {root} does not exist (set [data] root or --data-root)")
+    found, class_to_idx = find_classes(str(root))
+    if classes is not None and found != classes:
+        raise UserError(f"{root} has classes {found}, expected {classes} as in the other split")
+    items = make_dataset(str(root), class_to_idx, extensions=IMG_EXTENSIONS)
+    if not items:
+        raise UserError(f"image folder {root} holds no images")
+    arrays = []
+    for path, _ in tqdm(items, desc=f"reading {root.name}", unit="img", leave=False):
+        with Image.open(path) as img:
+            arrays.append(np.asarray(img.convert("RGB")))
+    shapes = {a.shape for a in arrays}
+    if len(shapes) > 1:
+        raise UserError(f"images in {root} differ in size ({sorted(shapes)[:3]}...); resize them")
+    images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
+    labels = torch.tensor([label for _, label in items], dtype=torch.long)
+    sources = [str(Path(path).relative_to(root.parent)) for path, _ in items]
+    return found, ImageSet(images, labels, sources)
+
+
+@register("imagefolder")
+def imagefolder(root: str, test: str = "test", train: str | None = None) -> DataSplits:
+    """ImageFolder trees under `root`: `test` is evaluated, `train` (optional) trains models."""
+    base = Path(root)
+    classes, test_set = _read_folder(base / test)
+    train_set = _read_folder(base / train, classes)[1] if train else None
+    return DataSplits(base.name, classes, train_set, test_set)
+
+
+def png_bytes(image: torch.Tensor) -> bytes:
+    """One (3, H, W) uint8 image as PNG, the thumbnail format the app shows without torch."""
+    buffer = io.BytesIO()
+    Image.fromarray(image.permute(1, 2, 0).cpu().numpy()).save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -1,0 +1,183 @@
+"""Architectures by name, and the probe that exposes a model's penultimate feature.
+
+`create_model(name, num_classes)` builds any registered architecture (timm style). Every model is
+wrapped in a `Probe` that normalises [0, 1] inputs and captures the input of the final
+`nn.Linear` (found automatically, or named), which is the feature the geometry is measured on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from compute.errors import UserError
+
+ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {}
+
+
+def register(name: str) -> Callable:
+    def wrap(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        ARCHITECTURES[name] = fn
+        return fn
+
+    return wrap
+
+
+def create_model(name: str, num_classes: int) -> nn.Module:
+    if name not in ARCHITECTURES:
+        known = ", ".join(sorted(ARCHITECTURES))
+        raise UserError(f"unknown architecture '{name}' (known: {known})")
+    return ARCHITECTURES[name](num_classes=num_classes)
+
+
+# --- the embedded default's small CNN -----------------------------------------------------------
+
+
+@register("small_cnn")
+def small_cnn(num_classes: int = 10, width: int = 16) -> nn.Module:
+    """Three conv-BN-ReLU stages and global average pooling: trains on digits in seconds on a CPU."""
+
+    def stage(cin: int, cout: int) -> list[nn.Module]:
+        return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+
+    return nn.Sequential(
+        *stage(3, width), nn.MaxPool2d(2),
+        *stage(width, 2 * width), nn.MaxPool2d(2),
+        *stage(2 * width, 4 * width),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        nn.Linear(4 * width, num_classes),
+    )
+
+
+# --- CIFAR ResNets with option-A shortcuts (He et al. 2016; parameter names as public checkpoints)
+
+
+class OptionAShortcut(nn.Module):
+    """Identity shortcut for a downsampling block: every second pixel, channels zero-padded."""
+
+    def __init__(self, planes: int) -> None:
+        super().__init__()
+        self.pad = planes // 4
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, self.pad, self.pad))
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, in_planes: int, planes: int, stride: int = 1) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride=1, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        downsample = stride != 1 or in_planes != planes
+        self.shortcut = OptionAShortcut(planes) if downsample else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return F.relu(out + self.shortcut(x))
+
+
+class CifarResNet(nn.Module):
+    def __init__(self, depth: int, num_classes: int = 10) -> None:
+        super().__init__()
+        assert (depth - 2) % 6 == 0, "CIFAR ResNet depth is 6n + 2"
+        n = (depth - 2) // 6
+        self.conv1 = nn.Conv2d(3, 16, 3, stride=1, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        planes, layers = 16, []
+        for i, width in enumerate((16, 32, 64)):
+            blocks = []
+            for j in range(n):
+                blocks.append(BasicBlock(planes, width, stride=2 if (i > 0 and j == 0) else 1))
+                planes = width
+            layers.append(nn.Sequential(*blocks))
+        self.layer1, self.layer2, self.layer3 = layers
+        self.linear = nn.Linear(64, num_classes)
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.kaiming_normal_(m.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.layer3(self.layer2(self.layer1(out)))
+        out = F.adaptive_avg_pool2d(out, 1).flatten(1)
+        return self.linear(out)
+
+
+for _depth in (20, 32, 44, 56):
+    register(f"resnet{_depth}")(lambda num_classes=10, _d=_depth: CifarResNet(_d, num_classes))
+
+
+# --- the probe ----------------------------------------------------------------------------------
+
+
+def find_classifier(net: nn.Module, name: str | None = None) -> tuple[str, nn.Linear]:
+    """The final linear layer: the one named, or the last `nn.Linear` registered in the model."""
+    if name is not None:
+        try:
+            layer = net.get_submodule(name)
+        except AttributeError:
+            raise UserError(f"the model has no layer named '{name}'") from None
+        if not isinstance(layer, nn.Linear):
+            raise UserError(f"layer '{name}' is a {type(layer).__name__}, not an nn.Linear")
+        return name, layer
+    linears = [(n, m) for n, m in net.named_modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise UserError("the model has no nn.Linear layer to measure the feature geometry on")
+    return linears[-1]
+
+
+class Probe(nn.Module):
+    """A classifier on [0, 1] inputs that also returns its penultimate feature."""
+
+    def __init__(
+        self,
+        net: nn.Module,
+        classifier: str | None = None,
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
+    ) -> None:
+        super().__init__()
+        self.net = net
+        self.classifier_name, self.classifier = find_classifier(net, classifier)
+        self.register_buffer("mean", torch.tensor(mean or [0.0, 0.0, 0.0]).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std or [1.0, 1.0, 1.0]).view(1, -1, 1, 1))
+        self._feature: torch.Tensor | None = None
+        self.classifier.register_forward_hook(self._capture)
+
+    def _capture(self, module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        self._feature = inputs[0]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net((x - self.mean) / self.std)
+
+    def features_and_logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self(x)
+        feature, self._feature = self._feature, None
+        return feature.flatten(1), logits
+
+
+def prunable_weights(net: nn.Module) -> dict[str, torch.Tensor]:
+    """The weights sparsity is measured over: every conv and linear weight."""
+    return {
+        f"{name}.weight" if name else "weight": m.weight
+        for name, m in net.named_modules()
+        if isinstance(m, (nn.Conv2d, nn.Linear))
+    }
+
+
+def measure_sparsity(net: nn.Module) -> tuple[float, int, int]:
+    """(zero weights / prunable weights, total parameters, non-zero parameters), from the weights
+    the forward pass actually uses."""
+    weights = prunable_weights(net).values()
+    prunable = sum(w.numel() for w in weights)
+    zeros = sum(int((w == 0).sum()) for w in weights)
+    params = list(net.parameters())
+    total = sum(p.numel() for p in params)
+    nonzero = sum(int((p != 0).sum()) for p in params)
+    return zeros / max(prunable, 1), total, nonzero

@@ -1,0 +1,71 @@
+"""Training and fine-tuning: SGD with momentum, a cosine schedule, crop/flip augmentation, seeded."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from compute.config import TrainRecipe
+from compute.datasets import ImageSet
+from compute.pruning import Masks, apply_masks
+
+
+def augment(x: torch.Tensor, ops: tuple[str, ...], gen: torch.Generator) -> torch.Tensor:
+    """Random 4-pixel-padded crops and horizontal flips, one draw per image, batched."""
+    n, _, h, w = x.shape
+    if "crop" in ops:
+        padded = F.pad(x, (4, 4, 4, 4))
+        dy = torch.randint(0, 9, (n,), generator=gen)
+        dx = torch.randint(0, 9, (n,), generator=gen)
+        rows = (dy[:, None] + torch.arange(h))[:, None, :, None].to(x.device)
+        cols = (dx[:, None] + torch.arange(w))[:, None, None, :].to(x.device)
+        x = padded[torch.arange(n, device=x.device)[:, None, None, None],
+                   torch.arange(x.shape[1], device=x.device)[None, :, None, None], rows, cols]
+    if "flip" in ops:
+        flip = (torch.rand(n, generator=gen) < 0.5).to(x.device)
+        x = torch.where(flip[:, None, None, None], x.flip(3), x)
+    return x
+
+
+def train(
+    model: nn.Module,
+    data: ImageSet,
+    recipe: TrainRecipe,
+    device: torch.device,
+    seed: int,
+    masks: Masks | None = None,
+    desc: str = "training",
+) -> None:
+    """Train `model` (a Probe taking [0, 1] inputs) in place; masked weights stay exactly zero."""
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    model.to(device).train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.SGD(
+        params, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay
+    )
+    steps_per_epoch = (len(data) + recipe.batch_size - 1) // recipe.batch_size
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, recipe.epochs * steps_per_epoch)
+    images = data.images.to(device)
+    labels = data.labels.to(device)
+    if masks:
+        apply_masks(model.net, masks)
+    bar = tqdm(range(recipe.epochs), desc=desc, unit="epoch", leave=False)
+    for _ in bar:
+        order = torch.randperm(len(data), generator=gen).to(device)
+        total = 0.0
+        for start in range(0, len(data), recipe.batch_size):
+            idx = order[start : start + recipe.batch_size]
+            x = augment(images[idx].float() / 255.0, recipe.augment, gen)
+            loss = F.cross_entropy(model(x), labels[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            if masks:
+                apply_masks(model.net, masks)
+            total += loss.item() * len(idx)
+        bar.set_postfix(loss=f"{total / len(data):.3f}")
+    model.eval()

@@ -1,0 +1,79 @@
+"""What every page shares: which store to read, its read-only connection and cached queries.
+
+The app never imports torch or compute; it only opens the store read-only and runs the named
+queries of `store.queries`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import streamlit as st
+
+from store import StoreError, open_store, queries
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_STORE = ROOT / "stores" / "demo.duckdb"
+STORE_ENV = "RLE_STORE"
+
+
+def store_path() -> Path:
+    """`--store PATH` after `streamlit run streamlit_app.py --`, else $RLE_STORE, else the demo."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--store")
+    args, _ = parser.parse_known_args(sys.argv[1:])
+    chosen = args.store or os.environ.get(STORE_ENV)
+    return Path(chosen).expanduser().resolve() if chosen else DEFAULT_STORE
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _connection(path: str, mtime: float) -> duckdb.DuckDBPyConnection:
+    # Keyed on mtime: a rebuild renames a new file over the old one, and the next rerun opens it.
+    return open_store(path)
+
+
+def _store_key() -> tuple[str, float]:
+    path = store_path()
+    return str(path), path.stat().st_mtime if path.exists() else 0.0
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _run(name: str, key: tuple[str, float], args: tuple) -> pl.DataFrame:
+    # A cursor per query: DuckDB connections are not shared across Streamlit's threads.
+    with _connection(*key).cursor() as cur:
+        return getattr(queries, name)(cur, *args)
+
+
+def query(fn: Callable[..., object], *args: object) -> pl.DataFrame:
+    """Run a named query of `store.queries` on the current store, cached per store version."""
+    return _run(fn.__name__, _store_key(), args)
+
+
+def require_store() -> None:
+    """Stop the page with an explanation when there is no readable store."""
+    path = store_path()
+    if not path.exists():
+        st.info(
+            f"**No store at `{path}`.** Build the demo store (about a minute on a laptop CPU):\n\n"
+            "```bash\npip install -r requirements-compute.txt\n"
+            "python -m compute build configs/demo.toml\n```\n\n"
+            "or point the app at another one with "
+            f"`streamlit run streamlit_app.py -- --store PATH` (or `{STORE_ENV}=PATH`)."
+        )
+        st.stop()
+    try:
+        _connection(*_store_key())
+    except StoreError as exc:
+        st.error(str(exc))
+        st.stop()
+
+
+def percent(label: str, help: str | None = None) -> st.column_config.NumberColumn:
+    """A table column showing a 0..1 fraction as a percentage."""
+    return st.column_config.NumberColumn(label, help=help, format="percent")

@@ -1,0 +1,46 @@
+"""Schema creation and read-only opening of a store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+SCHEMA_VERSION = "1"
+SCHEMA_SQL = Path(__file__).with_name("schema.sql")
+
+
+class StoreError(Exception):
+    """A store that cannot be opened or written; the message says what to do about it."""
+
+
+def create_schema(con: duckdb.DuckDBPyConnection, num_classes: int) -> None:
+    """Create every table and view of the current schema in an empty database."""
+    con.execute(SCHEMA_SQL.read_text().replace("{num_classes}", str(int(num_classes))))
+    con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
+
+
+def open_store(path: str | Path) -> duckdb.DuckDBPyConnection:
+    """Open a finished store read-only, checking that it is one this code understands."""
+    path = Path(path)
+    if not path.is_file():
+        raise StoreError(
+            f"No store at {path}: build one with `python -m compute build configs/demo.toml`."
+        )
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as exc:
+        raise StoreError(f"{path} is not a readable DuckDB store ({exc}).") from None
+    try:
+        row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    except duckdb.Error:
+        con.close()
+        raise StoreError(f"{path} is a DuckDB file but not a Robustness Lottery store.") from None
+    if row is None or row[0] != SCHEMA_VERSION:
+        con.close()
+        found = row[0] if row else "none"
+        raise StoreError(
+            f"{path} has schema version {found}, this code reads version {SCHEMA_VERSION}: "
+            "rebuild it with `python -m compute build CONFIG`."
+        )
+    return con

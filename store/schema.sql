@@ -1,0 +1,100 @@
+-- Robustness Lottery Explorer store, schema version 1.
+-- One file holds everything the app shows; compute writes it, the app only reads it.
+-- Integer keys keep the metrics table small and joins fast; names live in the dimension tables
+-- and in the *_named views below for people writing their own SQL.
+
+CREATE TABLE meta (
+    key   VARCHAR PRIMARY KEY,
+    value VARCHAR NOT NULL
+);
+
+CREATE TABLE models (
+    model_id           SMALLINT PRIMARY KEY,
+    name               VARCHAR NOT NULL UNIQUE,
+    arch               VARCHAR NOT NULL,
+    method             VARCHAR NOT NULL,    -- 'dense' or a pruning method
+    target_sparsity    DOUBLE,              -- what the recipe asked for (NULL for dense)
+    sparsity           DOUBLE NOT NULL,     -- measured: zero weights / prunable weights
+    params_total       BIGINT NOT NULL,
+    params_nonzero     BIGINT NOT NULL,
+    reference_model_id SMALLINT,            -- the dense model a pruned one is compared with
+    num_classes        SMALLINT NOT NULL,
+    feature_dim        INTEGER NOT NULL,
+    checkpoint         VARCHAR,
+    checkpoint_sha256  VARCHAR,
+    clean_accuracy     DOUBLE,
+    notes              VARCHAR
+);
+
+CREATE TABLE classes (
+    class_id SMALLINT PRIMARY KEY,
+    name     VARCHAR NOT NULL
+);
+
+CREATE TABLE class_directions (
+    model_id    SMALLINT NOT NULL,
+    class_id    SMALLINT NOT NULL,
+    weight_norm DOUBLE NOT NULL,   -- ||W_k||
+    bias        DOUBLE NOT NULL,   -- b_k
+    PRIMARY KEY (model_id, class_id)
+);
+
+-- The Gram of the class directions: every ordered pair, so that a sample's coordinates in the
+-- plane of W_a and W_b are computable in SQL from length, angles and this table alone.
+CREATE TABLE class_pairs (
+    model_id SMALLINT NOT NULL,
+    class_a  SMALLINT NOT NULL,
+    class_b  SMALLINT NOT NULL,
+    angle    DOUBLE,               -- degrees between W_a and W_b; NULL if either is zero
+    dot      DOUBLE NOT NULL,      -- W_a . W_b
+    PRIMARY KEY (model_id, class_a, class_b)
+);
+
+CREATE TABLE conditions (
+    condition_id SMALLINT PRIMARY KEY,
+    name         VARCHAR NOT NULL UNIQUE,   -- 'clean' or '<corruption>-<severity>'
+    corruption   VARCHAR NOT NULL,          -- 'clean' for the clean condition
+    severity     TINYINT NOT NULL,          -- 0 for clean, 1..5 otherwise
+    family       VARCHAR NOT NULL,          -- clean, noise, blur, weather, digital, extra
+    benchmark    BOOLEAN NOT NULL           -- counts towards mean corruption accuracy / mCE
+);
+
+CREATE TABLE samples (
+    sample_id INTEGER PRIMARY KEY,
+    split     VARCHAR NOT NULL,
+    label     SMALLINT NOT NULL,
+    source    VARCHAR NOT NULL,   -- file path or dataset index the image came from
+    thumbnail BLOB                -- PNG of the clean input
+);
+
+-- One row per (model, condition, sample). Angles in degrees; angles is NULL when the feature is 0.
+-- {num_classes} is filled in when the store is created: every model in a store shares the classes.
+CREATE TABLE metrics (
+    model_id        SMALLINT NOT NULL,
+    condition_id    SMALLINT NOT NULL,
+    sample_id       INTEGER NOT NULL,
+    length          FLOAT NOT NULL,
+    angles          FLOAT[{num_classes}],  -- FLOAT[C], C = number of classes
+    angle_true      FLOAT,
+    angle_pred      FLOAT,
+    angle_gap       FLOAT,
+    logit_margin    FLOAT NOT NULL,
+    margin_distance FLOAT,
+    pred            SMALLINT NOT NULL,
+    correct         BOOLEAN NOT NULL,
+    prob_true       FLOAT NOT NULL,
+    confidence      FLOAT NOT NULL,
+    loss            FLOAT NOT NULL,
+    entropy         FLOAT NOT NULL
+);
+
+CREATE VIEW accuracy AS
+SELECT model_id, condition_id, avg(correct::DOUBLE) AS accuracy, count(*) AS n
+FROM metrics
+GROUP BY ALL;
+
+CREATE VIEW metrics_named AS
+SELECT m.name AS model, c.name AS condition, c.corruption, c.severity, c.family, mt.*
+FROM metrics mt
+JOIN models m USING (model_id)
+JOIN conditions c USING (condition_id);

@@ -1,0 +1,198 @@
+"""The writer compute uses: bulk Arrow loads into a partial file, renamed over the target when done.
+
+A build never touches the target until it is complete, so an interrupted build leaves the previous
+store byte-identical and a running app keeps reading it. The partial file carries the build's
+fingerprint; a rerun with the same fingerprint resumes it, skipping (model, condition) pairs that
+are already in it (each pair is written in one transaction, so a pair is either whole or absent).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from store.schema import SCHEMA_VERSION, create_schema
+
+# Columns of `metrics` after the keys and `angles`, with their Arrow types (matching schema.sql).
+METRIC_COLUMNS: dict[str, pa.DataType] = {
+    "length": pa.float32(),
+    "angle_true": pa.float32(),
+    "angle_pred": pa.float32(),
+    "angle_gap": pa.float32(),
+    "logit_margin": pa.float32(),
+    "margin_distance": pa.float32(),
+    "pred": pa.int16(),
+    "correct": pa.bool_(),
+    "prob_true": pa.float32(),
+    "confidence": pa.float32(),
+    "loss": pa.float32(),
+    "entropy": pa.float32(),
+}
+
+
+def _nullable(values: np.ndarray, dtype: pa.DataType) -> pa.Array:
+    """NaN means 'undefined' in the compute arrays and NULL in the store."""
+    mask = np.isnan(values) if np.issubdtype(values.dtype, np.floating) else None
+    return pa.array(values, type=dtype, mask=mask)
+
+
+class StoreWriter:
+    """Create (or resume) one store build and commit it atomically.
+
+    Use as a context manager: leaving the block without `commit()` keeps the partial file, so the
+    next run with the same fingerprint resumes where this one stopped.
+    """
+
+    def __init__(self, target: str | Path, fingerprint: str, num_classes: int) -> None:
+        self.target = Path(target)
+        self.partial = self.target.with_name(self.target.name + ".partial")
+        self.fingerprint = fingerprint
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        self.resumed = self._can_resume()
+        if not self.resumed:
+            for leftover in (self.partial, self.partial.with_name(self.partial.name + ".wal")):
+                leftover.unlink(missing_ok=True)
+        self.con = duckdb.connect(str(self.partial))
+        if not self.resumed:
+            create_schema(self.con, num_classes)
+            self.put_meta({"fingerprint": fingerprint})
+
+    def _can_resume(self) -> bool:
+        if not self.partial.exists():
+            return False
+        try:
+            with duckdb.connect(str(self.partial), read_only=True) as con:
+                rows = dict(con.execute("SELECT key, value FROM meta").fetchall())
+        except duckdb.Error:
+            return False
+        return (
+            rows.get("fingerprint") == self.fingerprint
+            and rows.get("schema_version") == SCHEMA_VERSION
+        )
+
+    def __enter__(self) -> StoreWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.con is not None:
+            self.con.close()
+            self.con = None
+
+    def _insert(self, table: str, data: pa.Table) -> None:
+        """Bulk-append an Arrow table (columns named as in the schema) inside the open transaction."""
+        self.con.register("_incoming", data)
+        try:
+            cols = ", ".join(data.column_names)
+            self.con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _incoming")
+        finally:
+            self.con.unregister("_incoming")
+
+    # --- dimension tables -------------------------------------------------------------------
+
+    def put_meta(self, values: Mapping[str, str]) -> None:
+        self.con.executemany(
+            "INSERT OR REPLACE INTO meta VALUES (?, ?)", [(k, str(v)) for k, v in values.items()]
+        )
+
+    def put_table(self, table: str, rows: pa.Table | Mapping[str, Sequence[Any]]) -> None:
+        """Replace the rows of a small dimension table (classes, conditions, samples)."""
+        data = rows if isinstance(rows, pa.Table) else pa.table(dict(rows))
+        self.con.execute("BEGIN")
+        self.con.execute(f"DELETE FROM {table}")
+        self._insert(table, data)
+        self.con.execute("COMMIT")
+
+    def has_model(self, model_id: int) -> bool:
+        q = "SELECT count(*) FROM models WHERE model_id = ?"
+        return self.con.execute(q, [model_id]).fetchone()[0] > 0
+
+    def put_model(self, row: Mapping[str, Any], weight: np.ndarray, bias: np.ndarray) -> None:
+        """Record one model with its class directions and their Gram (weight: C x d, bias: C)."""
+        model_id = int(row["model_id"])
+        weight = np.asarray(weight, dtype=np.float64)
+        bias = np.asarray(bias, dtype=np.float64)
+        norms = np.linalg.norm(weight, axis=1)
+        gram = weight @ weight.T
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cos = np.clip(gram / np.outer(norms, norms), -1.0, 1.0)
+        angle = np.degrees(np.arccos(cos))  # NaN where a direction is zero -> NULL
+        c = len(bias)
+        a, b = np.meshgrid(np.arange(c), np.arange(c), indexing="ij")
+        directions = pa.table({
+            "model_id": pa.array(np.full(c, model_id), pa.int16()),
+            "class_id": pa.array(np.arange(c), pa.int16()),
+            "weight_norm": norms,
+            "bias": bias,
+        })
+        pairs = pa.table({
+            "model_id": pa.array(np.full(c * c, model_id), pa.int16()),
+            "class_a": pa.array(a.ravel(), pa.int16()),
+            "class_b": pa.array(b.ravel(), pa.int16()),
+            "angle": _nullable(angle.ravel(), pa.float64()),
+            "dot": gram.ravel(),
+        })
+        model = pa.table({k: [v] for k, v in row.items()})
+        self.con.execute("BEGIN")
+        for table in ("models", "class_directions", "class_pairs"):
+            self.con.execute(f"DELETE FROM {table} WHERE model_id = ?", [model_id])
+        self._insert("models", model)
+        self._insert("class_directions", directions)
+        self._insert("class_pairs", pairs)
+        self.con.execute("COMMIT")
+
+    # --- metrics ----------------------------------------------------------------------------
+
+    def done_pairs(self) -> set[tuple[int, int]]:
+        q = "SELECT DISTINCT model_id, condition_id FROM metrics"
+        return {(int(m), int(c)) for m, c in self.con.execute(q).fetchall()}
+
+    def put_metrics(
+        self,
+        model_id: int,
+        condition_id: int,
+        sample_ids: np.ndarray,
+        metrics: Mapping[str, np.ndarray],
+    ) -> None:
+        """Append every sample's metrics for one (model, condition) pair in one transaction.
+
+        `metrics["angles"]` is (N, C) float with rows of NaN where the feature length is 0.
+        """
+        n = len(sample_ids)
+        angles = np.ascontiguousarray(metrics["angles"], dtype=np.float32)
+        undefined = np.isnan(angles).any(axis=1)
+        columns: dict[str, pa.Array] = {
+            "model_id": pa.array(np.full(n, model_id), pa.int16()),
+            "condition_id": pa.array(np.full(n, condition_id), pa.int16()),
+            "sample_id": pa.array(sample_ids, pa.int32()),
+            "angles": pa.FixedSizeListArray.from_arrays(
+                pa.array(np.nan_to_num(angles).ravel()), angles.shape[1], mask=pa.array(undefined)
+            ),
+        }
+        for name, dtype in METRIC_COLUMNS.items():
+            columns[name] = _nullable(np.asarray(metrics[name]), dtype)
+        self.con.execute("BEGIN")
+        self._insert("metrics", pa.table(columns))
+        self.con.execute("COMMIT")
+
+    # --- finishing --------------------------------------------------------------------------
+
+    def commit(self) -> Path:
+        """Fill derived model columns, then atomically put the finished store at the target."""
+        self.con.execute("""
+            UPDATE models SET clean_accuracy = a.accuracy
+            FROM accuracy a JOIN conditions c USING (condition_id)
+            WHERE c.corruption = 'clean' AND a.model_id = models.model_id
+        """)
+        self.con.execute("CHECKPOINT")
+        self.close()
+        os.replace(self.partial, self.target)
+        return self.target
