@@ -142,7 +142,8 @@ def load_config(path: str | Path, data_root: str | None = None, out: str | None 
 
     conditions = raw.get("conditions", {})
     evaluation = raw.get("evaluation", {})
-    output = Path(out) if out else resolve(raw.get("output", f"../stores/{raw['name']}.duckdb"))
+    configured_output = resolve(raw.get("output", f"../stores/{raw['name']}.duckdb"))
+    output = Path(out).resolve() if out else configured_output
     return BuildConfig(
         name=raw["name"],
         path=path,
@@ -154,7 +155,8 @@ def load_config(path: str | Path, data_root: str | None = None, out: str | None 
         models=tuple(models),
         seed=int(raw.get("seed", 0)),
         batch_size=int(evaluation.get("batch_size", 256)),
-        checkpoints=resolve(raw.get("checkpoints", str(output.parent / "checkpoints"))),
+        # Trained weights belong to the config's recipes, not to where one copy of the store goes.
+        checkpoints=resolve(raw.get("checkpoints", str(configured_output.parent / "checkpoints"))),
     )
 
 

@@ -30,6 +30,7 @@ def geometry(
 
     features (N, d), weight (C, d), bias (C,), labels (N,) -> dict of (N,) tensors, plus `angles`
     (N, C) in degrees. The angles of a zero feature are undefined: NaN here, NULL in the store.
+    The angle to a zero class direction is 90 degrees (the zero vector is orthogonal to all).
     """
     f = features.detach().to(torch.float64)
     w = weight.detach().to(device=f.device, dtype=torch.float64)
@@ -43,7 +44,12 @@ def geometry(
     logits = dots + b
 
     with torch.no_grad():
-        cos = dots / (length[:, None] * w_norm[None, :])  # 0/0 -> NaN for a zero feature
+        # A class direction pruned to zero is orthogonal to every feature (f . 0 = 0): 90 degrees,
+        # which keeps z_k = ||W_k|| ||f|| cos(theta_k) + b_k exact. A zero feature has no angles.
+        # Unit vectors first: the product of two tiny norms would underflow.
+        f_unit = f / length[:, None]
+        w_unit = w / torch.where(w_norm > 0, w_norm, 1.0)[:, None]
+        cos = f_unit @ w_unit.T
         angles = torch.rad2deg(torch.arccos(cos.clamp(-1.0, 1.0)))
         angles = torch.where(length[:, None] > 0, angles, torch.nan)
 

@@ -45,7 +45,7 @@ CREATE TABLE class_pairs (
     model_id SMALLINT NOT NULL,
     class_a  SMALLINT NOT NULL,
     class_b  SMALLINT NOT NULL,
-    angle    DOUBLE,               -- degrees between W_a and W_b; NULL if either is zero
+    angle    DOUBLE NOT NULL,      -- degrees between W_a and W_b (90 if either is zero)
     dot      DOUBLE NOT NULL,      -- W_a . W_b
     PRIMARY KEY (model_id, class_a, class_b)
 );

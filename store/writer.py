@@ -122,9 +122,8 @@ class StoreWriter:
         bias = np.asarray(bias, dtype=np.float64)
         norms = np.linalg.norm(weight, axis=1)
         gram = weight @ weight.T
-        with np.errstate(divide="ignore", invalid="ignore"):
-            cos = np.clip(gram / np.outer(norms, norms), -1.0, 1.0)
-        angle = np.degrees(np.arccos(cos))  # NaN where a direction is zero -> NULL
+        safe = np.where(norms > 0, norms, 1.0)  # a zero direction is at 90 degrees to all, as in geometry
+        angle = np.degrees(np.arccos(np.clip(gram / np.outer(safe, safe), -1.0, 1.0)))
         c = len(bias)
         a, b = np.meshgrid(np.arange(c), np.arange(c), indexing="ij")
         directions = pa.table({
@@ -137,7 +136,7 @@ class StoreWriter:
             "model_id": pa.array(np.full(c * c, model_id), pa.int16()),
             "class_a": pa.array(a.ravel(), pa.int16()),
             "class_b": pa.array(b.ravel(), pa.int16()),
-            "angle": _nullable(angle.ravel(), pa.float64()),
+            "angle": angle.ravel(),
             "dot": gram.ravel(),
         })
         model = pa.table({k: [v] for k, v in row.items()})

@@ -1,0 +1,73 @@
+"""Fixtures: a tiny digits store built once per session, and access to ../shared/data."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+sys.path.insert(0, str(ROOT))
+
+# Small enough to train and evaluate in seconds; the same code path as configs/demo.toml.
+TINY_CONFIG = """
+name = "tiny"
+output = "tiny.duckdb"
+seed = 0
+
+[data]
+source = "digits"
+
+[conditions]
+corruptions = ["gaussian_noise", "contrast", "pixelate"]
+severities = [1, 5]
+
+[[models]]
+name = "dense"
+arch = "small_cnn"
+train = { epochs = 8, lr = 0.05 }
+
+[[models]]
+name = "magnitude-80"
+base = "dense"
+prune = { method = "magnitude", sparsity = 0.8 }
+train = { epochs = 2, lr = 0.01 }
+"""
+
+
+def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """`python -m compute ...` as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "compute", *args], cwd=cwd, capture_output=True, text=True,
+        timeout=600,
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("tiny") / "tiny.toml"
+    path.write_text(TINY_CONFIG)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_store(tiny_config: Path) -> Path:
+    """The tiny config built through the CLI, once for the whole session (do not modify it)."""
+    result = run_cli("build", str(tiny_config))
+    assert result.returncode == 0, result.stderr[-2000:]
+    return tiny_config.with_name("tiny.duckdb")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data, or a skip (a failure when REQUIRE_SHARED_DATA=1, as in CI)."""
+    if (SHARED_DATA / "cifar10" / "test").is_dir():
+        return SHARED_DATA
+    message = f"the shared CIFAR-10 data is not at {SHARED_DATA}"
+    if os.environ.get("REQUIRE_SHARED_DATA") == "1":
+        pytest.fail(message + " and REQUIRE_SHARED_DATA=1")
+    pytest.skip(message)

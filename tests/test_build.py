@@ -1,0 +1,131 @@
+"""A tiny end-to-end build through the CLI, and the identities every stored row must satisfy."""
+
+import hashlib
+import shutil
+import signal
+import subprocess
+import sys
+
+import duckdb
+import numpy as np
+import pytest
+
+from store import open_store
+from tests.conftest import ROOT, run_cli
+
+TABLES = {"meta", "models", "classes", "class_directions", "class_pairs", "conditions", "samples",
+          "metrics"}
+
+
+def test_store_holds_the_contract_tables(tiny_store):
+    con = open_store(tiny_store)
+    tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    assert tables >= TABLES
+    n_samples = con.execute("SELECT count(*) FROM samples").fetchone()[0]
+    assert n_samples == 450  # a quarter of the 1,797 digits
+    # clean + 3 corruptions x 2 severities, for 2 models, every sample once.
+    assert con.execute("SELECT count(*) FROM conditions").fetchone()[0] == 7
+    assert con.execute("SELECT count(*) FROM metrics").fetchone()[0] == 2 * 7 * n_samples
+    dupes = con.execute("""SELECT count(*) FROM (SELECT model_id, condition_id, sample_id
+                           FROM metrics GROUP BY ALL HAVING count(*) > 1)""").fetchone()[0]
+    assert dupes == 0
+    png = con.execute("SELECT thumbnail FROM samples LIMIT 1").fetchone()[0]
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_models_record_measured_sparsity_and_reference(tiny_store):
+    con = open_store(tiny_store)
+    rows = con.execute("""SELECT name, method, sparsity, reference_model_id, clean_accuracy,
+                          params_nonzero, params_total, checkpoint_sha256
+                          FROM models ORDER BY model_id""").fetchall()
+    (dense, pruned) = rows
+    assert dense[1] == "dense" and dense[2] == 0.0 and dense[3] is None
+    assert pruned[1] == "magnitude" and pruned[3] == 0
+    assert abs(pruned[2] - 0.8) < 0.005  # measured from the weights, not copied from the config
+    assert pruned[5] < pruned[6]
+    assert dense[4] > 0.5 and pruned[4] > 0.5  # both learned something in a few epochs
+    assert all(len(r[7]) == 64 for r in rows)
+
+
+def test_every_row_rebuilds_its_logits_from_stored_columns(tiny_store):
+    """||W_k|| * length * cos(angles[k]) + b_k gives logits whose margin is the stored one."""
+    con = open_store(tiny_store)
+    norms = {}
+    for model_id, class_id, norm, bias in con.execute(
+            "SELECT model_id, class_id, weight_norm, bias FROM class_directions").fetchall():
+        norms.setdefault(model_id, {})[class_id] = (norm, bias)
+    data = con.execute("""SELECT m.model_id, m.length, m.angles, m.logit_margin, m.margin_distance,
+                                 m.correct, m.pred, s.label
+                          FROM metrics m JOIN samples s USING (sample_id)""").fetchnumpy()
+    assert not any(a is None for a in data["angles"])  # no zero features in trained models
+    angles = np.stack(data["angles"]).astype(np.float64)
+    labels = data["label"].astype(int)
+    for model_id, dirs in norms.items():
+        sel = data["model_id"] == model_id
+        w = np.array([dirs[k][0] for k in sorted(dirs)])
+        b = np.array([dirs[k][1] for k in sorted(dirs)])
+        z = w * data["length"][sel, None] * np.cos(np.radians(angles[sel])) + b
+        rows = np.arange(sel.sum())
+        y = labels[sel]
+        others = z.copy()
+        others[rows, y] = -np.inf
+        margin = z[rows, y] - others.max(axis=1)
+        stored = data["logit_margin"][sel]
+        scale = np.maximum(1.0, np.abs(z).max(axis=1))
+        assert np.all(np.abs(margin - stored) <= 1e-3 * scale)
+        assert np.array_equal(z.argmax(axis=1), data["pred"][sel])
+    assert np.array_equal(data["margin_distance"] > 0, data["correct"])
+
+
+def test_rebuild_reuses_trained_checkpoints_and_gives_the_same_store(tiny_store, tmp_path):
+    out = tmp_path / "again.duckdb"
+    config = tiny_store.with_name("tiny.toml")
+    result = run_cli("build", str(config), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "training" not in result.stderr  # both checkpoints matched their recipes
+    query = "SELECT * FROM metrics ORDER BY model_id, condition_id, sample_id"
+    assert open_store(out).execute(query).fetchall() == open_store(tiny_store).execute(query).fetchall()
+
+
+def sha(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_sigkill_half_way_leaves_the_old_store_intact_and_the_rerun_resumes(tiny_store, tmp_path):
+    config = tmp_path / "tiny.toml"
+    shutil.copy(tiny_store.with_name("tiny.toml"), config)
+    shutil.copytree(tiny_store.parent / "checkpoints", tmp_path / "checkpoints")
+    target = tmp_path / "tiny.duckdb"
+    shutil.copy(tiny_store, target)  # the "existing store" the user already has
+    # A different config (so it is a new build, not a no-op): more conditions than the old store.
+    config.write_text(config.read_text().replace("severities = [1, 5]", "severities = [1, 2, 3, 4, 5]"))
+    before = sha(target)
+    proc = subprocess.Popen([sys.executable, "-m", "compute", "build", str(config)], cwd=ROOT,
+                            stderr=subprocess.PIPE)
+    seen = b""
+    while b"2/16" not in seen:  # the second condition has started: the build is half way
+        chunk = proc.stderr.read1(4096)
+        assert chunk, f"the build ended before it could be interrupted: {seen[-500:]!r}"
+        seen += chunk
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert sha(target) == before
+    assert open_store(target).execute("SELECT count(*) FROM metrics").fetchone()[0] > 0
+    partial = target.with_name(target.name + ".partial")
+    assert partial.exists()
+    with duckdb.connect(str(partial), read_only=True) as con:
+        done = con.execute("SELECT count(DISTINCT condition_id) FROM metrics").fetchone()[0]
+    assert 0 < done < 16
+    result = run_cli("build", str(config))
+    assert result.returncode == 0, result.stderr
+    con = open_store(target)
+    assert con.execute("SELECT count(*) FROM conditions").fetchone()[0] == 16
+    assert con.execute("SELECT count(*) FROM metrics").fetchone()[0] == 2 * 16 * 450
+    assert not partial.exists()
+
+
+@pytest.mark.parametrize("device", ["cpu", "auto"])
+def test_device_choice(device):
+    from compute.build import resolve_device
+
+    assert resolve_device(device).type in ("cpu", "cuda")

@@ -1,0 +1,33 @@
+"""Known answer: the public pretrained ResNet-20 scores exactly 9,173/10,000 on CIFAR-10 test."""
+
+import re
+import tomllib
+
+import pytest
+
+from store import open_store
+from tests.conftest import ROOT, run_cli
+
+
+@pytest.mark.shared_data
+def test_pretrained_resnet20_scores_9173(shared_data, tmp_path):
+    # The shipped config with the corruptions left out (they are tested on digits); the data
+    # root given on the command line, as a user with their own copy would.
+    text = (ROOT / "configs" / "cifar10-resnet20.toml").read_text()
+    assert tomllib.loads(text)["models"][0]["arch"] == "resnet20"
+    config = tmp_path / "cifar10.toml"
+    clean_only = re.sub(r"(?m)^corruptions = .*$", "corruptions = []", text)
+    assert clean_only != text
+    config.write_text(clean_only)
+    out = tmp_path / "cifar10.duckdb"
+    result = run_cli("build", str(config), "--data-root", str(shared_data), "--out", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    con = open_store(out)
+    correct, total = con.execute("SELECT sum(correct::INT), count(*) FROM metrics").fetchone()
+    assert (correct, total) == (9173, 10000)
+    name, accuracy, sha = con.execute(
+        "SELECT name, clean_accuracy, checkpoint_sha256 FROM models").fetchone()
+    assert name == "resnet20" and accuracy == 0.9173
+    assert sha == "12fca82f0bebc4135bf1f32f6e3710e61d5108578464b84fd6d7f5c1b04036c8"
+    classes = [r[0] for r in con.execute("SELECT name FROM classes ORDER BY class_id").fetchall()]
+    assert classes[:3] == ["airplane", "automobile", "bird"] and len(classes) == 10
