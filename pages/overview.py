@@ -54,7 +54,7 @@ heatmap = (
                         legend=alt.Legend(format="%")),
         tooltip=["model", "condition", "family", alt.Tooltip("accuracy:Q", format=".1%"), "n"],
     )
-    .properties(height=max(120, 28 * len(model_order)))
+    .properties(height=alt.Step(34))  # one band per model, however many there are
 )
 st.altair_chart(heatmap, width="stretch")
 
@@ -66,7 +66,7 @@ lines = (
     alt.Chart(by_severity)
     .mark_line(point=True)
     .encode(
-        x=alt.X("severity:O", title="severity (0 = clean)"),
+        x=alt.X("severity:O", title="severity (0 = clean)", axis=alt.Axis(labelAngle=0)),
         y=alt.Y("accuracy:Q", axis=alt.Axis(format="%"), scale=alt.Scale(zero=False)),
         color=alt.Color("model:N", sort=model_order),
         tooltip=["model", "severity", alt.Tooltip("accuracy:Q", format=".1%")],

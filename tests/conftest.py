@@ -63,6 +63,21 @@ def tiny_store(tiny_config: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """configs/demo.toml itself, built to a temporary file (its checkpoints cache in stores/)."""
+    out = tmp_path_factory.mktemp("demo") / "demo.duckdb"
+    result = run_cli("build", "configs/demo.toml", "--out", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    return out
+
+
+@pytest.fixture(params=["tiny", "demo"])
+def built_store(request: pytest.FixtureRequest) -> Path:
+    """Each store the suite builds from a config: the tiny one and the shipped demo."""
+    return request.getfixturevalue(f"{request.param}_store")
+
+
+@pytest.fixture(scope="session")
 def shared_data() -> Path:
     """../shared/data, or a skip (a failure when REQUIRE_SHARED_DATA=1, as in CI)."""
     if (SHARED_DATA / "cifar10" / "test").is_dir():

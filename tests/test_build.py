@@ -5,6 +5,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tomllib
 
 import duckdb
 import numpy as np
@@ -17,15 +18,18 @@ TABLES = {"meta", "models", "classes", "class_directions", "class_pairs", "condi
           "metrics"}
 
 
-def test_store_holds_the_contract_tables(tiny_store):
-    con = open_store(tiny_store)
+def test_store_holds_the_contract_tables(built_store):
+    con = open_store(built_store)
     tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     assert tables >= TABLES
     n_samples = con.execute("SELECT count(*) FROM samples").fetchone()[0]
     assert n_samples == 450  # a quarter of the 1,797 digits
-    # clean + 3 corruptions x 2 severities, for 2 models, every sample once.
-    assert con.execute("SELECT count(*) FROM conditions").fetchone()[0] == 7
-    assert con.execute("SELECT count(*) FROM metrics").fetchone()[0] == 2 * 7 * n_samples
+    # clean + every corruption x severity the stored config asked for, 2 models, each sample once.
+    config = tomllib.loads(con.execute("SELECT value FROM meta WHERE key = 'config_toml'").fetchone()[0])
+    asked = config["conditions"]
+    n_conditions = con.execute("SELECT count(*) FROM conditions").fetchone()[0]
+    assert n_conditions == 1 + len(asked["corruptions"]) * len(asked["severities"])
+    assert con.execute("SELECT count(*) FROM metrics").fetchone()[0] == 2 * n_conditions * n_samples
     dupes = con.execute("""SELECT count(*) FROM (SELECT model_id, condition_id, sample_id
                            FROM metrics GROUP BY ALL HAVING count(*) > 1)""").fetchone()[0]
     assert dupes == 0
@@ -33,8 +37,8 @@ def test_store_holds_the_contract_tables(tiny_store):
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_models_record_measured_sparsity_and_reference(tiny_store):
-    con = open_store(tiny_store)
+def test_models_record_measured_sparsity_and_reference(built_store):
+    con = open_store(built_store)
     rows = con.execute("""SELECT name, method, sparsity, reference_model_id, clean_accuracy,
                           params_nonzero, params_total, checkpoint_sha256
                           FROM models ORDER BY model_id""").fetchall()
@@ -47,9 +51,9 @@ def test_models_record_measured_sparsity_and_reference(tiny_store):
     assert all(len(r[7]) == 64 for r in rows)
 
 
-def test_every_row_rebuilds_its_logits_from_stored_columns(tiny_store):
+def test_every_row_rebuilds_its_logits_from_stored_columns(built_store):
     """||W_k|| * length * cos(angles[k]) + b_k gives logits whose margin is the stored one."""
-    con = open_store(tiny_store)
+    con = open_store(built_store)
     norms = {}
     for model_id, class_id, norm, bias in con.execute(
             "SELECT model_id, class_id, weight_norm, bias FROM class_directions").fetchall():
