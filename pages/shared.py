@@ -43,7 +43,7 @@ def _store_key() -> tuple[str, float]:
     return str(path), path.stat().st_mtime if path.exists() else 0.0
 
 
-@st.cache_data(show_spinner=False, max_entries=512)
+@st.cache_data(show_spinner="Querying the store…", max_entries=512)
 def _run(name: str, key: tuple[str, float], args: tuple) -> pl.DataFrame:
     # A cursor per query: DuckDB connections are not shared across Streamlit's threads.
     with _connection(*key).cursor() as cur:
