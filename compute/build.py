@@ -22,8 +22,9 @@ import torch
 from tqdm import tqdm
 
 from compute import checkpoints
+from compute.cifar10c import OfficialCorruptions
 from compute.config import BuildConfig, ModelSpec
-from compute.corruptions import Corruption, get_corruption, quantize
+from compute.corruptions import Corruption, quantize_like_benchmark, select
 from compute.datasets import DataSplits, ImageSet, load_data, png_bytes
 from compute.errors import UserError
 from compute.geometry import geometry
@@ -38,6 +39,17 @@ class Condition:
     name: str
     corruption: Corruption | None  # None for clean
     severity: int
+    official: OfficialCorruptions | None = None  # read the images instead of generating them
+
+    def images(self, test: ImageSet, ids: torch.Tensor, device: torch.device) -> torch.Tensor:
+        """Test samples `ids` under this condition: float (B, 3, H, W) in [0, 1] on `device`."""
+        if self.official is not None:
+            raw = self.official.images(self.corruption.name, self.severity, ids)
+            return raw.to(device).float() / 255.0
+        clean = test.images[ids].to(device, non_blocking=True).float() / 255.0
+        if self.corruption is None:
+            return clean
+        return quantize_like_benchmark(self.corruption(clean, self.severity, ids))
 
 
 @dataclass
@@ -61,15 +73,38 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def resolve_conditions(cfg: BuildConfig) -> list[Condition]:
+def resolve_conditions(cfg: BuildConfig, test: ImageSet | None = None) -> list[Condition]:
+    """Clean, then every selected corruption at every severity (corruption-major order).
+
+    With `test`, a config pointing at official CIFAR-10-C files gets them opened and checked.
+    """
+    corruptions = select(cfg.corruptions)
+    for severity in cfg.severities:
+        if severity not in (1, 2, 3, 4, 5):
+            raise UserError(f"severity {severity} is not one of 1..5")
+    official = None
+    if cfg.cifar10c is not None and test is not None and corruptions:
+        official = OfficialCorruptions(cfg.cifar10c, [c.name for c in corruptions], test.labels,
+                                       tuple(test.images.shape[1:]))
     conditions = [Condition(0, "clean", None, 0)]
-    for name in cfg.corruptions:
-        corruption = get_corruption(name)
+    for corruption in corruptions:
         for severity in cfg.severities:
-            if severity not in (1, 2, 3, 4, 5):
-                raise UserError(f"severity {severity} is not one of 1..5")
-            conditions.append(Condition(len(conditions), f"{name}-{severity}", corruption, severity))
+            name = f"{corruption.name}-{severity}"
+            conditions.append(Condition(len(conditions), name, corruption, severity, official))
     return conditions
+
+
+def inspection_subset(labels: torch.Tensor, size: int) -> torch.Tensor:
+    """The samples whose corrupted images are kept as thumbnails: the first of each class in
+    turn, so every class is shown, in sample order."""
+    order = torch.argsort(labels, stable=True)
+    classes, counts = torch.unique(labels, return_counts=True)
+    rank = torch.empty_like(order)
+    starts = torch.cumsum(counts, 0) - counts
+    rank[order] = torch.arange(len(labels)) - starts.repeat_interleave(counts)
+    # Round-robin over classes: rank 0 of every class first, then rank 1, ...
+    chosen = torch.argsort(rank * len(classes) + labels, stable=True)[:size]
+    return torch.sort(chosen).values
 
 
 def _key(*parts: object) -> str:
@@ -149,10 +184,9 @@ def evaluate(
     parts: list[list[dict[str, torch.Tensor]]] = [[] for _ in models]
     ids = torch.arange(len(test))
     for start in range(0, len(test), batch_size):
-        x = test.images[start : start + batch_size].to(device, non_blocking=True).float() / 255.0
-        y = test.labels[start : start + batch_size].to(device)
-        if condition.corruption is not None:
-            x = quantize(condition.corruption(x, condition.severity, ids[start : start + batch_size]))
+        batch = ids[start : start + batch_size]
+        x = condition.images(test, batch, device)
+        y = test.labels[batch].to(device)
         for out, m in zip(parts, models, strict=True):
             features, _ = m.probe.features_and_logits(x)
             out.append(geometry(features, m.probe.classifier.weight, m.probe.classifier.bias, y))
@@ -169,6 +203,7 @@ def _meta(cfg: BuildConfig, data: DataSplits, device: torch.device) -> dict[str,
         "config_path": str(cfg.path),
         "config_toml": cfg.text,
         "dataset": data.name,
+        "corruption_source": f"official files in {cfg.cifar10c}" if cfg.cifar10c else "generated",
         "device": device.type,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
@@ -183,8 +218,9 @@ def build(cfg: BuildConfig, device: str = "auto") -> Path:
     from store.writer import StoreWriter
 
     dev = resolve_device(device)
-    conditions = resolve_conditions(cfg)
+    resolve_conditions(cfg)  # unknown names fail before the data is read
     data = load_data(cfg.data.source, **cfg.data.options)
+    conditions = resolve_conditions(cfg, data.test)
     num_classes = len(data.classes)
     models = prepare_models(cfg, data, dev)
     ids = {m.spec.name: m.model_id for m in models}
@@ -220,10 +256,15 @@ def build(cfg: BuildConfig, device: str = "auto") -> Path:
             writer.put_model(model_row(m, ids, num_classes), clf.weight.detach().cpu().numpy(),
                              clf.bias.detach().cpu().numpy())
         done = writer.done_pairs()
+        subset = inspection_subset(test.labels, cfg.thumbnails)
         for condition in tqdm(conditions, desc=f"evaluating {len(models)} models", unit="cond"):
             todo = [m for m in models if (m.model_id, condition.condition_id) not in done]
             if not todo:
                 continue
+            if condition.corruption is not None and len(subset):
+                images = (condition.images(test, subset, dev) * 255).round().byte().cpu()
+                writer.put_condition_thumbnails(condition.condition_id, subset.numpy(),
+                                                [png_bytes(img) for img in images])
             results = evaluate(todo, condition, test, dev, cfg.batch_size)
             for m, metrics in zip(todo, results, strict=True):
                 writer.put_metrics(m.model_id, condition.condition_id,

@@ -63,11 +63,13 @@ class BuildConfig:
     text: str  # its TOML text, stored in the store's meta
     output: Path
     data: DataSpec
-    corruptions: tuple[str, ...]
+    corruptions: tuple[str, ...]  # names, families, 'benchmark' or 'all'
     severities: tuple[int, ...]
     models: tuple[ModelSpec, ...]
     seed: int = 0
     batch_size: int = 256
+    cifar10c: Path | None = None  # official CIFAR-10-C files to read instead of generating
+    thumbnails: int = 40  # samples whose corrupted images are stored for inspection
     checkpoints: Path = Path("checkpoints")
 
     def fingerprint(self, **overrides: object) -> str:
@@ -140,7 +142,16 @@ def load_config(path: str | Path, data_root: str | None = None, out: str | None 
         models.append(_take(ModelSpec, m, where))
     _check_models(models)
 
-    conditions = raw.get("conditions", {})
+    conditions = dict(raw.get("conditions", {}))
+    unknown = sorted(set(conditions) - {"corruptions", "severities", "cifar10c", "thumbnails"})
+    if unknown:
+        raise UserError(f"unknown key '{unknown[0]}' in [conditions]")
+    corruptions = conditions.get("corruptions", ())
+    if isinstance(corruptions, str):
+        corruptions = (corruptions,)
+    cifar10c = conditions.get("cifar10c")
+    if cifar10c is not None:
+        cifar10c = resolve(cifar10c.replace("{data_root}", data_raw.get("root", str(here))))
     evaluation = raw.get("evaluation", {})
     configured_output = resolve(raw.get("output", f"../stores/{raw['name']}.duckdb"))
     output = Path(out).resolve() if out else configured_output
@@ -150,11 +161,13 @@ def load_config(path: str | Path, data_root: str | None = None, out: str | None 
         text=text,
         output=output,
         data=data,
-        corruptions=tuple(conditions.get("corruptions", ())),
+        corruptions=tuple(corruptions),
         severities=tuple(conditions.get("severities", (1, 2, 3, 4, 5))),
         models=tuple(models),
         seed=int(raw.get("seed", 0)),
         batch_size=int(evaluation.get("batch_size", 256)),
+        cifar10c=cifar10c,
+        thumbnails=int(conditions.get("thumbnails", 40)),
         # Trained weights belong to the config's recipes, not to where one copy of the store goes.
         checkpoints=resolve(raw.get("checkpoints", str(configured_output.parent / "checkpoints"))),
     )

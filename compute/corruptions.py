@@ -1,25 +1,29 @@
-"""Common corruptions (CIFAR-10-C parameters, DESIGN section 4), batched in torch.
+"""The 19 common corruptions of CIFAR-10-C (DESIGN section 4), batched in torch.
 
-Each corruption is a function of a batch (N, 3, H, W) float in [0, 1], a severity parameter and
-one seed per sample, returning the same shape and range on the same device. Randomness comes
-from each sample's own seed (derived from corruption, severity and sample id), so a sample's
-corrupted image never depends on batch size, order or device. Adding a corruption is one
-function and one `register` line.
+Each corruption is a function of a batch (N, 3, H, W) float in [0, 1], one severity's parameters
+and a `SampleRandom` (per-sample random streams), returning the same shape on the same device;
+the registry clips to [0, 1]. Parameters are the benchmark generator's (`make_cifar_c.py`) for
+32x32 images. Where this departs from that generator, docs/corruptions.md says how and why.
+Adding a corruption is one function and one `@register` line.
 """
 
 from __future__ import annotations
 
-import zlib
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
+import numpy as np
 import torch
+import torch.nn.functional as F
+import torchvision.transforms.v2.functional as TF
 
+from compute import imageops as ops
 from compute.errors import UserError
+from compute.randomness import SampleRandom, sample_seeds
 
 FAMILIES = ("noise", "blur", "weather", "digital", "extra")
-Fn = Callable[[torch.Tensor, object, torch.Tensor], torch.Tensor]
+Fn = Callable[[torch.Tensor, object, SampleRandom], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -31,8 +35,9 @@ class Corruption:
     benchmark: bool  # one of the 15 that mean corruption accuracy and mCE average over
 
     def __call__(self, x: torch.Tensor, severity: int, sample_ids: torch.Tensor) -> torch.Tensor:
-        seeds = sample_seeds(self.name, severity, sample_ids)
-        return self.fn(x, self.params[severity - 1], seeds).clamp_(0.0, 1.0)
+        """Corrupt a batch in [0, 1]; sample_ids (N,) fix each sample's randomness."""
+        rng = SampleRandom(sample_seeds(self.name, severity, sample_ids), x.device)
+        return self.fn(x, self.params[severity - 1], rng).clamp(0.0, 1.0)
 
 
 CORRUPTIONS: dict[str, Corruption] = {}
@@ -48,67 +53,337 @@ def register(name: str, family: str, params: Sequence, benchmark: bool = True) -
     return wrap
 
 
+def suite() -> list[Corruption]:
+    """All corruptions in the benchmark's order: the 15 it averages over, then the 4 extras."""
+    values = list(CORRUPTIONS.values())
+    return [c for c in values if c.benchmark] + [c for c in values if not c.benchmark]
+
+
 def get_corruption(name: str) -> Corruption:
     if name not in CORRUPTIONS:
-        known = ", ".join(sorted(CORRUPTIONS))
-        raise UserError(f"unknown corruption '{name}' (known: {known})")
+        known = ", ".join(c.name for c in suite())
+        raise UserError(f"unknown corruption '{name}' (known: {known}, or 'all')")
     return CORRUPTIONS[name]
 
 
-def sample_seeds(name: str, severity: int, sample_ids: torch.Tensor) -> torch.Tensor:
-    """One 63-bit seed per sample, a pure function of (corruption, severity, sample id)."""
-    base = zlib.crc32(f"{name}/{severity}".encode())
-    return sample_ids.to(torch.int64).cpu() * 1_000_003 + base
+def select(names: Sequence[str] | str) -> list[Corruption]:
+    """Corruptions by name, family name, 'benchmark' (the 15) or 'all' (the 19), in suite order."""
+    if isinstance(names, str):
+        names = [names]
+    chosen: list[Corruption] = []
+    for name in names:
+        if name == "all":
+            group = suite()
+        elif name == "benchmark":
+            group = [c for c in suite() if c.benchmark]
+        elif name in FAMILIES:
+            group = [c for c in suite() if c.family == name]
+        else:
+            group = [get_corruption(name)]
+        chosen += [c for c in group if c not in chosen]
+    return chosen
 
 
-def per_sample(seeds: torch.Tensor, draw: Callable[[torch.Generator], torch.Tensor]) -> torch.Tensor:
-    """Stack one draw per sample, each from a CPU generator seeded by that sample's seed.
-
-    CPU generators make the stream identical on every device; the caller moves the result.
-    """
-    out = []
-    for seed in seeds.tolist():
-        gen = torch.Generator().manual_seed(seed)
-        out.append(draw(gen))
-    return torch.stack(out)
+# --- noise ------------------------------------------------------------------------------------
 
 
 @register("gaussian_noise", "noise", [0.04, 0.06, 0.08, 0.09, 0.10])
-def gaussian_noise(x: torch.Tensor, sigma: float, seeds: torch.Tensor) -> torch.Tensor:
-    noise = per_sample(seeds, lambda g: torch.randn(x.shape[1:], generator=g))
-    return x + sigma * noise.to(x.device, x.dtype)
+def gaussian_noise(x: torch.Tensor, sigma: float, rng: SampleRandom) -> torch.Tensor:
+    return x + rng.normal(*x.shape[1:], std=sigma)
+
+
+@register("shot_noise", "noise", [500, 250, 100, 75, 50])
+def shot_noise(x: torch.Tensor, c: float, rng: SampleRandom) -> torch.Tensor:
+    # Poisson has no counter-based sampler in torch: one CPU generator per sample instead.
+    rates = (x * c).cpu()
+    counts = [torch.poisson(r, generator=g) for r, g in zip(rates, rng.generators(), strict=True)]
+    return torch.stack(counts).to(x.device) / c
+
+
+@register("impulse_noise", "noise", [0.01, 0.02, 0.03, 0.05, 0.07])
+def impulse_noise(x: torch.Tensor, amount: float, rng: SampleRandom) -> torch.Tensor:
+    # skimage's salt-and-pepper: each value flips with probability `amount`, half to 1, half to 0.
+    flipped = rng.uniform(*x.shape[1:]) < amount
+    salt = rng.uniform(*x.shape[1:]) < 0.5
+    return torch.where(flipped, salt.to(x.dtype), x)
+
+
+@register("speckle_noise", "extra", [0.06, 0.10, 0.12, 0.16, 0.20], benchmark=False)
+def speckle_noise(x: torch.Tensor, sigma: float, rng: SampleRandom) -> torch.Tensor:
+    return x + x * rng.normal(*x.shape[1:], std=sigma)
+
+
+# --- blur -------------------------------------------------------------------------------------
+
+
+def disk_kernel(radius: float, alias_blur: float) -> torch.Tensor:
+    """The generator's anti-aliased disk: a 17x17 binary disk, normalised, then a 3x3 Gaussian."""
+    coords = torch.arange(-8, 9, dtype=torch.float64)
+    yy, xx = torch.meshgrid(coords, coords, indexing="ij")
+    disk = ((xx**2 + yy**2) <= radius**2).double()
+    disk /= disk.sum()
+    g = torch.exp(-(torch.arange(-1, 2, dtype=torch.float64) ** 2) / (2 * alias_blur**2))
+    g /= g.sum()
+    return ops.separable(disk[None, None], g, "mirror")[0, 0]
+
+
+@register("defocus_blur", "blur", [(0.3, 0.4), (0.4, 0.5), (0.5, 0.6), (1, 0.2), (1.5, 0.1)])
+def defocus_blur(x: torch.Tensor, c: tuple, rng: SampleRandom) -> torch.Tensor:
+    kernel = disk_kernel(*c)
+    support = int(max(abs(i) for i in torch.nonzero(kernel.abs() > 1e-12).flatten() - 8))
+    kernel = kernel[8 - support : 9 + support, 8 - support : 9 + support]
+    return ops.correlate(x, kernel.float(), "mirror")
+
+
+@register("glass_blur", "blur", [(0.05, 1, 1), (0.25, 1, 1), (0.4, 1, 1), (0.25, 1, 2), (0.4, 1, 2)])
+def glass_blur(x: torch.Tensor, c: tuple, rng: SampleRandom) -> torch.Tensor:
+    sigma, delta, iterations = c
+    n, ch, h, w = x.shape
+    x = ops.to_uint8_levels(ops.gaussian_filter(x, sigma))
+    # The generator swaps pixels one position at a time, bottom-right to top-left, each swap
+    # seeing the previous ones; the sequence is kept, and every image of the batch steps at once.
+    rows = range(h - delta, delta, -1)
+    cols = range(w - delta, delta, -1)
+    shifts = rng.integers(-delta, delta, iterations, len(rows), len(cols), 2)
+    flat = x.permute(0, 2, 3, 1).reshape(n, h * w, ch).clone()
+    batch = torch.arange(n, device=x.device)
+    for it in range(iterations):
+        for a, hh in enumerate(rows):
+            for b, ww in enumerate(cols):
+                here = hh * w + ww
+                there = (hh + shifts[:, it, a, b, 1]) * w + (ww + shifts[:, it, a, b, 0])
+                mine, theirs = flat[:, here].clone(), flat[batch, there]
+                flat[:, here] = theirs
+                flat[batch, there] = mine
+    x = flat.view(n, h, w, ch).permute(0, 3, 1, 2)
+    return ops.gaussian_filter(x, sigma)
+
+
+@register("motion_blur", "blur", [(6, 1), (6, 1.5), (6, 2), (8, 2), (9, 2.5)])
+def motion_blur(x: torch.Tensor, c: tuple, rng: SampleRandom) -> torch.Tensor:
+    angles = rng.uniform(1, low=-45.0, high=45.0).flatten()
+    return ops.motion_blur(x, c[0], c[1], angles)
+
+
+@register("zoom_blur", "blur", [1.06, 1.11, 1.16, 1.21, 1.26])
+def zoom_blur(x: torch.Tensor, top: float, rng: SampleRandom) -> torch.Tensor:
+    factors = np.arange(1, top, 0.01)  # exactly the generator's zoom factors, 1.00 upwards
+    out = x.clone()
+    for z in factors:
+        out += ops.clipped_zoom(x, float(z))
+    return out / (len(factors) + 1)
+
+
+@register("gaussian_blur", "extra", [0.4, 0.6, 0.7, 0.8, 1.0], benchmark=False)
+def gaussian_blur(x: torch.Tensor, sigma: float, rng: SampleRandom) -> torch.Tensor:
+    return ops.gaussian_filter(x, sigma)
+
+
+# --- weather ----------------------------------------------------------------------------------
+
+
+def _power_of_two(n: int) -> int:
+    """The smallest power of two >= n: diamond-square needs one, and crops to the image."""
+    return 1 << max(n - 1, 1).bit_length()
+
+
+def plasma_fractal(rng: SampleRandom, size: int, decay: float) -> torch.Tensor:
+    """The generator's diamond-square height map, one per sample: (N, size, size) in [0, 1]."""
+    n = rng.seeds.shape[0]
+    m = torch.zeros(n, size, size, device=rng.device)
+    step, wibble = size, 100.0
+
+    def wibbled_mean(total: torch.Tensor) -> torch.Tensor:
+        noise = rng.uniform(*total.shape[1:], low=-wibble, high=wibble)
+        return total / 4 + wibble * noise
+
+    while step >= 2:
+        half = step // 2
+        corners = m[:, 0::step, 0::step]
+        squares = corners + corners.roll(-1, dims=1)
+        squares = squares + squares.roll(-1, dims=2)
+        m[:, half::step, half::step] = wibbled_mean(squares)
+        centres, corners = m[:, half::step, half::step], m[:, 0::step, 0::step]
+        m[:, 0::step, half::step] = wibbled_mean(
+            centres + centres.roll(1, dims=1) + corners + corners.roll(-1, dims=2))
+        m[:, half::step, 0::step] = wibbled_mean(
+            centres + centres.roll(1, dims=2) + corners + corners.roll(-1, dims=1))
+        step //= 2
+        wibble /= decay
+    m = m - m.amin(dim=(1, 2), keepdim=True)
+    return m / m.amax(dim=(1, 2), keepdim=True)
+
+
+def frost_texture(rng: SampleRandom, h: int, w: int) -> torch.Tensor:
+    """A procedural stand-in for the generator's frost photographs: (N, 3, h, w) in [0, 1].
+
+    Ridged fractal noise gives thin bright crystal veins, a finer fractal adds rime, tinted
+    towards ice blue; its mean and contrast are close to the photographs' 32x32 crops.
+    """
+    size = _power_of_two(max(h, w))
+    veins = 1 - (2 * plasma_fractal(rng, size, 1.6) - 1).abs()
+    rime = plasma_fractal(rng, size, 1.3)
+    texture = (0.75 * veins**3 + 0.35 * rime).clamp(0, 1)[:, None, :h, :w]
+    tint = torch.tensor([0.82, 0.9, 1.0], device=rng.device)[None, :, None, None]
+    return texture * tint
+
+
+@register("snow", "weather", [
+    (0.1, 0.2, 1, 0.6, 8, 3, 0.95), (0.1, 0.2, 1, 0.5, 10, 4, 0.9),
+    (0.15, 0.3, 1.75, 0.55, 10, 4, 0.9), (0.25, 0.3, 2.25, 0.6, 12, 6, 0.85),
+    (0.3, 0.3, 1.25, 0.65, 14, 12, 0.8),
+])
+def snow(x: torch.Tensor, c: tuple, rng: SampleRandom) -> torch.Tensor:
+    loc, scale, zoom, threshold, radius, sigma, blend = c
+    h, w = x.shape[-2:]
+    flakes = ops.clipped_zoom(rng.normal(1, h, w, mean=loc, std=scale), zoom)
+    flakes = ops.to_uint8_levels(torch.where(flakes < threshold, 0.0, flakes))
+    angles = rng.uniform(1, low=-135.0, high=-45.0).flatten()
+    flakes = torch.round(ops.motion_blur(flakes, radius, sigma, angles) * 255) / 255
+    x = blend * x + (1 - blend) * torch.maximum(x, ops.rgb_to_gray(x) * 1.5 + 0.5)
+    return x + flakes + flakes.flip(-1, -2)
+
+
+@register("frost", "weather", [(1, 0.2), (1, 0.3), (0.9, 0.4), (0.85, 0.4), (0.75, 0.45)])
+def frost(x: torch.Tensor, c: tuple, rng: SampleRandom) -> torch.Tensor:
+    return c[0] * x + c[1] * frost_texture(rng, *x.shape[-2:])
+
+
+@register("fog", "weather", [(0.2, 3), (0.5, 3), (0.75, 2.5), (1, 2), (1.5, 1.75)])
+def fog(x: torch.Tensor, c: tuple, rng: SampleRandom) -> torch.Tensor:
+    h, w = x.shape[-2:]
+    size = _power_of_two(max(h, w))
+    max_val = x.amax(dim=(1, 2, 3), keepdim=True)
+    x = x + c[0] * plasma_fractal(rng, size, c[1])[:, None, :h, :w]
+    return x * max_val / (max_val + c[0])
+
+
+@register("brightness", "weather", [0.05, 0.1, 0.15, 0.2, 0.3])
+def brightness(x: torch.Tensor, c: float, rng: SampleRandom) -> torch.Tensor:
+    hsv = ops.rgb_to_hsv(x)
+    hsv[:, 2] = (hsv[:, 2] + c).clamp(0, 1)
+    return ops.hsv_to_rgb(hsv)
+
+
+@register("spatter", "extra", [
+    (0.62, 0.1, 0.7, 0.7, 0.5, 0), (0.65, 0.1, 0.8, 0.7, 0.5, 0), (0.65, 0.3, 1, 0.69, 0.5, 0),
+    (0.65, 0.1, 0.7, 0.69, 0.6, 1), (0.65, 0.1, 0.5, 0.68, 0.6, 1),
+], benchmark=False)
+def spatter(x: torch.Tensor, c: tuple, rng: SampleRandom) -> torch.Tensor:
+    loc, scale, sigma, threshold, intensity, mud = c
+    h, w = x.shape[-2:]
+    liquid = ops.gaussian_filter(rng.normal(1, h, w, mean=loc, std=scale), sigma)
+    liquid = torch.where(liquid < threshold, 0.0, liquid)
+    if mud:
+        m = ops.gaussian_filter((liquid > threshold).to(x.dtype), intensity)
+        m = torch.where(m < 0.8, 0.0, m)
+        colour = torch.tensor([63, 42, 20], device=x.device)[None, :, None, None] / 255.0
+        return x * (1 - m) + colour * m
+    # Water: the generator embosses the distance to the drops' edges; see docs/corruptions.md.
+    ripple = _embossed_edge_distance(ops.to_uint8_levels(liquid))
+    m = liquid * ripple
+    m = m / m.amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-12) * intensity
+    colour = torch.tensor([175, 238, 238], device=x.device)[None, :, None, None] / 255.0
+    return x + m * colour
+
+
+def _embossed_edge_distance(liquid: torch.Tensor) -> torch.Tensor:
+    """Canny edges -> distance transform (capped at 20) -> blur -> equalise -> emboss -> blur,
+    approximated with Sobel edges with hysteresis and a chamfer distance."""
+    sobel = torch.tensor([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]])
+    img = liquid * 255
+    gx, gy = ops.correlate(img, sobel, "mirror"), ops.correlate(img, sobel.T, "mirror")
+    grad = gx.abs() + gy.abs()
+    edges = grad > 150
+    weak = grad > 50
+    for _ in range(4):  # hysteresis: weak edges that touch strong ones
+        edges = edges | (weak & (F.max_pool2d(edges.float(), 3, 1, 1) > 0))
+    dist = torch.where(edges, 0.0, 20.0)
+    def min_pool(d: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        return -F.max_pool2d(-d, size, 1, (size[0] // 2, size[1] // 2))
+
+    for _ in range(20):  # chamfer distance: 1 per straight step, sqrt(2) per diagonal one
+        straight = torch.minimum(min_pool(dist, (3, 1)), min_pool(dist, (1, 3)))
+        diagonal = min_pool(dist, (3, 3))
+        dist = torch.minimum(dist, torch.minimum(straight + 1, diagonal + math.sqrt(2)))
+    dist = torch.floor(ops.box_blur3(dist.clamp(max=20)))
+    dist = _equalize(dist)
+    emboss = torch.tensor([[-2.0, -1, 0], [-1, 1, 1], [0, 1, 2]])
+    dist = ops.correlate(dist, emboss, "mirror").clamp(0, 255).floor()
+    return ops.box_blur3(dist)
+
+
+def _equalize(levels: torch.Tensor) -> torch.Tensor:
+    """OpenCV's equalizeHist on integer levels 0..255, per image."""
+    n = levels.shape[0]
+    idx = levels.view(n, -1).long().clamp(0, 255)
+    ones = torch.ones_like(idx, dtype=torch.float)
+    hist = torch.zeros(n, 256, device=levels.device).scatter_add_(1, idx, ones)
+    cdf = hist.cumsum(1)
+    cdf_min = torch.where(hist > 0, cdf, torch.inf).amin(1, keepdim=True)
+    total = cdf[:, -1:]
+    lut = torch.round((cdf - cdf_min) * 255 / (total - cdf_min).clamp_min(1)).clamp(0, 255)
+    return lut.gather(1, idx).view_as(levels)
+
+
+# --- digital ----------------------------------------------------------------------------------
 
 
 @register("contrast", "digital", [0.75, 0.5, 0.4, 0.3, 0.15])
-def contrast(x: torch.Tensor, c: float, seeds: torch.Tensor) -> torch.Tensor:
-    # The benchmark's generator takes the mean over height and width, per channel.
+def contrast(x: torch.Tensor, c: float, rng: SampleRandom) -> torch.Tensor:
+    # The generator's mean is over height and width, per channel.
     means = x.mean(dim=(2, 3), keepdim=True)
     return (x - means) * c + means
 
 
-@lru_cache(maxsize=64)
-def box_resize_matrix(n_in: int, n_out: int) -> torch.Tensor:
-    """(n_out, n_in) weights of PIL's BOX filter: each output pixel averages the input span it covers."""
-    scale = n_in / n_out
-    lo = torch.arange(n_out, dtype=torch.float64)[:, None] * scale
-    edges = torch.arange(n_in + 1, dtype=torch.float64)[None, :]
-    overlap = (torch.minimum(edges[:, 1:], lo + scale) - torch.maximum(edges[:, :-1], lo)).clamp(min=0)
-    return (overlap / overlap.sum(dim=1, keepdim=True)).float()
-
-
-def box_resize(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    rows = box_resize_matrix(x.shape[-2], height).to(x.device, x.dtype)
-    cols = box_resize_matrix(x.shape[-1], width).to(x.device, x.dtype)
-    return rows @ x @ cols.T
+@register("elastic_transform", "digital", [
+    (0, 0, 0.08), (0.05, 0.2, 0.07), (0.08, 0.06, 0.06), (0.1, 0.04, 0.05), (0.1, 0.03, 0.03),
+])
+def elastic_transform(x: torch.Tensor, c: tuple, rng: SampleRandom) -> torch.Tensor:
+    n, _, h, w = x.shape
+    alpha, sigma, affine = (v * min(h, w) for v in c)  # parameters are fractions of the side
+    # A random affine map moving three points around the centre (OpenCV getAffineTransform +
+    # warpAffine, reflect-101 borders), sampled through its inverse.
+    centre, side = torch.tensor([w // 2, h // 2], dtype=torch.float64), min(h, w) // 3
+    src = torch.stack([centre + side, centre + torch.tensor([side, -side]), centre - side])
+    dst = src + rng.uniform(3, 2, low=-affine, high=affine).double().cpu()
+    ones = torch.ones(3, 1, dtype=torch.float64)
+    forward = torch.linalg.solve(torch.cat([src, ones], 1)[None], dst)  # (N, 3, 2)
+    matrix = torch.eye(3, dtype=torch.float64).repeat(n, 1, 1)
+    matrix[:, :2, :] = forward.transpose(1, 2)
+    inverse = torch.linalg.inv(matrix).to(x.device, x.dtype)
+    ys, xs = torch.meshgrid(torch.arange(h, device=x.device, dtype=x.dtype),
+                            torch.arange(w, device=x.device, dtype=x.dtype), indexing="ij")
+    a = inverse[:, :2, :, None, None]  # (N, 2, 3, 1, 1): rows of the inverse map
+    src_x = a[:, 0, 0] * xs + a[:, 0, 1] * ys + a[:, 0, 2]
+    src_y = a[:, 1, 0] * xs + a[:, 1, 1] * ys + a[:, 1, 2]
+    x = ops.sample_bilinear(x, src_y, src_x, "mirror")
+    # A smooth random displacement field (scipy map_coordinates, order 1, mode 'reflect').
+    field = rng.uniform(2, h, w, low=-1.0, high=1.0)
+    field = ops.gaussian_filter(field, sigma, mode="reflect", truncate=3.0) * alpha
+    return ops.sample_bilinear(x, ys + field[:, 1], xs + field[:, 0], "reflect")
 
 
 @register("pixelate", "digital", [0.95, 0.9, 0.85, 0.75, 0.65])
-def pixelate(x: torch.Tensor, c: float, seeds: torch.Tensor) -> torch.Tensor:
+def pixelate(x: torch.Tensor, c: float, rng: SampleRandom) -> torch.Tensor:
     h, w = x.shape[-2:]
-    small = box_resize(x, int(h * c), int(w * c))
-    return box_resize(small, h, w)
+    return ops.box_resize(ops.box_resize(x, int(h * c), int(w * c)), h, w)
 
 
-def quantize(x: torch.Tensor) -> torch.Tensor:
-    """Round to 8-bit levels, as the benchmark's stored images (and any real corrupted file) are."""
-    return (x * 255.0).round_().div_(255.0)
+@register("jpeg_compression", "digital", [80, 65, 58, 50, 40])
+def jpeg_compression(x: torch.Tensor, quality: int, rng: SampleRandom) -> torch.Tensor:
+    # torchvision's libjpeg round trip on the CPU, the same codec family as the generator's PIL.
+    images = (x * 255).round().to(torch.uint8).cpu()
+    return TF.jpeg(images, quality=quality).to(x.device).float() / 255.0
+
+
+@register("saturate", "extra", [(0.3, 0), (0.1, 0), (1.5, 0), (2, 0.1), (2.5, 0.2)], benchmark=False)
+def saturate(x: torch.Tensor, c: tuple, rng: SampleRandom) -> torch.Tensor:
+    hsv = ops.rgb_to_hsv(x)
+    hsv[:, 1] = (hsv[:, 1] * c[0] + c[1]).clamp(0, 1)
+    return ops.hsv_to_rgb(hsv)
+
+
+def quantize_like_benchmark(x: torch.Tensor) -> torch.Tensor:
+    """What the model sees: 8-bit levels, truncated as the generator's stored files are."""
+    return ops.to_uint8_levels(x)

@@ -67,6 +67,15 @@ CREATE TABLE samples (
     thumbnail BLOB                -- PNG of the clean input
 );
 
+-- What a corruption did to an inspection subset of samples (its size is set in the config), so
+-- the app can show corrupted images without torch. The clean image is samples.thumbnail.
+CREATE TABLE condition_thumbnails (
+    condition_id SMALLINT NOT NULL,
+    sample_id    INTEGER NOT NULL,
+    thumbnail    BLOB NOT NULL,       -- PNG
+    PRIMARY KEY (condition_id, sample_id)
+);
+
 -- One row per (model, condition, sample). Angles in degrees; angles is NULL when the feature is 0.
 -- {num_classes} is filled in when the store is created: every model in a store shares the classes.
 CREATE TABLE metrics (

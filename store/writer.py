@@ -148,6 +148,19 @@ class StoreWriter:
         self._insert("class_pairs", pairs)
         self.con.execute("COMMIT")
 
+    def put_condition_thumbnails(
+        self, condition_id: int, sample_ids: np.ndarray, pngs: Sequence[bytes]
+    ) -> None:
+        """Replace one condition's inspection thumbnails (PNG bytes per sample)."""
+        self.con.execute("BEGIN")
+        self.con.execute("DELETE FROM condition_thumbnails WHERE condition_id = ?", [condition_id])
+        self._insert("condition_thumbnails", pa.table({
+            "condition_id": pa.array(np.full(len(sample_ids), condition_id), pa.int16()),
+            "sample_id": pa.array(sample_ids, pa.int32()),
+            "thumbnail": pa.array(list(pngs), pa.binary()),
+        }))
+        self.con.execute("COMMIT")
+
     # --- metrics ----------------------------------------------------------------------------
 
     def done_pairs(self) -> set[tuple[int, int]]:

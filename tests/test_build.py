@@ -11,6 +11,7 @@ import duckdb
 import numpy as np
 import pytest
 
+from compute.corruptions import select
 from store import open_store
 from tests.conftest import ROOT, run_cli
 
@@ -28,7 +29,7 @@ def test_store_holds_the_contract_tables(built_store):
     config = tomllib.loads(con.execute("SELECT value FROM meta WHERE key = 'config_toml'").fetchone()[0])
     asked = config["conditions"]
     n_conditions = con.execute("SELECT count(*) FROM conditions").fetchone()[0]
-    assert n_conditions == 1 + len(asked["corruptions"]) * len(asked["severities"])
+    assert n_conditions == 1 + len(select(asked["corruptions"])) * len(asked["severities"])
     assert con.execute("SELECT count(*) FROM metrics").fetchone()[0] == 2 * n_conditions * n_samples
     dupes = con.execute("""SELECT count(*) FROM (SELECT model_id, condition_id, sample_id
                            FROM metrics GROUP BY ALL HAVING count(*) > 1)""").fetchone()[0]

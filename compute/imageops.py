@@ -1,0 +1,226 @@
+"""Batched image primitives the corruptions are made of, on (N, C, H, W) float tensors.
+
+Each one reproduces the semantics of the library call the benchmark's generator makes (scipy,
+scikit-image, OpenCV, ImageMagick, PIL), border handling included, because on 32x32 images the
+border is a large part of the picture.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+# --- borders --------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=256)
+def _border_index(n: int, pad: int, mode: str) -> torch.Tensor:
+    """Source index of each position of a padded axis.
+
+    nearest: a a | a b c | c c   (scipy/skimage 'nearest', OpenCV BORDER_REPLICATE)
+    mirror:  c b | a b c | b a   (scipy 'mirror', OpenCV BORDER_REFLECT_101, the OpenCV default)
+    reflect: b a | a b c | c b   (scipy/skimage 'reflect', half-sample symmetric)
+    """
+    i = np.arange(-pad, n + pad)
+    if mode == "nearest":
+        i = np.clip(i, 0, n - 1)
+    else:
+        period = 2 * n - 2 if mode == "mirror" else 2 * n
+        i = np.mod(i, period) if period > 0 else np.zeros_like(i)
+        i = np.where(i >= n, period - i - (mode != "mirror"), i)
+    return torch.from_numpy(i.astype(np.int64))
+
+
+def pad2d(x: torch.Tensor, pad: int, mode: str) -> torch.Tensor:
+    rows = _border_index(x.shape[-2], pad, mode).to(x.device)
+    cols = _border_index(x.shape[-1], pad, mode).to(x.device)
+    return x.index_select(-2, rows).index_select(-1, cols)
+
+
+def correlate(x: torch.Tensor, kernel: torch.Tensor, mode: str) -> torch.Tensor:
+    """Same-size 2-D correlation of every channel with one odd-sized kernel (OpenCV's filter2D)."""
+    k = kernel.shape[-1]
+    n, c, h, w = x.shape
+    padded = pad2d(x, k // 2, mode).reshape(n * c, 1, h + k - 1, w + k - 1)
+    out = F.conv2d(padded, kernel.to(x.device, x.dtype).view(1, 1, k, k))
+    return out.view(n, c, h, w)
+
+
+def separable(x: torch.Tensor, kernel_1d: torch.Tensor, mode: str) -> torch.Tensor:
+    """Correlate every channel with kernel_1d along rows, then along columns."""
+    k = kernel_1d.numel()
+    n, c, h, w = x.shape
+    padded = pad2d(x, k // 2, mode).reshape(n * c, 1, h + k - 1, w + k - 1)
+    kern = kernel_1d.to(x.device, x.dtype)
+    out = F.conv2d(padded, kern.view(1, 1, k, 1))
+    out = F.conv2d(out, kern.view(1, 1, 1, k))
+    return out.view(n, c, h, w)
+
+
+# --- filters --------------------------------------------------------------------------------
+
+
+def gaussian_kernel(sigma: float, truncate: float = 4.0) -> torch.Tensor:
+    """scipy.ndimage's 1-D Gaussian: radius int(truncate * sigma + 0.5), normalised."""
+    radius = int(truncate * sigma + 0.5)
+    i = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    k = torch.exp(-0.5 * (i / sigma) ** 2) if sigma > 0 else (i == 0).double()
+    return (k / k.sum()).float()
+
+
+def gaussian_filter(
+    x: torch.Tensor, sigma: float, mode: str = "nearest", truncate: float = 4.0
+) -> torch.Tensor:
+    """skimage.filters.gaussian per channel (its default border is 'nearest')."""
+    if sigma <= 0:
+        return x
+    return separable(x, gaussian_kernel(sigma, truncate), mode)
+
+
+def box_blur3(x: torch.Tensor) -> torch.Tensor:
+    """OpenCV's blur(x, (3, 3)) with its default border."""
+    return separable(x, torch.full((3,), 1.0 / 3.0), "mirror")
+
+
+# --- resampling -------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=64)
+def box_resize_matrix(n_in: int, n_out: int) -> torch.Tensor:
+    """(n_out, n_in) weights of PIL's BOX filter: each output pixel averages the span it covers."""
+    scale = n_in / n_out
+    lo = torch.arange(n_out, dtype=torch.float64)[:, None] * scale
+    edges = torch.arange(n_in + 1, dtype=torch.float64)[None, :]
+    overlap = (torch.minimum(edges[:, 1:], lo + scale) - torch.maximum(edges[:, :-1], lo)).clamp(min=0)
+    return (overlap / overlap.sum(dim=1, keepdim=True)).float()
+
+
+def box_resize(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    rows = box_resize_matrix(x.shape[-2], height).to(x.device, x.dtype)
+    cols = box_resize_matrix(x.shape[-1], width).to(x.device, x.dtype)
+    return rows @ x @ cols.T
+
+
+@lru_cache(maxsize=256)
+def zoom_matrix(n: int, factor: float) -> torch.Tensor:
+    """(n, n) weights of the benchmark's clipped_zoom along one axis.
+
+    Crop the centre ceil(n / factor) pixels, zoom them by `factor` with scipy.ndimage.zoom
+    (order 1, corners aligned), and keep the centre n pixels: linear, so one matrix per axis.
+    """
+    crop = math.ceil(n / factor)
+    top = (n - crop) // 2
+    size = round(crop * factor)
+    trim = (size - n) // 2
+    src = (np.arange(n) + trim) * ((crop - 1) / (size - 1)) if size > 1 else np.zeros(n)
+    lo = np.clip(np.floor(src).astype(np.int64), 0, crop - 1)
+    hi = np.minimum(lo + 1, crop - 1)
+    frac = src - lo
+    m = np.zeros((n, n))
+    np.add.at(m, (np.arange(n), top + lo), 1 - frac)
+    np.add.at(m, (np.arange(n), top + hi), frac)
+    return torch.from_numpy(m).float()
+
+
+def clipped_zoom(x: torch.Tensor, factor: float) -> torch.Tensor:
+    rows = zoom_matrix(x.shape[-2], factor).to(x.device, x.dtype)
+    cols = zoom_matrix(x.shape[-1], factor).to(x.device, x.dtype)
+    return rows @ x @ cols.T
+
+
+def sample_bilinear(x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, mode: str) -> torch.Tensor:
+    """x sampled at fractional pixel coordinates (N, H, W) with bilinear weights.
+
+    mode 'mirror' reflects about the border pixel centres (OpenCV BORDER_REFLECT_101), 'reflect'
+    about the image edges (scipy's map_coordinates mode='reflect').
+    """
+    h, w = x.shape[-2:]
+    if mode == "mirror":
+        grid = torch.stack([cols * (2 / (w - 1)) - 1, rows * (2 / (h - 1)) - 1], dim=-1)
+        align = True
+    else:
+        grid = torch.stack([(2 * cols + 1) / w - 1, (2 * rows + 1) / h - 1], dim=-1)
+        align = False
+    return F.grid_sample(x, grid.to(x.dtype), mode="bilinear", padding_mode="reflection",
+                         align_corners=align)
+
+
+# --- motion blur (ImageMagick's MotionBlurImage) ---------------------------------------------
+
+
+def motion_blur(x: torch.Tensor, radius: float, sigma: float, angles: torch.Tensor) -> torch.Tensor:
+    """ImageMagick's one-sided motion blur with one angle (degrees) per image.
+
+    Width 2 * ceil(radius) + 1 taps of a half Gaussian; tap i reads the pixel at
+    (round(i cos a), round(i sin a)) from the output pixel, edges extended.
+    """
+    width = 2 * math.ceil(radius) + 1
+    i = torch.arange(width, dtype=torch.float64)
+    weights = torch.exp(-(i * i) / (2 * sigma * sigma))
+    weights = (weights / weights.sum()).to(x.device, x.dtype)
+    rad = torch.deg2rad(angles.to(torch.float64))[:, None]
+    # ceil(v - 0.5) as ImageMagick rounds; the hypot in its formula cancels to cos/sin.
+    dx = torch.ceil(i[None, :].to(rad.device) * torch.cos(rad) - 0.5).long().to(x.device)
+    dy = torch.ceil(i[None, :].to(rad.device) * torch.sin(rad) - 0.5).long().to(x.device)
+    n, _, h, w = x.shape
+    batch = torch.arange(n, device=x.device)[:, None, None]
+    ys = torch.arange(h, device=x.device)[None, :, None]
+    xs = torch.arange(w, device=x.device)[None, None, :]
+    out = torch.zeros_like(x)
+    for t in range(width):
+        rows = (ys + dy[:, t, None, None]).clamp(0, h - 1)
+        cols = (xs + dx[:, t, None, None]).clamp(0, w - 1)
+        out += weights[t] * x[batch, :, rows, cols].permute(0, 3, 1, 2)
+    return out
+
+
+# --- colour -----------------------------------------------------------------------------------
+
+
+def rgb_to_hsv(x: torch.Tensor) -> torch.Tensor:
+    """skimage.color.rgb2hsv on (N, 3, H, W): hue in [0, 1), S = 0 where V = 0, H = 0 where grey."""
+    r, g, b = x.unbind(1)
+    v, _ = x.max(dim=1)
+    delta = v - x.min(dim=1).values
+    s = torch.where(v > 0, delta / torch.where(v > 0, v, 1.0), 0.0)
+    d = torch.where(delta > 0, delta, 1.0)
+    # skimage assigns red, then green, then blue where each is the max: later ones win ties.
+    h = torch.where(r == v, (g - b) / d, 0.0)
+    h = torch.where(g == v, 2.0 + (b - r) / d, h)
+    h = torch.where(b == v, 4.0 + (r - g) / d, h)
+    h = torch.where(delta > 0, torch.remainder(h / 6.0, 1.0), 0.0)
+    return torch.stack([h, s, v], dim=1)
+
+
+def hsv_to_rgb(hsv: torch.Tensor) -> torch.Tensor:
+    h, s, v = hsv.unbind(1)
+    h6 = h * 6.0
+    i = torch.floor(h6)
+    f = h6 - i
+    i = torch.remainder(i, 6).long()
+    p, q, t = v * (1 - s), v * (1 - f * s), v * (1 - (1 - f) * s)
+    table = torch.stack([
+        torch.stack([v, q, p, p, t, v]),
+        torch.stack([t, v, v, q, p, p]),
+        torch.stack([p, p, t, v, v, q]),
+    ])  # (3 channels, 6 sectors, N, H, W)
+    return table.gather(1, i[None, None].expand(3, 1, *i.shape)).squeeze(1).permute(1, 0, 2, 3)
+
+
+def rgb_to_gray(x: torch.Tensor) -> torch.Tensor:
+    """OpenCV's RGB2GRAY weights, keeping a channel axis."""
+    weights = torch.tensor([0.299, 0.587, 0.114], device=x.device, dtype=x.dtype)
+    return (x * weights[None, :, None, None]).sum(dim=1, keepdim=True)
+
+
+def to_uint8_levels(x: torch.Tensor) -> torch.Tensor:
+    """np.uint8(np.clip(x, 0, 1) * 255) / 255: truncation to 8-bit levels, as the generator stores.
+
+    The small tolerance keeps a value that is an exact level in exact arithmetic (k / 255 * 255
+    computed in floating point) on that level.
+    """
+    return torch.floor(x.clamp(0, 1) * 255.0 + 1e-3).div_(255.0)

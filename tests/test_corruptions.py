@@ -1,0 +1,133 @@
+"""The corruption suite: shapes and ranges, per-sample determinism, and severity ordering, on real
+images (the shared CIFAR-10 test images when present, the bundled digits otherwise)."""
+
+import itertools
+import os
+
+import pytest
+import torch
+
+from compute.corruptions import CORRUPTIONS, FAMILIES, quantize_like_benchmark, select, suite
+from compute.datasets import load_data
+from compute.errors import UserError
+from tests.conftest import SHARED_DATA
+
+SEVERITIES = (1, 2, 3, 4, 5)
+
+# Where the benchmark's own parameters do not make the mean absolute change grow with severity:
+# the pairs (a, b) of severities whose order they do fix, change[b] > change[a]
+# (docs/corruptions.md has the numbers).
+NOT_MONOTONE = {
+    # The global affine jitter shrinks (0.08 -> 0.03 of the side) while the local warp grows;
+    # the jitter dominates the pixel change, so the change *falls* with severity (a CNN shrugs
+    # off the shift, not the warp: accuracy still falls).
+    "elastic_transform": [(3, 1), (5, 3)],
+    # Severities 1-2 desaturate, 3-5 oversaturate.
+    "saturate": [(1, 2), (3, 4), (4, 5)],
+    # More blur smooths the swapped pixels back: the second iteration is what adds change.
+    "glass_blur": [(2, 4), (3, 5)],
+    # Severities 3 and 4 share sigma 2 and differ only in taps weighing under 1%: the random
+    # angles decide which of the two changes more.
+    "motion_blur": [(1, 2), (2, 3), (2, 4), (4, 5)],
+    # The water drops of severities 1-3 are an approximation (docs/corruptions.md); mud grows.
+    "spatter": [(1, 2), (2, 4), (4, 5)],
+}
+
+
+@pytest.fixture(scope="module")
+def images() -> torch.Tensor:
+    """64 real test images in [0, 1], spread over the classes."""
+    if (SHARED_DATA / "cifar10" / "test").is_dir():
+        data = load_data("imagefolder", root=str(SHARED_DATA), test="cifar10/test")
+    elif os.environ.get("REQUIRE_SHARED_DATA") == "1":
+        pytest.fail(f"the shared CIFAR-10 data is not at {SHARED_DATA} and REQUIRE_SHARED_DATA=1")
+    else:
+        data = load_data("digits")
+    pick = torch.linspace(0, len(data.test) - 1, 64).long()
+    return data.test.images[pick].float() / 255.0
+
+
+def test_the_suite_is_the_benchmarks():
+    names = [c.name for c in suite()]
+    assert len(names) == 19 and len(set(names)) == 19
+    assert sum(c.benchmark for c in suite()) == 15
+    assert names[:3] == ["gaussian_noise", "shot_noise", "impulse_noise"]
+    assert {c.name for c in suite() if not c.benchmark} == {
+        "speckle_noise", "gaussian_blur", "spatter", "saturate"}
+    assert {c.family for c in suite()} == set(FAMILIES)
+    assert [c.name for c in select(["blur", "contrast", "defocus_blur"])] == [
+        "defocus_blur", "glass_blur", "motion_blur", "zoom_blur", "contrast"]
+    assert select("all") == suite()
+    with pytest.raises(UserError, match="unknown corruption 'fgo'"):
+        select(["fgo"])
+
+
+@pytest.mark.parametrize("name", list(CORRUPTIONS))
+def test_shape_range_and_change_at_every_severity(images, name):
+    corruption = CORRUPTIONS[name]
+    ids = torch.arange(len(images))
+    for severity in SEVERITIES:
+        out = corruption(images, severity, ids)
+        assert out.shape == images.shape and out.dtype == images.dtype
+        assert out.device == images.device
+        assert torch.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
+        seen = quantize_like_benchmark(out)
+        if name == "saturate" and is_grey(images) and corruption.params[severity - 1][1] == 0:
+            # Scaling a saturation of 0 leaves grey images grey (the digits fallback is grey).
+            assert torch.equal(seen, images)
+        else:
+            assert (seen - images).abs().mean() > 1e-4, f"{name}-{severity} left the images unchanged"
+
+
+@pytest.mark.parametrize("name", list(CORRUPTIONS))
+def test_a_samples_image_does_not_depend_on_its_batch(images, name):
+    corruption = CORRUPTIONS[name]
+    ids = torch.arange(100, 100 + len(images))  # sample ids, not positions in the batch
+    severity = 3
+    whole = quantize_like_benchmark(corruption(images, severity, ids))
+    perm = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))
+    shuffled = quantize_like_benchmark(corruption(images[perm], severity, ids[perm]))
+    assert torch.equal(shuffled, whole[perm])
+    for i in (0, 17, 63):  # batch size 1
+        alone = quantize_like_benchmark(corruption(images[i : i + 1], severity, ids[i : i + 1]))
+        assert torch.equal(alone[0], whole[i])
+    # A different sample id is a different draw (for the random corruptions).
+    moved = quantize_like_benchmark(corruption(images, severity, ids + 1))
+    random = name not in {"defocus_blur", "zoom_blur", "gaussian_blur", "contrast", "pixelate",
+                          "jpeg_compression", "brightness", "saturate"}
+    assert torch.equal(moved, whole) != random
+
+
+def is_grey(images: torch.Tensor) -> bool:
+    return bool((images[:, 0] == images[:, 1]).all() and (images[:, 1] == images[:, 2]).all())
+
+
+def mean_absolute_change(out: torch.Tensor, clean: torch.Tensor) -> float:
+    return (out - clean).abs().mean().item()
+
+
+def decorrelation(out: torch.Tensor, clean: torch.Tensor) -> float:
+    """1 - Pearson correlation with the clean image, averaged over images: blind to a rescaling."""
+    a = out.flatten(1) - out.flatten(1).mean(1, keepdim=True)
+    b = clean.flatten(1) - clean.flatten(1).mean(1, keepdim=True)
+    return (1 - (a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1))).mean().item()
+
+
+# Frost scales the image down (1 -> 0.75) as it adds more texture (0.2 -> 0.45), so the mean
+# change partly cancels; what the severities order is the texture-to-image ratio, which the
+# correlation with the clean image measures.
+MEASURES = {"frost": decorrelation}
+
+
+@pytest.mark.parametrize("name", list(CORRUPTIONS))
+def test_change_grows_with_severity(images, name):
+    corruption = CORRUPTIONS[name]
+    ids = torch.arange(len(images))
+    measure = MEASURES.get(name, mean_absolute_change)
+    change = {s: measure(quantize_like_benchmark(corruption(images, s, ids)), images)
+              for s in SEVERITIES}
+    pairs = NOT_MONOTONE.get(name, list(itertools.pairwise(SEVERITIES)))
+    if name == "saturate" and is_grey(images):
+        pairs = [(3, 4), (4, 5)]  # only the added saturation (0.1, 0.2) moves a grey image
+    for low, high in pairs:
+        assert change[high] > change[low], (name, change)
