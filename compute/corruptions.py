@@ -103,9 +103,9 @@ def shot_noise(x: torch.Tensor, c: float, rng: SampleRandom) -> torch.Tensor:
 @register("impulse_noise", "noise", [0.01, 0.02, 0.03, 0.05, 0.07])
 def impulse_noise(x: torch.Tensor, amount: float, rng: SampleRandom) -> torch.Tensor:
     # skimage's salt-and-pepper: each value flips with probability `amount`, half to 1, half to 0.
-    flipped = rng.uniform(*x.shape[1:]) < amount
-    salt = rng.uniform(*x.shape[1:]) < 0.5
-    return torch.where(flipped, salt.to(x.dtype), x)
+    # One uniform decides both: u < amount flips, and u < amount / 2 makes it salt.
+    u = rng.uniform(*x.shape[1:])
+    return torch.where(u < amount, (u < amount / 2).to(x.dtype), x)
 
 
 @register("speckle_noise", "extra", [0.06, 0.10, 0.12, 0.16, 0.20], benchmark=False)
@@ -145,16 +145,20 @@ def glass_blur(x: torch.Tensor, c: tuple, rng: SampleRandom) -> torch.Tensor:
     rows = range(h - delta, delta, -1)
     cols = range(w - delta, delta, -1)
     shifts = rng.integers(-delta, delta, iterations, len(rows), len(cols), 2)
-    flat = x.permute(0, 2, 3, 1).reshape(n, h * w, ch).clone()
-    batch = torch.arange(n, device=x.device)
-    for it in range(iterations):
-        for a, hh in enumerate(rows):
-            for b, ww in enumerate(cols):
-                here = hh * w + ww
-                there = (hh + shifts[:, it, a, b, 1]) * w + (ww + shifts[:, it, a, b, 0])
-                mine, theirs = flat[:, here].clone(), flat[batch, there]
-                flat[:, here] = theirs
-                flat[batch, there] = mine
+    # Every pixel of every image as one row of a flat buffer; all swap indices made up front.
+    flat = x.permute(0, 2, 3, 1).reshape(n * h * w, ch).contiguous()
+    base = torch.arange(n, device=x.device)[:, None, None, None] * (h * w)
+    hh = torch.tensor(list(rows), device=x.device)[None, None, :, None]
+    ww = torch.tensor(list(cols), device=x.device)[None, None, None, :]
+    here = (base + hh * w + ww).expand(n, iterations, -1, -1)
+    there = base + (hh + shifts[..., 1]) * w + (ww + shifts[..., 0])
+    here = here.permute(1, 2, 3, 0).reshape(-1, n)  # (steps, N), in the generator's order
+    there = there.permute(1, 2, 3, 0).reshape(-1, n)
+    pairs = torch.cat([here, there], dim=1)  # (steps, 2N): both ends of every image's swap
+    swapped = torch.cat([there, here], dim=1)
+    for ends, other_ends in zip(pairs, swapped, strict=True):
+        # Images own disjoint rows; a pixel swapped with itself gets its own value twice.
+        flat.index_copy_(0, ends, flat.index_select(0, other_ends))
     x = flat.view(n, h, w, ch).permute(0, 3, 1, 2)
     return ops.gaussian_filter(x, sigma)
 
@@ -168,6 +172,8 @@ def motion_blur(x: torch.Tensor, c: tuple, rng: SampleRandom) -> torch.Tensor:
 @register("zoom_blur", "blur", [1.06, 1.11, 1.16, 1.21, 1.26])
 def zoom_blur(x: torch.Tensor, top: float, rng: SampleRandom) -> torch.Tensor:
     factors = np.arange(1, top, 0.01)  # exactly the generator's zoom factors, 1.00 upwards
+    # One zoom at a time: a batched product over all of them writes a zooms-times larger
+    # intermediate and is slower (memory-bound) on a CPU.
     out = x.clone()
     for z in factors:
         out += ops.clipped_zoom(x, float(z))
@@ -260,9 +266,11 @@ def fog(x: torch.Tensor, c: tuple, rng: SampleRandom) -> torch.Tensor:
 
 @register("brightness", "weather", [0.05, 0.1, 0.15, 0.2, 0.3])
 def brightness(x: torch.Tensor, c: float, rng: SampleRandom) -> torch.Tensor:
-    hsv = ops.rgb_to_hsv(x)
-    hsv[:, 2] = (hsv[:, 2] + c).clamp(0, 1)
-    return ops.hsv_to_rgb(hsv)
+    # HSV value + c with hue and saturation kept: every channel scales by V' / V (a black pixel,
+    # saturation 0, becomes grey V'). The same as scikit-image's round trip, without it.
+    v = x.amax(dim=1, keepdim=True)
+    v_new = (v + c).clamp(0, 1)
+    return torch.where(v > 0, x * (v_new / v.clamp_min(1e-12)), v_new)
 
 
 @register("spatter", "extra", [
@@ -297,20 +305,31 @@ def _embossed_edge_distance(liquid: torch.Tensor) -> torch.Tensor:
     edges = grad > 150
     weak = grad > 50
     for _ in range(4):  # hysteresis: weak edges that touch strong ones
-        edges = edges | (weak & (F.max_pool2d(edges.float(), 3, 1, 1) > 0))
+        straight, diagonal = _neighbours(edges.float(), 0.0, torch.maximum)
+        edges = edges | (weak & (torch.maximum(straight, diagonal) > 0))
     dist = torch.where(edges, 0.0, 20.0)
-    def min_pool(d: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        return -F.max_pool2d(-d, size, 1, (size[0] // 2, size[1] // 2))
-
     for _ in range(20):  # chamfer distance: 1 per straight step, sqrt(2) per diagonal one
-        straight = torch.minimum(min_pool(dist, (3, 1)), min_pool(dist, (1, 3)))
-        diagonal = min_pool(dist, (3, 3))
+        straight, diagonal = _neighbours(dist, 20.0, torch.minimum)
         dist = torch.minimum(dist, torch.minimum(straight + 1, diagonal + math.sqrt(2)))
     dist = torch.floor(ops.box_blur3(dist.clamp(max=20)))
     dist = _equalize(dist)
     emboss = torch.tensor([[-2.0, -1, 0], [-1, 1, 1], [0, 1, 2]])
     dist = ops.correlate(dist, emboss, "mirror").clamp(0, 255).floor()
     return ops.box_blur3(dist)
+
+
+def _neighbours(x: torch.Tensor, fill: float, reduce: Callable) -> tuple[torch.Tensor, torch.Tensor]:
+    """reduce() over the 4 straight and over the 4 diagonal neighbours of every pixel, with
+    `fill` outside the image (shifted slices: far cheaper than pooling on 32x32 planes)."""
+    h, w = x.shape[-2:]
+    p = F.pad(x, (1, 1, 1, 1), value=fill)
+
+    def at(dy: int, dx: int) -> torch.Tensor:
+        return p[..., 1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w]
+
+    straight = reduce(reduce(at(-1, 0), at(1, 0)), reduce(at(0, -1), at(0, 1)))
+    diagonal = reduce(reduce(at(-1, -1), at(-1, 1)), reduce(at(1, -1), at(1, 1)))
+    return straight, diagonal
 
 
 def _equalize(levels: torch.Tensor) -> torch.Tensor:
@@ -379,9 +398,15 @@ def jpeg_compression(x: torch.Tensor, quality: int, rng: SampleRandom) -> torch.
 
 @register("saturate", "extra", [(0.3, 0), (0.1, 0), (1.5, 0), (2, 0.1), (2.5, 0.2)], benchmark=False)
 def saturate(x: torch.Tensor, c: tuple, rng: SampleRandom) -> torch.Tensor:
-    hsv = ops.rgb_to_hsv(x)
-    hsv[:, 1] = (hsv[:, 1] * c[0] + c[1]).clamp(0, 1)
-    return ops.hsv_to_rgb(hsv)
+    # HSV saturation S -> S' with hue and value kept: channel -> V - (V - channel) S' / S. A grey
+    # pixel has hue 0 (red) in scikit-image, so it becomes (V, V (1 - S'), V (1 - S')).
+    v = x.amax(dim=1, keepdim=True)
+    delta = v - x.amin(dim=1, keepdim=True)
+    sat = torch.where(v > 0, delta / v.clamp_min(1e-12), 0.0)
+    sat_new = (sat * c[0] + c[1]).clamp(0, 1)
+    coloured = v - (v - x) * (sat_new / sat.clamp_min(1e-12))
+    grey = torch.cat([v, v * (1 - sat_new), v * (1 - sat_new)], dim=1)
+    return torch.where(delta > 0, coloured, grey)
 
 
 def quantize_like_benchmark(x: torch.Tensor) -> torch.Tensor:

@@ -48,11 +48,11 @@ class SampleRandom:
     def bits(self, *shape: int) -> torch.Tensor:
         """Uniform 32-bit integers (as int64)."""
         self.stream += 1
-        k1 = mix32(self.seeds ^ mix32(torch.tensor(self.stream, device=self.device)))
-        k2 = mix32(k1 ^ 0x9E3779B9)
+        # The per-sample key is mixed twice; one round per element then decorrelates positions.
+        key = mix32(mix32(self.seeds ^ (self.stream * 0x9E3779B9 & _M32)))
         count = math.prod(shape)
         counter = torch.arange(count, device=self.device, dtype=torch.int64)[None, :]
-        return mix32(mix32(counter ^ k1) ^ k2).view(-1, *shape)
+        return mix32(counter ^ key).view(-1, *shape)
 
     def uniform(self, *shape: int, low: float = 0.0, high: float = 1.0) -> torch.Tensor:
         """Uniform floats in the open interval (low, high)."""
@@ -61,9 +61,13 @@ class SampleRandom:
 
     def normal(self, *shape: int, mean: float = 0.0, std: float = 1.0) -> torch.Tensor:
         """Gaussian floats (Box-Muller)."""
-        u1, u2 = self.uniform(*shape), self.uniform(*shape)
-        z = torch.sqrt(-2.0 * torch.log(u1)) * torch.cos((2.0 * math.pi) * u2)
-        return mean + std * z
+        count = math.prod(shape)
+        half = (count + 1) // 2
+        u1, u2 = self.uniform(half), self.uniform(half)
+        radius = torch.sqrt(-2.0 * torch.log(u1))
+        angle = (2.0 * math.pi) * u2
+        z = torch.cat([radius * torch.cos(angle), radius * torch.sin(angle)], dim=1)  # both outputs
+        return (mean + std * z[:, :count]).view(-1, *shape)
 
     def integers(self, low: int, high: int, *shape: int) -> torch.Tensor:
         """Integers in [low, high), like numpy's randint."""

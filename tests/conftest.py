@@ -8,10 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
+
+from compute.datasets import load_data
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
-sys.path.insert(0, str(ROOT))
 
 # Small enough to train and evaluate in seconds; the same code path as configs/demo.toml.
 TINY_CONFIG = """
@@ -86,3 +88,17 @@ def shared_data() -> Path:
     if os.environ.get("REQUIRE_SHARED_DATA") == "1":
         pytest.fail(message + " and REQUIRE_SHARED_DATA=1")
     pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def images() -> torch.Tensor:
+    """64 real test images in [0, 1], spread over the classes: CIFAR-10 when the shared data is
+    there, the bundled digits otherwise."""
+    if (SHARED_DATA / "cifar10" / "test").is_dir():
+        data = load_data("imagefolder", root=str(SHARED_DATA), test="cifar10/test")
+    elif os.environ.get("REQUIRE_SHARED_DATA") == "1":
+        pytest.fail(f"the shared CIFAR-10 data is not at {SHARED_DATA} and REQUIRE_SHARED_DATA=1")
+    else:
+        data = load_data("digits")
+    pick = torch.linspace(0, len(data.test) - 1, 64).long()
+    return data.test.images[pick].float() / 255.0

@@ -2,15 +2,12 @@
 images (the shared CIFAR-10 test images when present, the bundled digits otherwise)."""
 
 import itertools
-import os
 
 import pytest
 import torch
 
 from compute.corruptions import CORRUPTIONS, FAMILIES, quantize_like_benchmark, select, suite
-from compute.datasets import load_data
 from compute.errors import UserError
-from tests.conftest import SHARED_DATA
 
 SEVERITIES = (1, 2, 3, 4, 5)
 
@@ -32,19 +29,6 @@ NOT_MONOTONE = {
     # The water drops of severities 1-3 are an approximation (docs/corruptions.md); mud grows.
     "spatter": [(1, 2), (2, 4), (4, 5)],
 }
-
-
-@pytest.fixture(scope="module")
-def images() -> torch.Tensor:
-    """64 real test images in [0, 1], spread over the classes."""
-    if (SHARED_DATA / "cifar10" / "test").is_dir():
-        data = load_data("imagefolder", root=str(SHARED_DATA), test="cifar10/test")
-    elif os.environ.get("REQUIRE_SHARED_DATA") == "1":
-        pytest.fail(f"the shared CIFAR-10 data is not at {SHARED_DATA} and REQUIRE_SHARED_DATA=1")
-    else:
-        data = load_data("digits")
-    pick = torch.linspace(0, len(data.test) - 1, 64).long()
-    return data.test.images[pick].float() / 255.0
 
 
 def test_the_suite_is_the_benchmarks():
