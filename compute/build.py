@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import json
 import platform
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,14 +24,14 @@ from tqdm import tqdm
 
 from compute import checkpoints
 from compute.cifar10c import OfficialCorruptions
-from compute.config import BuildConfig, ModelSpec
+from compute.config import BuildConfig, ModelSpec, TrainRecipe
 from compute.corruptions import Corruption, quantize_like_benchmark, select
 from compute.datasets import DataSplits, ImageSet, load_data, png_bytes
 from compute.errors import UserError
 from compute.geometry import geometry
 from compute.models import Probe, create_model, measure_sparsity
-from compute.pruning import apply_masks, get_pruner
-from compute.training import train
+from compute.pruning import Context, get_strategy
+from compute.training import Masks, train
 
 
 @dataclass
@@ -107,6 +108,15 @@ def inspection_subset(labels: torch.Tensor, size: int) -> torch.Tensor:
     return torch.sort(chosen).values
 
 
+# Part of every cached checkpoint's key: bump it when the same recipe would train differently.
+CHECKPOINT_SCHEME = 2
+
+
+def model_seed(seed: int, name: str) -> int:
+    """The seed of one model's initialisation and training: the config's seed and its name."""
+    return (seed * 1_000_003 + zlib.crc32(name.encode())) % (2**31 - 1)
+
+
 def _key(*parts: object) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
@@ -118,6 +128,10 @@ def prepare_models(cfg: BuildConfig, data: DataSplits, device: torch.device) -> 
     for model_id, spec in enumerate(cfg.models):
         base = prepared.get(spec.base) if spec.base else None
         arch = spec.arch or base.arch
+        # A model's weights must depend on its own recipe only (the checkpoint cache is keyed on
+        # it), not on what ran before it: initialise and train from a seed of its own.
+        seed = model_seed(cfg.seed, spec.name)
+        torch.manual_seed(seed)
         probe = Probe(create_model(arch, num_classes), spec.classifier, cfg.data.mean, cfg.data.std)
         ckpt_path, ckpt_sha = None, None
         if spec.checkpoint:
@@ -126,15 +140,16 @@ def prepare_models(cfg: BuildConfig, data: DataSplits, device: torch.device) -> 
             ckpt_sha = checkpoints.sha256(ckpt_path)
         elif base is not None:
             probe.net.load_state_dict(base.probe.net.state_dict())
-        key = _key(arch, dataclasses.asdict(cfg.data), dataclasses.asdict(spec), cfg.seed,
+        key = _key(CHECKPOINT_SCHEME, arch, dataclasses.asdict(cfg.data), dataclasses.asdict(spec), cfg.seed,
                    base.key if base else None, ckpt_sha)
         if spec.prune or spec.train:
             ckpt_path = cfg.checkpoints / f"{spec.name}-{key}.pt"
             if ckpt_path.is_file():
                 checkpoints.load_into(probe.net, ckpt_path, probe.classifier_name, num_classes)
             else:
-                _train_and_prune(probe, spec, data.train, device, cfg.seed + model_id)
-                checkpoints.save(probe.net, ckpt_path, {"key": key, **dataclasses.asdict(spec)})
+                masks = _train_and_prune(probe, spec, data.train, device, seed,
+                                         from_trained=base is not None or spec.checkpoint is not None)
+                checkpoints.save(probe.net, ckpt_path, {"key": key, **dataclasses.asdict(spec)}, masks)
             ckpt_sha = checkpoints.sha256(ckpt_path)
         probe.to(device).eval()
         prepared[spec.name] = PreparedModel(model_id, spec, arch, probe, key, ckpt_path, ckpt_sha)
@@ -142,16 +157,23 @@ def prepare_models(cfg: BuildConfig, data: DataSplits, device: torch.device) -> 
 
 
 def _train_and_prune(
-    probe: Probe, spec: ModelSpec, train_set: ImageSet | None, device: torch.device, seed: int
-) -> None:
+    probe: Probe, spec: ModelSpec, train_set: ImageSet | None, device: torch.device, seed: int,
+    from_trained: bool,
+) -> Masks | None:
+    """Train a model, or prune it with its strategy (which trains as its method says)."""
     if train_set is None:
         raise UserError(f"model '{spec.name}' needs training data: set [data] train")
-    masks = None
-    if spec.prune:
-        masks = get_pruner(spec.prune.method)(probe.net, spec.prune.sparsity)
-        apply_masks(probe.net, masks)
-    if spec.train:
-        train(probe, train_set, spec.train, device, seed, masks, desc=f"training {spec.name}")
+    desc = f"training {spec.name}"
+
+    def run(model: Probe, recipe: TrainRecipe, **kwargs: object) -> None:
+        train(model, train_set, recipe, device, seed, desc=desc, **kwargs)
+
+    if spec.prune is None:
+        run(probe, spec.train)
+        return None
+    recipe = spec.train or TrainRecipe(epochs=0)  # no recipe: prune without training
+    ctx = Context(train_set, recipe, device, seed, from_trained, run)
+    return get_strategy(spec.prune.method)(probe, spec.prune, ctx)
 
 
 def model_row(m: PreparedModel, ids: dict[str, int], num_classes: int) -> dict[str, object]:

@@ -4,6 +4,7 @@ mismatch, and saving the models a build trains."""
 from __future__ import annotations
 
 import hashlib
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -23,16 +24,35 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _is_torchscript(path: Path) -> bool:
+    """TorchScript archives are zip files holding compiled code next to the tensors."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(name.endswith("constants.pkl") for name in archive.namelist())
+    except zipfile.BadZipFile:
+        return False
+
+
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """A flat tensor state dict from a checkpoint file, unwrapped and with `module.` stripped."""
+    """A flat tensor state dict from a checkpoint file in any of the forms people have:
+    a plain state dict, one wrapped as {'state_dict': ...} / {'model': ...}, a pickled module,
+    a TorchScript file; `module.` prefixes stripped and torch.nn.utils.prune leftovers folded."""
     if not path.is_file():
         raise UserError(f"checkpoint {path} does not exist")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=False)
+        if _is_torchscript(path):
+            obj = torch.jit.load(str(path), map_location="cpu").state_dict()
+        else:
+            obj = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:  # torch raises many types for a file that is not a checkpoint
         raise UserError(f"checkpoint {path} cannot be read by torch.load ({exc})") from None
-    while isinstance(obj, Mapping):
-        inner = next((obj[k] for k in WRAPPER_KEYS if isinstance(obj.get(k), Mapping)), None)
+    while True:
+        if isinstance(obj, torch.nn.Module):
+            obj = obj.state_dict()
+        if not isinstance(obj, Mapping):
+            break
+        inner = next((obj[k] for k in WRAPPER_KEYS
+                      if isinstance(obj.get(k), Mapping | torch.nn.Module)), None)
         if inner is None:
             break
         obj = inner
@@ -42,6 +62,17 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     # nn.DataParallel / DistributedDataParallel save every key under `module.`.
     if all(k.startswith("module.") for k in state):
         state = {k.removeprefix("module."): v for k, v in state.items()}
+    return _fold_prune_masks(state)
+
+
+def _fold_prune_masks(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """torch.nn.utils.prune saves `name_orig` and `name_mask`; the weights used are their product."""
+    for key in [k for k in state if k.endswith("_orig")]:
+        name = key.removesuffix("_orig")
+        mask = state.pop(f"{name}_mask", None)
+        if mask is None:
+            raise UserError(f"checkpoint has '{key}' but no '{name}_mask' to go with it")
+        state[name] = state.pop(key) * mask
     return state
 
 
@@ -83,10 +114,14 @@ def load_into(
     return state
 
 
-def save(net: nn.Module, path: Path, recipe: Mapping) -> str:
-    """Save weights with the recipe that made them (atomically); return the file's sha256."""
+def save(net: nn.Module, path: Path, recipe: Mapping,
+         masks: Mapping[str, torch.Tensor] | None = None) -> str:
+    """Save weights, pruning masks and the recipe that made them (atomically); return the sha256."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save({"state_dict": net.state_dict(), "recipe": dict(recipe)}, tmp)
+    payload = {"state_dict": net.state_dict(), "recipe": dict(recipe)}
+    if masks is not None:
+        payload["masks"] = {k: m.detach().cpu().bool() for k, m in masks.items()}
+    torch.save(payload, tmp)
     tmp.replace(path)
     return sha256(path)

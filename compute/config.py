@@ -28,8 +28,9 @@ class TrainRecipe:
 
 @dataclass(frozen=True)
 class PruneRecipe:
-    method: str
-    sparsity: float
+    method: str  # magnitude, gmp, ltr, random, snip, edgepopup, biprop
+    sparsity: float  # target fraction of conv and linear weights that are zero
+    rounds: int = 3  # ltr: pruning rounds, each removing the same fraction of what is left
 
 
 @dataclass(frozen=True)

@@ -90,7 +90,10 @@ def _read_folder(root: Path, classes: list[str] | None = None) -> tuple[list[str
     found, class_to_idx = find_classes(str(root))
     if classes is not None and found != classes:
         raise UserError(f"{root} has classes {found}, expected {classes} as in the other split")
-    items = make_dataset(str(root), class_to_idx, extensions=IMG_EXTENSIONS)
+    try:
+        items = make_dataset(str(root), class_to_idx, extensions=IMG_EXTENSIONS)
+    except FileNotFoundError as exc:  # torchvision's word for a class folder without images
+        raise UserError(f"image folder {root} holds no images for a class ({exc})") from None
     if not items:
         raise UserError(f"image folder {root} holds no images")
     arrays = []
@@ -113,6 +116,29 @@ def imagefolder(root: str, test: str = "test", train: str | None = None) -> Data
     classes, test_set = _read_folder(base / test)
     train_set = _read_folder(base / train, classes)[1] if train else None
     return DataSplits(base.name, classes, train_set, test_set)
+
+
+@register("cifar10")
+def cifar10(root: str, download: bool = False) -> DataSplits:
+    """torchvision's CIFAR-10 (the python pickles), in the official order: the order the
+    CIFAR-10-C files follow. `download = true` fetches it where the network allows."""
+    from torchvision.datasets import CIFAR10
+
+    def split(train: bool) -> ImageSet:
+        try:
+            data = CIFAR10(root, train=train, download=download)
+        except RuntimeError as exc:
+            raise UserError(f"CIFAR-10 is not in {root} ({exc}); set download = true in [data] "
+                            "to fetch it, or use an imagefolder copy") from None
+        images = torch.from_numpy(data.data).permute(0, 3, 1, 2).contiguous()
+        name = "train" if train else "test"
+        sources = [f"torchvision CIFAR10 {name}[{i}]" for i in range(len(images))]
+        return ImageSet(images, torch.tensor(data.targets, dtype=torch.long), sources)
+
+    classes = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+               "truck"]
+    test = split(train=False)
+    return DataSplits("cifar10", classes, split(train=True), test)
 
 
 def png_bytes(image: torch.Tensor) -> bytes:

@@ -27,10 +27,43 @@ def register(name: str) -> Callable:
 
 
 def create_model(name: str, num_classes: int) -> nn.Module:
-    if name not in ARCHITECTURES:
-        known = ", ".join(sorted(ARCHITECTURES))
-        raise UserError(f"unknown architecture '{name}' (known: {known})")
-    return ARCHITECTURES[name](num_classes=num_classes)
+    """A registered architecture, `torchvision:<name>` (any torchvision classifier, untrained),
+    or `package.module:factory` (a foreign model; the factory gets num_classes=...)."""
+    if name in ARCHITECTURES:
+        return ARCHITECTURES[name](num_classes=num_classes)
+    if name.startswith("torchvision:"):
+        return _torchvision_model(name.removeprefix("torchvision:"), num_classes)
+    if ":" in name:
+        return _foreign_model(name, num_classes)
+    known = ", ".join(sorted(ARCHITECTURES))
+    raise UserError(
+        f"unknown architecture '{name}' (known: {known}; or torchvision:NAME, or package.module:factory)"
+    )
+
+
+def _torchvision_model(name: str, num_classes: int) -> nn.Module:
+    import torchvision
+
+    if name not in torchvision.models.list_models(module=torchvision.models):
+        raise UserError(f"torchvision has no classification model '{name}'")
+    return torchvision.models.get_model(name, weights=None, num_classes=num_classes)
+
+
+def _foreign_model(spec: str, num_classes: int) -> nn.Module:
+    import importlib
+
+    module_name, _, factory_name = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise UserError(f"cannot import '{module_name}' for architecture '{spec}' ({exc})") from None
+    factory = getattr(module, factory_name, None)
+    if not callable(factory):
+        raise UserError(f"'{module_name}' has no callable '{factory_name}' (architecture '{spec}')")
+    net = factory(num_classes=num_classes)
+    if not isinstance(net, nn.Module):
+        raise UserError(f"'{spec}' returned a {type(net).__name__}, not a torch.nn.Module")
+    return net
 
 
 # --- the embedded default's small CNN -----------------------------------------------------------
@@ -111,6 +144,87 @@ class CifarResNet(nn.Module):
 
 for _depth in (20, 32, 44, 56):
     register(f"resnet{_depth}")(lambda num_classes=10, _d=_depth: CifarResNet(_d, num_classes))
+
+
+# --- CIFAR ResNet-18 (3x3 stem, no max-pool; the common CIFAR adaptation of He et al.) ------------
+
+
+class ResidualBlock(nn.Module):
+    """The ResNet-18 basic block with a projection shortcut where the shape changes."""
+
+    def __init__(self, in_planes: int, planes: int, stride: int = 1) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride=1, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or in_planes != planes:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False), nn.BatchNorm2d(planes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.relu(self.bn1(self.conv1(x)))
+        return F.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+
+
+@register("resnet18")
+def resnet18(num_classes: int = 10) -> nn.Module:
+    layers, planes = [], 64
+    for i, width in enumerate((64, 128, 256, 512)):
+        stride = 1 if i == 0 else 2
+        layers += [ResidualBlock(planes, width, stride), ResidualBlock(width, width)]
+        planes = width
+    return nn.Sequential(
+        nn.Conv2d(3, 64, 3, padding=1, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
+        *layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, num_classes),
+    )
+
+
+# --- Conv-2/4/6/8: the lottery-ticket family (Frankle & Carbin 2019) ----------------------------
+
+
+def _conv_net(blocks: int, num_classes: int) -> nn.Module:
+    """blocks x (two 3x3 convs + max-pool) with widths 64, 128, 256, 256, then FC 256-256-classes."""
+    layers, cin = [], 3
+    for width in (64, 128, 256, 256)[:blocks]:
+        layers += [nn.Conv2d(cin, width, 3, padding=1), nn.ReLU(),
+                   nn.Conv2d(width, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
+        cin = width
+    side = 32 >> blocks
+    return nn.Sequential(
+        *layers, nn.Flatten(),
+        nn.Linear(cin * side * side, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
+        nn.Linear(256, num_classes),
+    )
+
+
+for _blocks in (1, 2, 3, 4):
+    register(f"conv{2 * _blocks}")(lambda num_classes=10, _b=_blocks: _conv_net(_b, num_classes))
+
+
+# --- CIFAR VGG with batch norm (Simonyan & Zisserman 2015; one linear head, 512 -> classes) -------
+
+VGG_LAYOUTS = {
+    "vgg11": (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"),
+    "vgg16": (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
+              512, 512, 512, "M"),
+}
+
+
+def _vgg(layout: tuple, num_classes: int) -> nn.Module:
+    layers, cin = [], 3
+    for item in layout:
+        if item == "M":
+            layers.append(nn.MaxPool2d(2))
+        else:
+            layers += [nn.Conv2d(cin, item, 3, padding=1, bias=False), nn.BatchNorm2d(item), nn.ReLU()]
+            cin = item
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(512, num_classes))
+
+
+for _name, _layout in VGG_LAYOUTS.items():
+    register(_name)(lambda num_classes=10, _l=_layout: _vgg(_l, num_classes))
 
 
 # --- the probe ----------------------------------------------------------------------------------

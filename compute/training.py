@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -9,7 +11,15 @@ from tqdm import tqdm
 
 from compute.config import TrainRecipe
 from compute.datasets import ImageSet
-from compute.pruning import Masks, apply_masks
+
+Masks = dict[str, torch.Tensor]
+
+
+@torch.no_grad()
+def apply_masks(net: nn.Module, masks: Masks) -> None:
+    params = dict(net.named_parameters())
+    for name, mask in masks.items():
+        params[name].mul_(mask.to(params[name].device, params[name].dtype))
 
 
 def augment(x: torch.Tensor, ops: tuple[str, ...], gen: torch.Generator) -> torch.Tensor:
@@ -37,8 +47,14 @@ def train(
     seed: int,
     masks: Masks | None = None,
     desc: str = "training",
+    schedule: Callable[[int, int], Masks | None] | None = None,
 ) -> None:
-    """Train `model` (a Probe taking [0, 1] inputs) in place; masked weights stay exactly zero."""
+    """Train `model` (a Probe taking [0, 1] inputs) in place; masked weights stay exactly zero.
+
+    `schedule(step, total_steps)` may return new masks during training (gradual pruning).
+    """
+    if recipe.epochs <= 0:
+        return
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     model.to(device).train()
@@ -52,6 +68,7 @@ def train(
     labels = data.labels.to(device)
     if masks:
         apply_masks(model.net, masks)
+    total, step = recipe.epochs * steps_per_epoch, 0
     bar = tqdm(range(recipe.epochs), desc=desc, unit="epoch", leave=False)
     for _ in bar:
         order = torch.randperm(len(data), generator=gen).to(device)
@@ -64,6 +81,9 @@ def train(
             loss.backward()
             opt.step()
             sched.step()
+            if schedule is not None:
+                masks = schedule(step, total) or masks
+            step += 1
             if masks:
                 apply_masks(model.net, masks)
             total += loss.item() * len(idx)
