@@ -100,14 +100,22 @@ class OptionAShortcut(nn.Module):
 
 
 class BasicBlock(nn.Module):
-    def __init__(self, in_planes: int, planes: int, stride: int = 1) -> None:
+    """Two 3x3 conv-BN layers and a shortcut. Where the shape changes, option A pads channels of
+    a subsampled identity (CIFAR ResNet-20..56), option B projects with a 1x1 conv (ResNet-18)."""
+
+    def __init__(self, in_planes: int, planes: int, stride: int = 1, option: str = "A") -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
         self.conv2 = nn.Conv2d(planes, planes, 3, stride=1, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(planes)
-        downsample = stride != 1 or in_planes != planes
-        self.shortcut = OptionAShortcut(planes) if downsample else nn.Identity()
+        if stride == 1 and in_planes == planes:
+            self.shortcut: nn.Module = nn.Identity()
+        elif option == "A":
+            self.shortcut = OptionAShortcut(planes)
+        else:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False), nn.BatchNorm2d(planes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.relu(self.bn1(self.conv1(x)))
@@ -149,31 +157,12 @@ for _depth in (20, 32, 44, 56):
 # --- CIFAR ResNet-18 (3x3 stem, no max-pool; the common CIFAR adaptation of He et al.) ------------
 
 
-class ResidualBlock(nn.Module):
-    """The ResNet-18 basic block with a projection shortcut where the shape changes."""
-
-    def __init__(self, in_planes: int, planes: int, stride: int = 1) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, stride=1, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.shortcut = nn.Sequential()
-        if stride != 1 or in_planes != planes:
-            self.shortcut = nn.Sequential(
-                nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False), nn.BatchNorm2d(planes))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.relu(self.bn1(self.conv1(x)))
-        return F.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
-
-
 @register("resnet18")
 def resnet18(num_classes: int = 10) -> nn.Module:
     layers, planes = [], 64
     for i, width in enumerate((64, 128, 256, 512)):
         stride = 1 if i == 0 else 2
-        layers += [ResidualBlock(planes, width, stride), ResidualBlock(width, width)]
+        layers += [BasicBlock(planes, width, stride, option="B"), BasicBlock(width, width)]
         planes = width
     return nn.Sequential(
         nn.Conv2d(3, 64, 3, padding=1, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
