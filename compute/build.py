@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import json
 import platform
+import sys
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -240,6 +241,9 @@ def build(cfg: BuildConfig, device: str = "auto") -> Path:
     from store.writer import StoreWriter
 
     dev = resolve_device(device)
+    # Foreign architectures (`package.module:factory`) may live next to the config.
+    if str(cfg.path.parent.resolve()) not in sys.path:
+        sys.path.insert(0, str(cfg.path.parent.resolve()))
     resolve_conditions(cfg)  # unknown names fail before the data is read
     data = load_data(cfg.data.source, **cfg.data.options)
     conditions = resolve_conditions(cfg, data.test)

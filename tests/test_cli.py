@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from compute.models import create_model
+from store import open_store
 from tests.conftest import TINY_CONFIG, run_cli
 
 CHECKPOINT_MODEL = """
@@ -83,3 +84,19 @@ def test_usage_errors_are_one_line_too():
     result = run_cli("build")
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "config" in result.stderr
+
+
+def test_a_foreign_architecture_next_to_the_config_builds(tmp_path, tiny_store):
+    (tmp_path / "my_models.py").write_text(
+        "import torch.nn as nn\n"
+        "def mlp(num_classes):\n"
+        "    return nn.Sequential(nn.Flatten(), nn.Linear(3072, 32), nn.ReLU(),\n"
+        "                         nn.Linear(32, num_classes))\n")
+    config = tmp_path / "foreign.toml"
+    config.write_text('name = "foreign"\noutput = "f.duckdb"\n[data]\nsource = "digits"\n'
+                      '[[models]]\nname = "mlp"\narch = "my_models:mlp"\ntrain = { epochs = 2 }\n')
+    result = run_cli("build", str(config))  # from the repository root, as documented
+    assert result.returncode == 0, result.stderr[-1500:]
+    row = open_store(tmp_path / "f.duckdb").execute(
+        "SELECT arch, feature_dim, clean_accuracy FROM models").fetchone()
+    assert row[0] == "my_models:mlp" and row[1] == 32 and row[2] > 0.5

@@ -87,3 +87,58 @@ def test_a_mask_without_its_weights_is_named(tmp_path):
     torch.save(state, tmp_path / "half.pt")
     with pytest.raises(UserError, match=re.escape("has '0.weight_orig' but no '0.weight_mask'")):
         checkpoints.read_state_dict(tmp_path / "half.pt")
+
+
+FOREIGN_RESNET = '''
+"""A CIFAR ResNet-20 written outside the project, as a user's own model file would be."""
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Block(nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.pad = cout // 4 if (stride != 1 or cin != cout) else None
+
+    def forward(self, x):
+        out = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+        short = x if self.pad is None else F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, self.pad, self.pad))
+        return F.relu(out + short)
+
+
+class Net(nn.Module):
+    def __init__(self, num_classes):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 16, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        cin, stages = 16, []
+        for i, cout in enumerate((16, 32, 64)):
+            stages.append(nn.Sequential(*[Block(cin if j == 0 else cout, cout,
+                                                2 if (i and not j) else 1) for j in range(3)]))
+            cin = cout
+        self.layer1, self.layer2, self.layer3 = stages
+        self.linear = nn.Linear(64, num_classes)
+
+    def forward(self, x):
+        out = self.layer3(self.layer2(self.layer1(F.relu(self.bn1(self.conv1(x))))))
+        return self.linear(F.adaptive_avg_pool2d(out, 1).flatten(1))
+
+
+def make(num_classes=10):
+    return Net(num_classes)
+'''
+
+
+@pytest.mark.shared_data
+def test_a_foreign_model_by_factory_loads_to_9173(tmp_path, monkeypatch, shared_data, cifar_test):
+    (tmp_path / "users_resnet.py").write_text(FOREIGN_RESNET)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    net = create_model("users_resnet:make", 10)
+    probe = Probe(net, None, MEAN, STD)  # the final linear layer found automatically
+    assert probe.classifier_name == "linear"
+    checkpoints.load_into(net, shared_data / CHECKPOINT, probe.classifier_name, 10)
+    assert correct(net, cifar_test) == 9173
