@@ -15,6 +15,8 @@ st.set_page_config(
 
 page = st.navigation([
     st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+    st.Page("pages/geometry.py", title="Geometry", icon=":material/explore:"),
+    st.Page("pages/similarity.py", title="Similarity", icon=":material/join_inner:"),
 ])
 st.sidebar.caption(f"Store: `{store_path().name}`")
 page.run()

@@ -32,6 +32,7 @@ from compute.errors import UserError
 from compute.geometry import geometry
 from compute.models import Probe, create_model, measure_sparsity
 from compute.pruning import Context, get_strategy
+from compute.similarity import FeatureGram
 from compute.training import Masks, train
 
 
@@ -202,20 +203,24 @@ def model_row(m: PreparedModel, ids: dict[str, int], num_classes: int) -> dict[s
 def evaluate(
     models: list[PreparedModel], condition: Condition, test: ImageSet, device: torch.device,
     batch_size: int,
-) -> list[dict[str, np.ndarray]]:
-    """Geometry of every test sample under one condition, for each model: one dict of arrays each."""
+) -> tuple[list[dict[str, np.ndarray]], torch.Tensor]:
+    """Geometry of every test sample under one condition, for each model (one dict of arrays
+    each), and the linear CKA between the models' penultimate features (M x M)."""
     parts: list[list[dict[str, torch.Tensor]]] = [[] for _ in models]
+    gram = FeatureGram()
     ids = torch.arange(len(test))
     for start in range(0, len(test), batch_size):
         batch = ids[start : start + batch_size]
         x = condition.images(test, batch, device)
         y = test.labels[batch].to(device)
+        features = []
         for out, m in zip(parts, models, strict=True):
-            features, _ = m.probe.features_and_logits(x)
-            out.append(geometry(features, m.probe.classifier.weight, m.probe.classifier.bias, y))
-    return [
-        {k: torch.cat([p[k] for p in out]).cpu().numpy() for k in out[0]} for out in parts
-    ]
+            f, _ = m.probe.features_and_logits(x)
+            features.append(f)
+            out.append(geometry(f, m.probe.classifier.weight, m.probe.classifier.bias, y))
+        gram.update(features)
+    metrics = [{k: torch.cat([p[k] for p in out]).cpu().numpy() for k in out[0]} for out in parts]
+    return metrics, gram.cka()
 
 
 def _meta(cfg: BuildConfig, data: DataSplits, device: torch.device) -> dict[str, str]:
@@ -291,8 +296,14 @@ def build(cfg: BuildConfig, device: str = "auto") -> Path:
                 images = (condition.images(test, subset, dev) * 255).round().byte().cpu()
                 writer.put_condition_thumbnails(condition.condition_id, subset.numpy(),
                                                 [png_bytes(img) for img in images])
-            results = evaluate(todo, condition, test, dev, cfg.batch_size)
-            for m, metrics in zip(todo, results, strict=True):
-                writer.put_metrics(m.model_id, condition.condition_id,
-                                   np.arange(len(test), dtype=np.int32), metrics)
+            # Every model runs, not only the missing ones: CKA needs all their features at once.
+            # (Only a resumed condition re-runs a model.) Similarity first, so a condition whose
+            # metrics are all written always has its similarity too.
+            results, cka = evaluate(models, condition, test, dev, cfg.batch_size)
+            writer.put_similarity(condition.condition_id, [m.model_id for m in models],
+                                  cka.cpu().numpy())
+            for m, metrics in zip(models, results, strict=True):
+                if (m.model_id, condition.condition_id) not in done:
+                    writer.put_metrics(m.model_id, condition.condition_id,
+                                       np.arange(len(test), dtype=np.int32), metrics)
         return writer.commit()

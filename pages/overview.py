@@ -1,8 +1,11 @@
-"""Overview: every model's clean and corrupted accuracy, side by side."""
+"""Overview: every model's clean and corrupted accuracy, mCE against its dense reference, and
+where robustness goes as sparsity grows."""
 
 import altair as alt
 import streamlit as st
 
+from pages import state
+from pages.charts import heatmap
 from pages.shared import percent, query, require_store
 from store import queries
 
@@ -18,14 +21,17 @@ st.caption(
 
 models = query(queries.model_overview)
 st.subheader("Models")
+# One architecture is the common case: then it goes in the caption, not in every row.
+archs = models["arch"].unique().to_list()
+if len(archs) == 1:
+    st.caption(f"Architecture: **{archs[0]}** for every model.")
 st.dataframe(
-    models.drop("model_id", "params_total"),
+    models.drop("model_id", "params_total", "target_sparsity", *(["arch"] if len(archs) == 1 else [])),
     hide_index=True,
     column_config={
         "model": "Model",
         "arch": "Architecture",
         "method": "Method",
-        "target_sparsity": percent("Target sparsity"),
         "sparsity": percent("Sparsity", "Measured: zero weights / conv and linear weights"),
         "params_nonzero": st.column_config.NumberColumn("Non-zero params", format="localized"),
         "reference": "Dense reference",
@@ -33,6 +39,15 @@ st.dataframe(
         "mean_corruption_accuracy": percent(
             "Mean corruption accuracy", "Mean over the benchmark corruptions and severities stored"
         ),
+        "mce": st.column_config.NumberColumn(
+            "mCE", format="%.1f",
+            help="Corruption error summed over severities, relative to the dense reference's, "
+                 "averaged over the benchmark corruptions (100 = as robust as the reference; lower "
+                 "is better)"),
+        "relative_mce": st.column_config.NumberColumn(
+            "Relative mCE", format="%.1f",
+            help="As mCE, with each error minus the model's own clean error: how much accuracy "
+                 "corruptions take away, relative to the reference"),
     },
 )
 
@@ -42,35 +57,65 @@ if grid.is_empty():
     st.stop()
 
 model_order = models["model"].to_list()
-st.subheader("Accuracy per model and condition")
-condition_order = grid.sort("condition_id")["condition"].unique(maintain_order=True).to_list()
-heatmap = (
-    alt.Chart(grid)
-    .mark_rect()
-    .encode(
-        x=alt.X("condition:N", sort=condition_order, title=None),
-        y=alt.Y("model:N", sort=model_order, title=None),
-        color=alt.Color("accuracy:Q", scale=alt.Scale(scheme="viridis", domain=[0, 1]),
-                        legend=alt.Legend(format="%")),
-        tooltip=["model", "condition", "family", alt.Tooltip("accuracy:Q", format=".1%"), "n"],
-    )
-    .properties(height=alt.Step(34))  # one band per model, however many there are
-)
-st.altair_chart(heatmap, width="stretch")
+severities = sorted(s for s in grid["severity"].unique().to_list() if s > 0)
 
-st.subheader("Accuracy vs severity")
-names = query(queries.corruptions)["corruption"].to_list()
-choice = st.selectbox("Corruption", ["all corruptions (mean)", *names], key="severity_corruption")
-by_severity = query(queries.accuracy_by_severity, None if choice.startswith("all ") else choice)
-lines = (
-    alt.Chart(by_severity)
-    .mark_line(point=True)
-    .encode(
+st.subheader("Accuracy per model and corruption")
+level = state.selectbox(
+    "Severity", ["mean", *map(str, severities)], key="severity",
+    format_func=lambda s: "mean over severities" if s == "mean" else f"severity {s}")
+by_corruption = query(queries.accuracy_by_corruption, None if level == "mean" else int(level))
+corruption_order = by_corruption.sort("first_id")["corruption"].unique(maintain_order=True).to_list()
+st.altair_chart(
+    heatmap(by_corruption, "corruption", "model", "accuracy", x_sort=corruption_order,
+            y_sort=model_order, domain=(0, 1), tooltip=["family"]),
+    width="stretch",
+)
+
+
+
+def severity_lines(data: object, *extra: str) -> alt.Chart:
+    """Accuracy against severity (0 = clean), one line per model."""
+    return alt.Chart(data).mark_line(point=True).encode(
         x=alt.X("severity:O", title="severity (0 = clean)", axis=alt.Axis(labelAngle=0)),
         y=alt.Y("accuracy:Q", axis=alt.Axis(format="%"), scale=alt.Scale(zero=False)),
         color=alt.Color("model:N", sort=model_order),
-        tooltip=["model", "severity", alt.Tooltip("accuracy:Q", format=".1%")],
+        tooltip=["model", *extra, "severity", alt.Tooltip("accuracy:Q", format=".1%")],
     )
-    .properties(height=320)
+
+
+st.subheader("Accuracy vs severity, by corruption family")
+st.altair_chart(
+    severity_lines(query(queries.accuracy_by_family), "family")
+    .properties(width=250, height=200)
+    .facet(facet=alt.Facet("family:N", title=None), columns=3),
 )
-st.altair_chart(lines, width="stretch")
+
+left, right = st.columns(2)
+with left:
+    st.subheader("One corruption")
+    names = query(queries.corruptions)["corruption"].to_list()
+    choice = state.selectbox("Corruption", ["all", *names], key="corruption",
+                             format_func=lambda c: "all corruptions (mean)" if c == "all" else c)
+    by_severity = query(queries.accuracy_by_severity, None if choice == "all" else choice)
+    st.altair_chart(severity_lines(by_severity).properties(height=300), width="stretch")
+with right:
+    st.subheader("Sparsity vs robustness")
+    scatter = models.select("model", "method", "sparsity", "clean_accuracy",
+                            "mean_corruption_accuracy", "mce").drop_nulls("mean_corruption_accuracy")
+    if scatter.is_empty():
+        st.info("No benchmark corruption in this store: mean corruption accuracy is undefined.")
+    else:
+        base = alt.Chart(scatter).encode(
+            x=alt.X("sparsity:Q", axis=alt.Axis(format="%"), title="measured sparsity"),
+            y=alt.Y("mean_corruption_accuracy:Q", axis=alt.Axis(format="%"),
+                    scale=alt.Scale(zero=False), title="mean corruption accuracy"),
+        )
+        points = base.mark_point(size=120, filled=True).encode(
+            color=alt.Color("method:N"),
+            tooltip=["model", "method", alt.Tooltip("sparsity:Q", format=".1%"),
+                     alt.Tooltip("clean_accuracy:Q", format=".1%"),
+                     alt.Tooltip("mean_corruption_accuracy:Q", format=".1%"),
+                     alt.Tooltip("mce:Q", format=".1f")],
+        )
+        st.altair_chart(points.properties(height=300), width="stretch")
+        st.caption("Each point is a model: up and to the right keeps robustness at high sparsity.")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import duckdb
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 
 
@@ -32,13 +32,13 @@ def open_store(path: str | Path) -> duckdb.DuckDBPyConnection:
     except duckdb.Error as exc:
         raise StoreError(f"{path} is not a readable DuckDB store ({exc}).") from None
     try:
-        row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        rows = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
     except duckdb.Error:
         con.close()
         raise StoreError(f"{path} is a DuckDB file but not a Robustness Lottery store.") from None
-    if row is None or row[0] != SCHEMA_VERSION:
+    if not rows or rows[0][0] != SCHEMA_VERSION:
         con.close()
-        found = row[0] if row else "none"
+        found = rows[0][0] if rows else "none"
         raise StoreError(
             f"{path} has schema version {found}, this code reads version {SCHEMA_VERSION}: "
             "rebuild it with `python -m compute build CONFIG`."

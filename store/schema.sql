@@ -1,4 +1,4 @@
--- Robustness Lottery Explorer store, schema version 1.
+-- Robustness Lottery Explorer store, schema version 2.
 -- One file holds everything the app shows; compute writes it, the app only reads it.
 -- Integer keys keep the metrics table small and joins fast; names live in the dimension tables
 -- and in the *_named views below for people writing their own SQL.
@@ -95,6 +95,17 @@ CREATE TABLE metrics (
     confidence      FLOAT NOT NULL,
     loss            FLOAT NOT NULL,
     entropy         FLOAT NOT NULL
+);
+
+-- What needs the raw penultimate features, which are not stored: computed during the build, for
+-- every ordered pair of models under every condition. Agreement, error overlap and margin
+-- correlation need only stored columns and are queries (store/queries.py: model_similarity).
+CREATE TABLE model_similarity (
+    model_a      SMALLINT NOT NULL,
+    model_b      SMALLINT NOT NULL,
+    condition_id SMALLINT NOT NULL,
+    linear_cka   DOUBLE,               -- NULL where a model's features are constant
+    PRIMARY KEY (model_a, model_b, condition_id)
 );
 
 CREATE VIEW accuracy AS

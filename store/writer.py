@@ -161,6 +161,21 @@ class StoreWriter:
         }))
         self.con.execute("COMMIT")
 
+    def put_similarity(self, condition_id: int, model_ids: Sequence[int], cka: np.ndarray) -> None:
+        """Replace one condition's linear CKA between every ordered pair of `model_ids`."""
+        cka = np.asarray(cka, dtype=np.float64)
+        ids = np.asarray(model_ids, dtype=np.int16)
+        a, b = np.meshgrid(ids, ids, indexing="ij")
+        self.con.execute("BEGIN")
+        self.con.execute("DELETE FROM model_similarity WHERE condition_id = ?", [condition_id])
+        self._insert("model_similarity", pa.table({
+            "model_a": pa.array(a.ravel(), pa.int16()),
+            "model_b": pa.array(b.ravel(), pa.int16()),
+            "condition_id": pa.array(np.full(a.size, condition_id), pa.int16()),
+            "linear_cka": _nullable(cka.ravel(), pa.float64()),
+        }))
+        self.con.execute("COMMIT")
+
     # --- metrics ----------------------------------------------------------------------------
 
     def done_pairs(self) -> set[tuple[int, int]]:

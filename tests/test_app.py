@@ -2,6 +2,7 @@
 torch or compute."""
 
 import ast
+import re
 import subprocess
 import sys
 import textwrap
@@ -14,7 +15,8 @@ from streamlit.testing.v1 import AppTest
 from tests.conftest import ROOT
 
 APP = str(ROOT / "streamlit_app.py")
-PAGES = sorted(p.name for p in (ROOT / "pages").glob("*.py") if p.name != "shared.py")
+# The pages the app navigates to, read from streamlit_app.py so a new page cannot go untested.
+PAGES = re.findall(r'st\.Page\("pages/(\w+\.py)"', (ROOT / "streamlit_app.py").read_text())
 
 
 def app_on(store: Path, monkeypatch) -> AppTest:
@@ -30,16 +32,92 @@ def test_every_page_renders_on_a_real_store(tiny_store, monkeypatch, page):
     assert not at.error
 
 
-def test_overview_shows_models_and_reacts_to_the_corruption_choice(tiny_store, monkeypatch):
+def test_overview_shows_models_and_reacts_to_its_choices(tiny_store, monkeypatch):
     at = app_on(tiny_store, monkeypatch).run()
     table = at.dataframe[0].value
     assert list(table["model"]) == ["dense", "magnitude-80"]
     assert table["sparsity"][1] == pytest.approx(0.8, abs=0.005)
-    box = at.selectbox(key="severity_corruption")
+    assert table["mce"][0] == pytest.approx(100.0)  # the dense model is its own reference
+    box = at.selectbox(key="corruption")
     assert box.options == ["all corruptions (mean)", "gaussian_noise", "contrast", "pixelate"]
-    for option in box.options:
-        at.selectbox(key="severity_corruption").select(option).run()
+    for option in ["gaussian_noise", "contrast", "pixelate", "all"]:
+        at.selectbox(key="corruption").set_value(option).run()
         assert not at.exception, (option, at.exception)
+        assert at.query_params["corruption"] == option
+    for level in ["1", "5", "mean"]:
+        at.selectbox(key="severity").set_value(level).run()
+        assert not at.exception, (level, at.exception)
+
+
+def geometry_on(store: Path, monkeypatch, **params: str | list[str]) -> AppTest:
+    at = app_on(store, monkeypatch)
+    at.query_params.update(params)
+    at.run()
+    at.switch_page("pages/geometry.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_geometry_reacts_to_models_condition_and_classes(tiny_store, monkeypatch):
+    at = geometry_on(tiny_store, monkeypatch)
+    assert len(at.get("vega_lite_chart")) >= 6
+    assert at.multiselect(key="models").value == ["dense", "magnitude-80"]
+    assert any("corrupted condition" in i.value for i in at.info)  # clean: no shift to show
+    for condition in ["gaussian_noise-5", "pixelate-1", "clean"]:
+        at.selectbox(key="condition").set_value(condition).run()
+        assert not at.exception, (condition, at.exception)
+        assert at.query_params["condition"] == condition
+    at.selectbox(key="condition").set_value("contrast-5").run()
+    assert len(at.dataframe) >= 1  # the shift summary
+    at.multiselect(key="models").unselect("dense").run()
+    at.multiselect(key="classes").set_value(["3", "8"]).run()
+    at.selectbox(key="shift").set_value("length").run()
+    at.selectbox(key="a").set_value("3").run()
+    at.selectbox(key="b").set_value("8").run()
+    assert not at.exception, at.exception
+    assert at.query_params["models"] == "magnitude-80"
+    at.selectbox(key="b").set_value("3").run()
+    assert any("two different classes" in i.value for i in at.info)
+
+
+@pytest.mark.parametrize("key", ["models", "classes"])
+def test_geometry_with_an_empty_selection_says_so(tiny_store, monkeypatch, key):
+    at = geometry_on(tiny_store, monkeypatch)
+    at.multiselect(key=key).set_value([]).run()
+    assert not at.exception
+    assert any("at least one model and one class" in i.value for i in at.info)
+    assert not at.get("vega_lite_chart")  # (8 charts on a full selection)
+
+
+def test_a_shared_link_reopens_the_same_view(tiny_store, monkeypatch):
+    at = geometry_on(tiny_store, monkeypatch, models="magnitude-80", condition="pixelate-5",
+                     classes=["1", "7"], a="1", b="7")
+    assert at.multiselect(key="models").value == ["magnitude-80"]
+    assert at.selectbox(key="condition").value == "pixelate-5"
+    assert at.multiselect(key="classes").value == ["1", "7"]
+    assert (at.selectbox(key="a").value, at.selectbox(key="b").value) == ("1", "7")
+    # A stale or hand-edited link falls back to defaults instead of breaking the page.
+    at = geometry_on(tiny_store, monkeypatch, models="no-such-model", condition="fog-9")
+    assert at.selectbox(key="condition").value == "clean"
+    assert any("at least one model" in i.value for i in at.info)
+
+
+def test_similarity_reacts_and_explains_empty_choices(tiny_store, monkeypatch):
+    at = app_on(tiny_store, monkeypatch).run()
+    at.switch_page("pages/similarity.py").run()
+    assert not at.exception, at.exception
+    assert any("pixelate" in m.value for m in at.markdown)  # a redundant pair named in words
+    for shift in ["angle_true", "length", "loss"]:
+        at.selectbox(key="shift").set_value(shift).run()
+        assert not at.exception, (shift, at.exception)
+    at.selectbox(key="severity").set_value("5").run()
+    at.selectbox(key="condition").set_value("gaussian_noise-5").run()
+    assert not at.exception, at.exception
+    at.multiselect(key="models").set_value(["dense"]).run()
+    assert any("at least two models" in i.value for i in at.info)
+    at.multiselect(key="over").set_value([]).run()
+    assert any("at least one model whose samples" in i.value for i in at.info)
+    assert not at.exception
 
 
 def test_missing_store_explains_how_to_build_one(tmp_path, monkeypatch):

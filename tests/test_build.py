@@ -16,7 +16,7 @@ from store import open_store
 from tests.conftest import ROOT, run_cli
 
 TABLES = {"meta", "models", "classes", "class_directions", "class_pairs", "conditions", "samples",
-          "metrics"}
+          "metrics", "model_similarity", "condition_thumbnails"}
 
 
 def test_store_holds_the_contract_tables(built_store):
@@ -37,6 +37,11 @@ def test_store_holds_the_contract_tables(built_store):
     dupes = con.execute("""SELECT count(*) FROM (SELECT model_id, condition_id, sample_id
                            FROM metrics GROUP BY ALL HAVING count(*) > 1)""").fetchone()[0]
     assert dupes == 0
+    # linear CKA for every ordered pair of models under every condition, 1 on the diagonal
+    n_cka, bad_diagonal = con.execute("""
+        SELECT count(*), count(*) FILTER (WHERE model_a = model_b AND abs(linear_cka - 1) > 1e-9)
+        FROM model_similarity""").fetchall()[0]
+    assert (n_cka, bad_diagonal) == (n_models * n_models * n_conditions, 0)
     png = con.execute("SELECT thumbnail FROM samples LIMIT 1").fetchone()[0]
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -1,0 +1,115 @@
+"""Chart and table pieces several pages draw the same way (Altair), and the linked-selection
+helpers that turn a chart selection into sample ids."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import altair as alt
+import polars as pl
+import streamlit as st
+
+from pages import state
+
+# Beyond this many marks a browser redraws sluggishly: bin in SQL instead (DESIGN section 6).
+MAX_MARKS = 20_000
+
+
+def heatmap(data: pl.DataFrame, x: str, y: str, value: str, *, x_sort: Sequence[str],
+            y_sort: Sequence[str], domain: tuple[float, float] | None = None, fmt: str = ".1%",
+            scheme: str = "viridis", diverging: bool = False,
+            tooltip: Sequence[Any] = ()) -> alt.Chart:
+    """A rect heatmap with the value written in every cell when there is room."""
+    scale = alt.Scale(scheme=scheme, domain=list(domain)) if domain else alt.Scale(scheme=scheme)
+    base = alt.Chart(data).encode(
+        x=alt.X(f"{x}:N", sort=list(x_sort), title=None,
+                axis=alt.Axis(labelAngle=-45, labelOverlap=False)),
+        y=alt.Y(f"{y}:N", sort=list(y_sort), title=None),
+    )
+    rects = base.mark_rect().encode(
+        color=alt.Color(f"{value}:Q", scale=scale, title=value.replace("_", " ")),
+        tooltip=[x, y, alt.Tooltip(f"{value}:Q", format=fmt), *tooltip],
+    )
+    if len(x_sort) * len(y_sort) > 400:
+        return rects.properties(height=alt.Step(26))
+    # Dark text on light cells: the upper half of viridis-like schemes, the middle of diverging ones.
+    light = (f"abs(datum.{value}) < 0.5" if diverging
+             else f"datum.{value} > {(domain[0] + domain[1]) / 2 if domain else 0.5}")
+    text = base.mark_text(fontSize=10).encode(
+        text=alt.Text(f"{value}:Q", format=fmt),
+        color=alt.condition(light, alt.value("black"), alt.value("white")),
+    )
+    return (rects + text).properties(height=alt.Step(30))
+
+
+def histogram(data: pl.DataFrame, *, title: str, color: str = "model", dash: str | None = "grp",
+              dash_title: str = "", y: str = "share") -> alt.Chart:
+    """Binned counts from a histogram query (x0, x1, share/n), one step line per `color`."""
+    data = data.with_columns(((pl.col("x0") + pl.col("x1")) / 2).alias("x"))
+    enc: dict[str, Any] = {
+        "x": alt.X("x:Q", title=title),
+        "y": alt.Y(f"{y}:Q", title="share of samples" if y == "share" else "samples",
+                   axis=alt.Axis(format="%") if y == "share" else alt.Axis()),
+        "color": alt.Color(f"{color}:N", title=color),
+        "tooltip": [color, alt.Tooltip("x0:Q", format=".3g"), alt.Tooltip("x1:Q", format=".3g"),
+                    "n", alt.Tooltip("share:Q", format=".1%")],
+    }
+    if dash:
+        enc["strokeDash"] = alt.StrokeDash(f"{dash}:N", title=dash_title)
+    return alt.Chart(data).mark_line(interpolate="step").encode(**enc).properties(height=220)
+
+
+def empty(message: str) -> None:
+    """What a view says instead of drawing an empty or broken chart."""
+    st.info(message)
+
+
+# --- linked selection -------------------------------------------------------------------------
+
+def picked_samples(selection: Mapping[str, Any], data: pl.DataFrame, x: str = "x",
+                   y: str = "y") -> list[int]:
+    """Sample ids of `data` inside an Altair interval selection ({x: [lo, hi], y: [lo, hi]}); an
+    empty selection picks nothing."""
+    if not selection or x not in selection:
+        return []
+    x_lo, x_hi = sorted(selection[x])
+    inside = pl.col(x).is_between(x_lo, x_hi)
+    if y in selection:
+        y_lo, y_hi = sorted(selection[y])
+        inside &= pl.col(y).is_between(y_lo, y_hi)
+    return sorted(set(data.filter(inside)["sample_id"].to_list()))
+
+
+def linked_selection(event: Any, param: str, data: pl.DataFrame, url_key: str) -> list[int]:
+    """The samples picked in a chart, kept in the URL (`?url_key=...`).
+
+    A link opened fresh carries its samples in the URL while the chart has no selection yet, so
+    only a change of the chart's selection (compared with the previous run) replaces them.
+    """
+    selection = (event.selection or {}).get(param, {}) if event else {}
+    seen_key = f"_{url_key}_last_selection"
+    previous = st.session_state.get(seen_key)
+    if previous is not None and selection != previous:
+        state.set_ids(url_key, picked_samples(selection, data))
+    st.session_state[seen_key] = selection
+    return state.ids(url_key)
+
+
+def sample_table(cards: pl.DataFrame, limit: int = 60) -> None:
+    """Picked samples as a table with their thumbnails (clean, and corrupted where stored)."""
+    shown = cards.head(limit)
+    st.dataframe(
+        shown, hide_index=True, row_height=48,
+        column_config={
+            "sample_id": st.column_config.NumberColumn("Sample", format="%d"),
+            "label": "Label",
+            "image": st.column_config.ImageColumn("Clean"),
+            "corrupted": st.column_config.ImageColumn("Under condition"),
+            "predictions": "Predictions under the condition",
+            "min_margin_distance": st.column_config.NumberColumn("Min margin distance",
+                                                                 format="%.3f"),
+        },
+    )
+    if len(cards) > limit:
+        st.caption(f"Showing {limit} of {len(cards):,} picked samples; narrow the selection to see the rest.")

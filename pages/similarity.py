@@ -1,0 +1,91 @@
+"""Similarity: which pruning methods behave alike, and which corruptions tell the same story."""
+
+import polars as pl
+import streamlit as st
+
+from pages import state
+from pages.charts import empty, heatmap
+from pages.shared import query, require_store
+from store import queries
+
+st.title("Similarity")
+require_store()
+
+models = query(queries.models)
+conditions = query(queries.conditions)
+model_id = dict(zip(models["model"], models["model_id"], strict=True))
+condition_id = dict(zip(conditions["condition"], conditions["condition_id"], strict=True))
+
+MODEL_MEASURES = {
+    "agreement": ("Prediction agreement", "share of samples both models give the same class"),
+    "error_jaccard": ("Error overlap", "Jaccard index of the two sets of misclassified samples"),
+    "margin_correlation": ("Margin correlation",
+                           "Pearson correlation of per-sample margin distance"),
+    "linear_cka": ("Linear CKA", "similarity of the penultimate features (Kornblith et al. 2019), "
+                                 "computed at build time"),
+}
+
+st.subheader("Models × models")
+left, right = st.columns([3, 2])
+with left:
+    chosen = state.multiselect("Models", list(model_id), key="models", default=list(model_id))
+with right:
+    condition = state.selectbox("Condition", list(condition_id), key="condition")
+if len(chosen) < 2:
+    empty("Choose at least two models to compare them.")
+else:
+    pairs = query(queries.model_similarity, condition_id[condition], [model_id[m] for m in chosen])
+    order = [m for m in model_id if m in chosen]
+    cells = st.columns(2)
+    for i, (column, (title, help_text)) in enumerate(MODEL_MEASURES.items()):
+        with cells[i % 2]:
+            st.markdown(f"**{title}**", help=help_text)
+            values = pairs.drop_nulls(column)
+            if values.is_empty():
+                empty(f"{title} is undefined here (for error overlap: no model errs).")
+                continue
+            st.altair_chart(
+                heatmap(values, "model_b", "model_a", column, x_sort=order, y_sort=order,
+                        domain=(min(0.0, values[column].min()), 1.0), fmt=".2f", scheme="viridis"),
+                width="stretch",
+            )
+
+st.subheader("Corruptions × corruptions")
+st.caption("Each corruption moves every sample's geometry by some amount against clean; two "
+           "corruptions that move the same samples the same way are redundant for judging a model. "
+           "Correlation of those per-sample shifts, pooled over the chosen models, ordered by "
+           "average-linkage clustering.")
+severities = sorted(s for s in conditions["severity"].unique().to_list() if s > 0)
+if not severities:
+    empty("This store holds only the clean condition: there is no corruption to compare.")
+    st.stop()
+cols = st.columns(3)
+with cols[0]:
+    metric = state.selectbox("Shift of", ["margin_distance", "angle_true", "length", "loss"],
+                             key="shift")
+with cols[1]:
+    level = state.selectbox(
+        "Severity", ["mean", *map(str, severities)], key="severity",
+        format_func=lambda s: "mean over severities" if s == "mean" else f"severity {s}")
+with cols[2]:
+    pooled = state.multiselect("Over models", list(model_id), key="over",
+                               default=list(model_id))
+if not pooled:
+    empty("Choose at least one model whose samples the shifts are measured on.")
+    st.stop()
+corr = query(queries.corruption_correlation, metric, [model_id[m] for m in pooled],
+             None if level == "mean" else int(level))
+if corr.is_empty() or corr["corruption_a"].n_unique() < 2:
+    empty("At least two corruptions with finite shifts are needed for a correlation.")
+    st.stop()
+order = corr.sort("order_a")["corruption_a"].unique(maintain_order=True).to_list()
+st.altair_chart(heatmap(corr, "corruption_b", "corruption_a", "r", x_sort=order, y_sort=order,
+                        domain=(-1.0, 1.0), fmt=".2f", scheme="redblue", diverging=True),
+                width="stretch")
+top = (corr.filter(pl.col("order_a") < pl.col("order_b")).sort("r", descending=True).head(5))
+lines = [f"- **{row['corruption_a']}** and **{row['corruption_b']}** move samples alike "
+         f"(r = {row['r']:.2f})" for row in top.iter_rows(named=True) if row["r"] > 0]
+if lines:
+    st.markdown("Most redundant pairs:\n" + "\n".join(lines))
+else:
+    st.markdown("No two corruptions shift samples in the same direction here.")

@@ -1,0 +1,83 @@
+"""Widgets whose values live in the URL query string, so a shared link reopens the same view.
+
+Each widget takes its first value from the query string (when it names valid options; anything
+else falls back to the default, so a stale or hand-edited link never breaks a page) and writes its
+current value back after every run. Values are the names users see, not internal ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import streamlit as st
+
+
+def _seed(key: str, value: Any) -> None:
+    # Only before the widget first exists in this session: afterwards the widget owns its state.
+    if key not in st.session_state:
+        st.session_state[key] = value
+
+
+def _from_url(key: str) -> list[str]:
+    return [v for v in st.query_params.get_all(key) if v != ""]
+
+
+def selectbox(label: str, options: Sequence[Any], key: str, default: Any = None,
+              format_func: Callable[[Any], str] = str, **kwargs: Any) -> Any:
+    """A selectbox whose choice is `?key=value` in the URL."""
+    options = list(options)
+    wanted = _from_url(key)
+    by_text = {str(o): o for o in options}
+    fallback = default if default in options else (options[0] if options else None)
+    _seed(key, by_text.get(wanted[-1], fallback) if wanted else fallback)
+    value = st.selectbox(label, options, key=key, format_func=format_func, **kwargs)
+    st.query_params[key] = str(value) if value is not None else ""
+    return value
+
+
+def multiselect(label: str, options: Sequence[Any], key: str, default: Sequence[Any] = (),
+                **kwargs: Any) -> list[Any]:
+    """A multiselect whose choices are `?key=a&key=b` in the URL (`?key=` for none)."""
+    options = list(options)
+    by_text = {str(o): o for o in options}
+    if key in st.query_params:
+        chosen = [by_text[v] for v in _from_url(key) if v in by_text]
+    else:
+        chosen = [d for d in default if d in options]
+    _seed(key, chosen)
+    values = st.multiselect(label, options, key=key, **kwargs)
+    st.query_params[key] = [str(v) for v in values] if values else ""
+    return values
+
+
+def text_area(label: str, key: str, default: str = "", **kwargs: Any) -> str:
+    """A text area whose text is `?key=...` in the URL."""
+    wanted = st.query_params.get_all(key)
+    _seed(key, wanted[-1] if wanted else default)
+    value = st.text_area(label, key=key, **kwargs)
+    st.query_params[key] = value
+    return value
+
+
+def number(key: str, default: float | None = None) -> float | None:
+    """A number from the URL that no widget owns (for example a bound of a chart selection)."""
+    try:
+        return float(st.query_params[key])
+    except (KeyError, ValueError):
+        return default
+
+
+def ids(key: str) -> list[int]:
+    """Integer ids from the URL (`?key=3&key=17`), e.g. samples picked in a chart."""
+    out = []
+    for v in _from_url(key):
+        try:
+            out.append(int(v))
+        except ValueError:
+            continue
+    return out
+
+
+def set_ids(key: str, values: Sequence[int]) -> None:
+    st.query_params[key] = [str(int(v)) for v in values] if values else ""

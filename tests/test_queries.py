@@ -1,0 +1,206 @@
+"""The pages' queries on a hand-made store whose answers are known by construction.
+
+Two models (a dense one and a pruned one referring to it), 3 classes, 4 samples; each model's
+prediction under each condition is chosen, the features are made to produce exactly it, and the
+geometry is computed by the real code. Which samples are wrong is therefore known, and so are the
+accuracies, mCE, agreement and error overlap the queries must return.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import polars as pl
+import pytest
+import torch
+
+from compute.geometry import geometry
+from compute.similarity import FeatureGram
+from store import open_store, queries
+from store.writer import StoreWriter
+
+LABELS = np.array([0, 1, 2, 0])
+# condition -> (corruption, severity, family); two benchmark corruptions at two severities
+CONDITIONS = [("clean", 0, "clean"), ("noise", 1, "noise"), ("noise", 2, "noise"),
+              ("blur", 1, "blur"), ("blur", 2, "blur")]
+# how many of the 4 samples (the first k) each model gets wrong, per condition
+WRONG = {0: [0, 1, 2, 0, 1], 1: [1, 2, 3, 1, 2]}
+
+
+def make_features(model: int, wrong: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    pred = np.where(np.arange(4) < wrong, (LABELS + 1) % 3, LABELS)
+    f = np.zeros((4, 4))
+    f[np.arange(4), pred] = 3.0
+    return f + rng.normal(0, 0.2, (4, 4)), pred
+
+
+@pytest.fixture(scope="module")
+def hand_store(tmp_path_factory):
+    path = tmp_path_factory.mktemp("hand") / "hand.duckdb"
+    rng = np.random.default_rng(0)
+    weights = {m: np.hstack([2 * np.eye(3), np.zeros((3, 1))]) + rng.normal(0, 0.2, (3, 4))
+               for m in (0, 1)}
+    biases = {m: rng.normal(0, 0.1, 3) for m in (0, 1)}
+    raw: dict[tuple[int, int], np.ndarray] = {}
+    with StoreWriter(path, "hand", num_classes=3) as w:
+        w.put_table("classes", {"class_id": np.arange(3, dtype=np.int16), "name": ["a", "b", "c"]})
+        w.put_table("conditions", {
+            "condition_id": np.arange(5, dtype=np.int16),
+            "name": [c if s == 0 else f"{c}-{s}" for c, s, _ in CONDITIONS],
+            "corruption": [c for c, _, _ in CONDITIONS],
+            "severity": np.array([s for _, s, _ in CONDITIONS], np.int8),
+            "family": [f for _, _, f in CONDITIONS],
+            "benchmark": [s > 0 for _, s, _ in CONDITIONS],
+        })
+        w.put_table("samples", {"sample_id": np.arange(4, dtype=np.int32), "split": ["test"] * 4,
+                                "label": LABELS.astype(np.int16), "source": ["x"] * 4,
+                                "thumbnail": [b"\x89PNG"] * 4})
+        for m in (0, 1):
+            w.put_model({"model_id": m, "name": ["dense", "pruned"][m], "arch": "hand",
+                         "method": ["dense", "magnitude"][m], "target_sparsity": None,
+                         "sparsity": 0.5 * m, "params_total": 15, "params_nonzero": 15,
+                         "reference_model_id": 0 if m else None, "num_classes": 3,
+                         "feature_dim": 4, "checkpoint": None, "checkpoint_sha256": None,
+                         "notes": None}, weights[m], biases[m])
+        for c in range(5):
+            gram = FeatureGram()
+            feats = []
+            for m in (0, 1):
+                f, pred = make_features(m, WRONG[m][c], rng)
+                out = geometry(torch.tensor(f), torch.tensor(weights[m]), torch.tensor(biases[m]),
+                               torch.tensor(LABELS))
+                assert (out["pred"].numpy() == pred).all(), "the features must give the chosen pred"
+                w.put_metrics(m, c, np.arange(4, dtype=np.int32),
+                              {k: v.numpy() for k, v in out.items()})
+                raw[(m, c)] = f
+                feats.append(torch.tensor(f))
+            gram.update(feats)
+            w.put_similarity(c, [0, 1], gram.cka().numpy())
+        w.commit()
+    return path, weights, raw
+
+
+@pytest.fixture
+def con(hand_store):
+    connection = open_store(hand_store[0])
+    yield connection
+    connection.close()
+
+
+def test_accuracy_and_mce_by_construction(con):
+    rows = {r["model"]: r for r in queries.model_overview(con).iter_rows(named=True)}
+    assert rows["dense"]["clean_accuracy"] == 1.0 and rows["pruned"]["clean_accuracy"] == 0.75
+    # mean over the 4 corrupted conditions of 1 - wrong/4
+    assert rows["dense"]["mean_corruption_accuracy"] == pytest.approx(0.75)
+    assert rows["pruned"]["mean_corruption_accuracy"] == pytest.approx(0.5)
+    # The reference model scores exactly 100; the pruned one: noise (.5+.75)/(.25+.5) = 5/3,
+    # blur (.25+.5)/(0+.25) = 3, mean x 100. Relative: (.25+.5)/(.25+.5) = 1 and .25/.25 = 1.
+    assert rows["dense"]["mce"] == pytest.approx(100.0)
+    assert rows["dense"]["relative_mce"] == pytest.approx(100.0)
+    assert rows["pruned"]["mce"] == pytest.approx(100 * (5 / 3 + 3) / 2)
+    assert rows["pruned"]["relative_mce"] == pytest.approx(100.0)
+    assert rows["pruned"]["reference"] == "dense"
+
+
+def test_accuracy_by_corruption_family_and_severity(con):
+    grid = queries.accuracy_by_corruption(con, 2)
+    got = {(r["model"], r["corruption"]): r["accuracy"] for r in grid.iter_rows(named=True)}
+    assert got == {("dense", "clean"): 1.0, ("dense", "noise"): 0.5, ("dense", "blur"): 0.75,
+                   ("pruned", "clean"): 0.75, ("pruned", "noise"): 0.25, ("pruned", "blur"): 0.5}
+    mean = queries.accuracy_by_corruption(con, None)
+    assert mean.filter(mean["corruption"] == "noise")["accuracy"].to_list() == [0.625, 0.375]
+    fam = queries.accuracy_by_family(con)
+    blur = fam.filter((fam["family"] == "blur") & (fam["model"] == "pruned"))
+    assert blur["severity"].to_list() == [0, 1, 2]
+    assert blur["accuracy"].to_list() == [0.75, 0.75, 0.5]
+
+
+def test_agreement_error_overlap_and_cka(con):
+    clean = {(r["model_a"], r["model_b"]): r for r in
+             queries.model_similarity(con, 0, [0, 1]).iter_rows(named=True)}
+    for m in ("dense", "pruned"):
+        assert clean[(m, m)]["agreement"] == 1.0
+        assert clean[(m, m)]["linear_cka"] == pytest.approx(1.0)
+        assert clean[(m, m)]["margin_correlation"] == pytest.approx(1.0)
+    assert clean[("dense", "pruned")]["agreement"] == 0.75  # the pruned model errs on sample 0
+    assert clean[("dense", "pruned")]["error_jaccard"] == 0.0  # the dense model never errs
+    assert clean[("dense", "dense")]["error_jaccard"] is None  # no errors: overlap undefined
+    noisy = {(r["model_a"], r["model_b"]): r for r in
+             queries.model_similarity(con, 2, [0, 1]).iter_rows(named=True)}
+    # wrong sets {0, 1} and {0, 1, 2}, with the same wrong class where both err
+    assert noisy[("dense", "pruned")]["agreement"] == 0.75
+    assert noisy[("dense", "pruned")]["error_jaccard"] == pytest.approx(2 / 3)
+    assert noisy[("dense", "pruned")]["linear_cka"] == noisy[("pruned", "dense")]["linear_cka"]
+
+
+def test_shift_summary_counts_the_flips(con):
+    rows = {r["model"]: r for r in queries.shift_summary(con, [0, 1], 2, [0, 1, 2]).iter_rows(named=True)}
+    assert (rows["dense"]["broken"], rows["dense"]["fixed"]) == (2, 0)
+    assert (rows["pruned"]["broken"], rows["pruned"]["fixed"]) == (2, 0)
+    assert rows["pruned"]["samples"] == 4
+    only_a = queries.shift_summary(con, [1], 2, [0])  # class a: samples 0 and 3
+    assert only_a["samples"].to_list() == [2] and only_a["broken"].to_list() == [0]
+
+
+def test_histograms_count_every_selected_sample(con):
+    hist = queries.metric_histogram(con, "margin_distance", [0, 1], 2, [0, 1, 2], bins=5)
+    assert hist["n"].sum() == 8
+    wrong = hist.filter(~pl.col("grp")).group_by("model").agg(pl.col("n").sum())
+    assert dict(wrong.iter_rows()) == {"dense": 2, "pruned": 3}
+    with pytest.raises(ValueError, match="unknown metric"):
+        queries.metric_histogram(con, "length; DROP TABLE metrics", [0], 0, [0])
+
+
+def test_class_pair_plane_reproduces_the_raw_projections(con, hand_store):
+    _, weights, raw = hand_store
+    for a, b in ((0, 1), (2, 0), (1, 2)):
+        plane = queries.class_pair_plane(con, [0, 1], 3, a, b)
+        assert len(plane) == 2 * int(np.isin(LABELS, [a, b]).sum())
+        for row in plane.iter_rows(named=True):
+            m = ["dense", "pruned"].index(row["model"])
+            w = weights[m]
+            u1 = w[a] / np.linalg.norm(w[a])
+            r = w[b] - (w[b] @ u1) * u1
+            u2 = r / np.linalg.norm(r)
+            f = raw[(m, 3)][row["sample_id"]]
+            assert row["x"] == pytest.approx(f @ u1, abs=1e-4, rel=1e-4)
+            assert row["y"] == pytest.approx(f @ u2, abs=1e-4, rel=1e-4)
+
+
+def test_class_pair_boundary_is_where_the_two_logits_tie(con, hand_store):
+    _, weights, _ = hand_store
+    a, b = 0, 2
+    for row in queries.class_pair_boundary(con, [0, 1], a, b).iter_rows(named=True):
+        m = ["dense", "pruned"].index(row["model"])
+        w = weights[m]
+        bias = con.execute("SELECT bias FROM class_directions WHERE model_id = ? ORDER BY class_id",
+                           [m]).fetchall()
+        u1 = w[a] / np.linalg.norm(w[a])
+        u2 = w[b] - (w[b] @ u1) * u1
+        u2 /= np.linalg.norm(u2)
+        # a point on the line, lifted back into feature space, has z_a == z_b
+        x = 0.7
+        y = -(row["x_coef"] * x + row["bias_diff"]) / row["y_coef"]
+        f = x * u1 + y * u2
+        z = w @ f + np.array([v for (v,) in bias])
+        assert z[a] == pytest.approx(z[b], abs=1e-9)
+
+
+def test_corruption_correlation_is_symmetric_with_a_unit_diagonal(tiny_store):
+    con = open_store(tiny_store)
+    corr = queries.corruption_correlation(con, "margin_distance", [0, 1])
+    r = {(row["corruption_a"], row["corruption_b"]): row["r"] for row in corr.iter_rows(named=True)}
+    names = {a for a, _ in r}
+    assert names == {"gaussian_noise", "contrast", "pixelate"}
+    for a in names:
+        assert r[(a, a)] == 1.0
+        for b in names:
+            assert r[(a, b)] == pytest.approx(r[(b, a)]) and -1 <= r[(a, b)] <= 1
+    assert sorted(corr["order_a"].unique().to_list()) == [0, 1, 2]
+    cka = queries.model_similarity(con, 0, [0, 1])
+    diag = cka.filter(cka["model_a"] == cka["model_b"])
+    assert diag["linear_cka"].to_list() == pytest.approx([1.0, 1.0])
+    assert diag["agreement"].to_list() == [1.0, 1.0]
+    off = cka.filter(cka["model_a"] != cka["model_b"])["linear_cka"].to_list()
+    assert all(0 < v < 1 and not math.isnan(v) for v in off)
