@@ -17,6 +17,8 @@ page = st.navigation([
     st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
     st.Page("pages/geometry.py", title="Geometry", icon=":material/explore:"),
     st.Page("pages/similarity.py", title="Similarity", icon=":material/join_inner:"),
+    st.Page("pages/samples.py", title="Samples", icon=":material/photo_library:"),
+    st.Page("pages/sql.py", title="SQL", icon=":material/terminal:"),
 ])
 st.sidebar.caption(f"Store: `{store_path().name}`")
 page.run()

@@ -10,18 +10,15 @@ import streamlit as st
 
 from pages import state
 from pages.charts import MAX_MARKS, empty, heatmap, histogram, linked_selection, sample_table
-from pages.shared import query, require_store
+from pages.shared import catalog, query, require_store
 from store import queries
 
 st.title("Geometry")
 require_store()
 
-models = query(queries.models)
-conditions = query(queries.conditions)
-classes = query(queries.classes)
-model_id = dict(zip(models["model"], models["model_id"], strict=True))
-condition_id = dict(zip(conditions["condition"], conditions["condition_id"], strict=True))
-class_id = dict(zip(classes["class"], classes["class_id"], strict=True))
+store = catalog()
+models, conditions, classes = store.models, store.conditions, store.classes
+model_id, condition_id, class_id = store.model_id, store.condition_id, store.class_id
 
 top = st.columns([3, 2, 3])
 with top[0]:

@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -55,6 +56,12 @@ def query(fn: Callable[..., object], *args: object) -> pl.DataFrame:
     return _run(fn.__name__, _store_key(), args)
 
 
+def sandbox_connection() -> duckdb.DuckDBPyConnection:
+    """The SQL page's connection: the app's own, which is read-only with external access off
+    and its configuration locked (store.schema.READ_CONFIG); each query runs on a cursor."""
+    return _connection(*_store_key())
+
+
 def require_store() -> None:
     """Stop the page with an explanation when there is no readable store."""
     path = store_path()
@@ -72,6 +79,32 @@ def require_store() -> None:
     except StoreError as exc:
         st.error(str(exc))
         st.stop()
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """What a store holds, as frames and as name -> id maps (widgets show names, queries take ids)."""
+
+    models: pl.DataFrame
+    conditions: pl.DataFrame
+    classes: pl.DataFrame
+
+    @property
+    def model_id(self) -> dict[str, int]:
+        return dict(zip(self.models["model"], self.models["model_id"], strict=True))
+
+    @property
+    def condition_id(self) -> dict[str, int]:
+        return dict(zip(self.conditions["condition"], self.conditions["condition_id"], strict=True))
+
+    @property
+    def class_id(self) -> dict[str, int]:
+        return dict(zip(self.classes["class"], self.classes["class_id"], strict=True))
+
+
+def catalog() -> Catalog:
+    """The store's models, conditions and classes (cached like every query)."""
+    return Catalog(query(queries.models), query(queries.conditions), query(queries.classes))
 
 
 def percent(label: str, help: str | None = None) -> st.column_config.NumberColumn:

@@ -5,16 +5,14 @@ import streamlit as st
 
 from pages import state
 from pages.charts import empty, heatmap
-from pages.shared import query, require_store
+from pages.shared import catalog, query, require_store
 from store import queries
 
 st.title("Similarity")
 require_store()
 
-models = query(queries.models)
-conditions = query(queries.conditions)
-model_id = dict(zip(models["model"], models["model_id"], strict=True))
-condition_id = dict(zip(conditions["condition"], conditions["condition_id"], strict=True))
+store = catalog()
+conditions, model_id, condition_id = store.conditions, store.model_id, store.condition_id
 
 MODEL_MEASURES = {
     "agreement": ("Prediction agreement", "share of samples both models give the same class"),

@@ -81,3 +81,14 @@ def ids(key: str) -> list[int]:
 
 def set_ids(key: str, values: Sequence[int]) -> None:
     st.query_params[key] = [str(int(v)) for v in values] if values else ""
+
+
+def number_input(label: str, key: str, **kwargs: Any) -> float | None:
+    """A number input that may be left empty (None), kept as `?key=value` in the URL."""
+    # The URL always holds the current value, so passing it as `value` never resets the widget.
+    value = st.number_input(label, key=key, value=number(key), **kwargs)
+    if value is None:
+        st.query_params.pop(key, None)
+    else:
+        st.query_params[key] = f"{value:g}"
+    return value

@@ -31,6 +31,9 @@ SHOTS = [
     ("geometry-class-pair", "/geometry?condition=clean&a=3&b=8", "Class-pair plane",
      "Geometry: class-pair plane"),
     ("similarity", "/similarity", None, "Similarity"),
+    ("samples", "/samples?category=corruption-fragile&model=magnitude-80&condition=contrast-5&sample=48",
+     None, "Samples"),
+    ("sql", "/sql", None, "SQL"),
 ]
 
 

@@ -10,6 +10,19 @@ SCHEMA_VERSION = "2"
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 
 
+# Every reader opens a store this way: read-only, no file, network or extension access beyond the
+# store itself, and the configuration locked, so that not even ad hoc SQL can change it. (DuckDB
+# allows one configuration per file per process, so the app's pages and its SQL page share it.)
+READ_CONFIG = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+    "memory_limit": "2GB",
+    "lock_configuration": True,
+}
+
+
 class StoreError(Exception):
     """A store that cannot be opened or written; the message says what to do about it."""
 
@@ -28,7 +41,7 @@ def open_store(path: str | Path) -> duckdb.DuckDBPyConnection:
             f"No store at {path}: build one with `python -m compute build configs/demo.toml`."
         )
     try:
-        con = duckdb.connect(str(path), read_only=True)
+        con = duckdb.connect(str(path), read_only=True, config=READ_CONFIG)
     except duckdb.Error as exc:
         raise StoreError(f"{path} is not a readable DuckDB store ({exc}).") from None
     try:

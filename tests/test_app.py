@@ -12,6 +12,7 @@ import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from store import sandbox
 from tests.conftest import ROOT
 
 APP = str(ROOT / "streamlit_app.py")
@@ -168,3 +169,74 @@ def test_app_runs_with_torch_and_compute_unimportable(tiny_store):
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-2000:]
+
+
+def page_on(store: Path, monkeypatch, page: str, **params: str | list[str]) -> AppTest:
+    at = app_on(store, monkeypatch)
+    at.query_params.update(params)
+    at.run()
+    at.switch_page(f"pages/{page}").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_samples_page_goes_through_every_category_and_the_detail(tiny_store, monkeypatch):
+    at = page_on(tiny_store, monkeypatch, "samples.py", condition="contrast-5")
+    assert at.selectbox(key="model").value == "magnitude-80"  # a pruned model by default
+    counts = {}
+    for category in ["pruning-fragile", "pruning-gain", "corruption-fragile", "always-right",
+                     "always-wrong", "models-disagree"]:
+        at.selectbox(key="category").set_value(category).run()
+        assert not at.exception, (category, at.exception)
+        lines = [m.value for m in at.markdown if m.value.startswith("**") and "samples**" in m.value]
+        assert len(lines) == 1, (category, [m.value for m in at.markdown])
+        counts[category] = int(lines[0].split("**")[1].split()[0].replace(",", ""))
+        assert at.query_params["category"] == category
+    # contrast at severity 5 breaks samples the model gets right on clean
+    assert counts["corruption-fragile"] > 0 and counts["always-right"] > 0
+    at.selectbox(key="category").set_value("corruption-fragile").run()
+    sample = at.selectbox(key="sample")
+    chosen = sample.options[1]
+    sample.set_value(int(chosen)).run()
+    assert not at.exception, at.exception
+    assert any(h.value == f"Sample {chosen}" for h in at.subheader)
+    assert at.query_params["sample"] == str(chosen)
+    at.selectbox(key="along").set_value("pixelate").run()
+    assert not at.exception and len(at.get("vega_lite_chart")) == 1
+    assert len(at.get("download_button")) == 2  # CSV and Parquet of the filtered set
+
+
+def test_samples_page_explains_what_a_category_needs(tiny_store, monkeypatch):
+    at = page_on(tiny_store, monkeypatch, "samples.py", category="pruning-fragile", model="dense")
+    assert any("no dense reference" in i.value for i in at.info)
+    at = page_on(tiny_store, monkeypatch, "samples.py", category="corruption-fragile",
+                 condition="clean")
+    assert any("choose a corrupted condition" in i.value for i in at.info)
+    at = page_on(tiny_store, monkeypatch, "samples.py", category="always-right", lo="1000")
+    assert any("No sample matches" in i.value for i in at.info)
+    assert at.number_input(key="lo").value == 1000
+
+
+def test_sql_page_runs_a_good_query_refuses_a_bad_one_and_stops_a_slow_one(tiny_store, monkeypatch):
+    monkeypatch.setenv("RLE_SQL_TIME_LIMIT", "1")
+    at = page_on(tiny_store, monkeypatch, "sql.py")
+    assert len(at.dataframe) >= 2 and not at.error  # the first example ran, beside the schema
+    at.text_area(key="q").set_value("SELECT name, method FROM models ORDER BY model_id").run()
+    result = at.dataframe[-1].value
+    assert list(result["name"]) == ["dense", "magnitude-80"]
+    assert at.query_params["q"].startswith("SELECT name, method")
+    at.text_area(key="q").set_value("DROP TABLE metrics").run()
+    assert not at.exception
+    assert "not DROP" in at.error[0].value
+    at.text_area(key="q").set_value("SELECT count(*) FROM metrics a, metrics b, metrics c").run()
+    assert "ran past the 1 s limit" in at.error[0].value
+    at.selectbox(key="example").set_value(list(sandbox.EXAMPLE_QUERIES)[3]).run()
+    assert not at.exception and not at.error
+    assert at.text_area(key="q").value == list(sandbox.EXAMPLE_QUERIES.values())[3]
+
+
+def test_sql_page_notes_a_truncated_result(tiny_store, monkeypatch):
+    monkeypatch.setenv("RLE_SQL_ROW_LIMIT", "100")
+    at = page_on(tiny_store, monkeypatch, "sql.py", q="SELECT * FROM range(100000)")
+    assert "cut at the row limit (100 rows)" in at.warning[0].value
+    assert len(at.dataframe[-1].value) == 100

@@ -204,3 +204,50 @@ def test_corruption_correlation_is_symmetric_with_a_unit_diagonal(tiny_store):
     assert diag["agreement"].to_list() == [1.0, 1.0]
     off = cka.filter(cka["model_a"] != cka["model_b"])["linear_cka"].to_list()
     assert all(0 < v < 1 and not math.isnan(v) for v in off)
+
+
+def category(con, name, model=1, condition=2, models=(0, 1), classes=(0, 1, 2), **kw):
+    return set(queries.sample_category(con, name, model, condition, list(models), list(classes),
+                                       **kw)["sample_id"].to_list())
+
+
+def test_sample_categories_by_construction(con):
+    # wrong sets: dense the first 0,1,2,0,1 samples per condition, pruned the first 1,2,3,1,2
+    assert category(con, "pruning-fragile", condition=0) == {0}
+    assert category(con, "pruning-fragile", condition=2) == {2}
+    assert category(con, "pruning-gain", condition=2) == set()
+    assert category(con, "corruption-fragile", condition=2) == {1, 2}
+    assert category(con, "corruption-fragile", model=0, condition=4) == {0}
+    assert category(con, "always-right") == {3}
+    assert category(con, "always-wrong") == set()
+    assert category(con, "always-wrong", models=(1,)) == {0}
+    assert category(con, "models-disagree", condition=2) == {2}  # same wrong class elsewhere
+    assert category(con, "models-disagree", condition=0) == {0}
+
+
+def test_sample_filters_by_class_and_metric_range(con):
+    assert category(con, "corruption-fragile", classes=(1,)) == {1}
+    assert category(con, "corruption-fragile", classes=(0,)) == set()
+    assert category(con, "corruption-fragile", metric="margin_distance", high=0.0) == {1, 2}
+    assert category(con, "corruption-fragile", metric="margin_distance", low=0.0) == set()
+    assert category(con, "always-right", metric="confidence", low=0.0, high=1.0) == {3}
+    rows = queries.sample_category(con, "pruning-fragile", 1, 2, [0, 1], [0, 1, 2])
+    row = rows.row(0, named=True)
+    assert (row["label"], row["pred"], row["reference_pred"], row["correct"]) == ("c", "a", "c", False)
+    with pytest.raises(ValueError, match="unknown category"):
+        queries.sample_category(con, "nonsense", 1, 2, [0], [0])
+
+
+def test_one_sample_across_models_conditions_and_severities(con):
+    table = queries.sample_metrics(con, 2)
+    assert len(table) == 2 * 5
+    wrong = table.filter(~pl.col("correct"))
+    # sample 2 is among the first 3 only where the pruned model errs on 3
+    assert list(zip(wrong["model"], wrong["condition"], strict=True)) == [("pruned", "noise-2")]
+    path = queries.sample_path(con, 2, "blur")
+    assert path.filter(pl.col("model") == "dense")["severity"].to_list() == [0, 1, 2]
+    images = queries.sample_images(con, 2)
+    assert images["condition"].to_list() == ["clean"]  # no inspection thumbnails in this store
+    assert images["image"][0].startswith("data:image/png;base64,")
+    export = queries.sample_export(con, [0, 2], [0, 1], 2)
+    assert len(export) == 4 and {"angles", "margin_distance", "model", "label"} <= set(export.columns)

@@ -1,0 +1,130 @@
+"""Samples: the individual images pruning or a corruption breaks (or fixes), and one sample
+across every model, condition and severity."""
+
+import altair as alt
+import polars as pl
+import streamlit as st
+
+from pages import state
+from pages.charts import empty
+from pages.export import download_buttons
+from pages.shared import catalog, query, require_store
+from store import queries
+
+st.title("Samples")
+require_store()
+
+store = catalog()
+models, conditions, classes = store.models, store.conditions, store.classes
+model_id, condition_id, class_id = store.model_id, store.condition_id, store.class_id
+pruned = models.filter(pl.col("reference_model_id").is_not_null())["model"].to_list()
+GRID, PER_ROW = 48, 8
+
+
+def detail(sample: int) -> None:
+    """One sample across every model, condition and severity."""
+    st.subheader(f"Sample {sample}")
+    images = query(queries.sample_images, sample)
+    st.image(images["image"].to_list(), caption=images["condition"].to_list(), width=64)
+    if len(images) == 1:
+        st.caption("Corrupted images are kept for the inspection subset only (`[conditions] "
+                   "thumbnails` in the config); this sample is not in it.")
+    corruption_names = query(queries.corruptions)["corruption"].to_list()
+    if corruption_names:
+        default = conditions.filter(pl.col("condition") == condition)["corruption"][0]
+        along = state.selectbox("Path as the severity of this corruption grows", corruption_names,
+                                key="along", default=default)
+        path = query(queries.sample_path, sample, along)
+        if path.is_empty():
+            empty("This sample has no defined angle (a zero feature) under these conditions.")
+        else:
+            base = alt.Chart(path).encode(
+                x=alt.X("x:Q", title="length · cos(angle_true)"),
+                y=alt.Y("y:Q", title="length · sin(angle_true)"),
+                color=alt.Color("model:N", sort=list(model_id)),
+            )
+            lines = base.mark_line().encode(order="severity:O")
+            dots = base.mark_point(filled=True, size=70).encode(
+                shape=alt.Shape("correct:N", scale=alt.Scale(domain=[True, False],
+                                                               range=["circle", "cross"])),
+                tooltip=["model", "severity", "correct", alt.Tooltip("length:Q", format=".3f"),
+                         alt.Tooltip("angle_true:Q", format=".1f")],
+            )
+            labels = base.mark_text(dx=7, dy=-7, fontSize=10).encode(text="severity:O")
+            st.altair_chart((lines + dots + labels).properties(height=340), width="stretch")
+            st.caption("The angle-length plane (as on the Geometry page): each line is one model, "
+                       "from clean (0) to the strongest severity; a cross is a wrong prediction.")
+    table = query(queries.sample_metrics, sample)
+    st.dataframe(table, hide_index=True, height=320)
+
+
+top = st.columns([3, 2, 2])
+with top[0]:
+    category = state.selectbox(
+        "Category", list(queries.SAMPLE_CATEGORIES), key="category",
+        format_func=lambda c: f"{c}: {queries.SAMPLE_CATEGORIES[c]}")
+with top[1]:
+    focus = state.selectbox("Model", list(model_id), key="model",
+                            default=pruned[0] if pruned else None)
+with top[2]:
+    condition = state.selectbox("Condition", list(condition_id), key="condition")
+
+with st.expander("Filters", expanded=False):
+    cols = st.columns([3, 3, 2, 1, 1])
+    with cols[0]:
+        chosen_classes = state.multiselect("Classes", list(class_id), key="classes",
+                                           default=list(class_id))
+    with cols[1]:
+        over = state.multiselect("Models compared (always right / wrong, disagree)", list(model_id),
+                                 key="over", default=list(model_id))
+    with cols[2]:
+        metric = state.selectbox("Range of", list(queries.GEOMETRY_METRICS), key="metric",
+                                 default="margin_distance")
+    with cols[3]:
+        low = state.number_input("from", key="lo", format="%.4g")
+    with cols[4]:
+        high = state.number_input("to", key="hi", format="%.4g")
+    st.caption(f"The range applies to {focus}'s {queries.GEOMETRY_METRICS[metric]} under "
+               f"{condition}; leave a bound empty for no bound.")
+
+severity = conditions.filter(pl.col("condition") == condition)["severity"][0]
+if category.startswith("pruning") and focus not in pruned:
+    empty(f"**{focus}** has no dense reference to compare with: choose a pruned model "
+          f"({', '.join(pruned) or 'this store has none'}).")
+elif category == "corruption-fragile" and severity == 0:
+    empty("Corruption-fragile samples are right on clean and wrong under a corruption: choose a "
+          "corrupted condition.")
+elif not chosen_classes or not over:
+    empty("Choose at least one class and one compared model.")
+else:
+    found = query(queries.sample_category, category, model_id[focus], condition_id[condition],
+                  [model_id[m] for m in over], [class_id[c] for c in chosen_classes], metric,
+                  low, high)
+    st.markdown(f"**{len(found):,} samples** where {queries.SAMPLE_CATEGORIES[category]} "
+                f"({focus}, {condition}), most decisive first.")
+    if found.is_empty():
+        empty("No sample matches: widen the filters or choose another model or condition.")
+    else:
+        export = query(queries.sample_export, found["sample_id"].to_list(),
+                       sorted({model_id[m] for m in [*over, focus]}), condition_id[condition])
+        download_buttons(export, f"{category}-{focus}-{condition}", "samples")
+        st.caption("The download holds every matching sample with all its metrics under the "
+                   "condition, one row per (sample, model).")
+        grid = found.head(GRID)
+        for start in range(0, len(grid), PER_ROW):
+            cells = st.columns(PER_ROW)
+            for cell, row in zip(cells, grid[start : start + PER_ROW].iter_rows(named=True),
+                                 strict=False):
+                with cell:
+                    # Clean, then corrupted where the store kept it (the inspection subset).
+                    images = [row["image"], *([row["corrupted"]] if row["corrupted"] else [])]
+                    st.markdown(" ".join(f'<img src="{url}" width="52" style="image-rendering:'
+                                         f'pixelated">' for url in images), unsafe_allow_html=True)
+                    mark = "✓" if row["correct"] else "✗"
+                    ref = f" · ref {row['reference_pred']}" if row["reference_pred"] else ""
+                    st.caption(f"#{row['sample_id']} **{row['label']}** → {row['pred']} {mark}{ref}")
+        if len(found) > GRID:
+            st.caption(f"The first {GRID} of {len(found):,} are shown; the download has them all.")
+        picked = state.selectbox("Inspect sample", found["sample_id"].to_list(), key="sample")
+        if picked is not None:
+            detail(int(picked))

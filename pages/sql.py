@@ -1,0 +1,84 @@
+"""SQL: any question the pages do not answer, asked of the store directly, safely.
+
+Queries run on a separate read-only connection with external access off and the configuration
+locked; one read statement per run, checked against DuckDB's own parse tree, stopped at a time
+limit and cut at a row limit (store/sandbox.py)."""
+
+import os
+
+import altair as alt
+import polars as pl
+import streamlit as st
+
+from pages import state
+from pages.export import download_buttons
+from pages.shared import query, require_store, sandbox_connection
+from store import queries, sandbox
+
+TIME_LIMIT = float(os.environ.get("RLE_SQL_TIME_LIMIT", sandbox.TIME_LIMIT_S))
+ROW_LIMIT = int(os.environ.get("RLE_SQL_ROW_LIMIT", sandbox.ROW_LIMIT))
+
+st.title("SQL")
+require_store()
+st.caption(f"Read-only queries over the whole store: one statement per run, at most "
+           f"{TIME_LIMIT:g} s and {ROW_LIMIT:,} rows returned. Files, settings and extensions are "
+           "out of reach. `metrics_named` joins model and condition names into `metrics`.")
+
+
+def load_example() -> None:
+    choice = st.session_state["example"]
+    if choice in sandbox.EXAMPLE_QUERIES:
+        st.session_state["q"] = sandbox.EXAMPLE_QUERIES[choice]
+
+
+editor, schema = st.columns([3, 1])
+with schema:
+    st.markdown("**Tables**")
+    columns = query(queries.schema_overview)
+    for table, part in columns.group_by("table", maintain_order=True):
+        with st.expander(table[0]):
+            st.dataframe(part.drop("table"), hide_index=True, width="stretch")
+with editor:
+    st.selectbox("Examples", ["—", *sandbox.EXAMPLE_QUERIES], key="example",
+                 on_change=load_example)
+    sql = state.text_area("Query", key="q", default=next(iter(sandbox.EXAMPLE_QUERIES.values())),
+                          height=220, help="Ctrl+Enter runs the query.")
+
+if sql.strip():
+    try:
+        with st.spinner("Running…"):
+            result = sandbox.run(sandbox_connection(), sql, TIME_LIMIT, ROW_LIMIT)
+    except sandbox.Refused as refusal:
+        st.error(str(refusal))
+        st.stop()
+    frame = result.frame
+    note = (f" — only the first {ROW_LIMIT:,} are shown: add a LIMIT or aggregate for the rest"
+            if result.truncated else "")
+    st.markdown(f"**{len(frame):,} rows** in {result.seconds * 1000:.0f} ms{note}")
+    if result.truncated:
+        st.warning(f"The result was cut at the row limit ({ROW_LIMIT:,} rows).")
+    shown = frame.select(pl.exclude(pl.Binary))  # thumbnails as bytes would only be noise here
+    st.dataframe(shown, hide_index=True)
+    download_buttons(frame, "query", "sql")
+    if len(shown.columns) >= 2 and len(shown) > 0:
+        st.markdown("**Quick chart**")
+        cols = st.columns(3)
+        names = shown.columns
+        numeric = [c for c, t in shown.schema.items() if t.is_numeric()]
+        x = cols[0].selectbox("x", names, key="chart_x")
+        y_options = [c for c in numeric if c != x] or [c for c in names if c != x]
+        y = cols[1].selectbox("y", y_options, key="chart_y")
+        colour = cols[2].selectbox("colour", ["—", *[c for c in names if c not in (x, y)]],
+                                   key="chart_colour")
+        kind = "point" if shown.schema[x].is_numeric() else "bar"
+        data = shown.select(list(dict.fromkeys([x, y, *([colour] if colour != "—" else [])])))
+        mark = alt.Chart(data).mark_point() if kind == "point" else alt.Chart(data).mark_bar()
+        y_type = "quantitative" if shown.schema[y].is_numeric() else "nominal"
+        # Bars show the mean of y per x value: a sum over rows would rarely mean anything.
+        mean = {"aggregate": "mean"} if kind == "bar" and y_type == "quantitative" else {}
+        enc = {"x": alt.X(x, type="quantitative" if kind == "point" else "nominal", sort=None),
+               "y": alt.Y(y, type=y_type, **mean),
+               "tooltip": list(data.columns) if kind == "point" else [x]}
+        if colour != "—":
+            enc["color"] = alt.Color(colour, type="nominal")
+        st.altair_chart(mark.encode(**enc).properties(height=320), width="stretch")
