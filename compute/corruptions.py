@@ -9,6 +9,7 @@ Adding a corruption is one function and one `@register` line.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -92,10 +93,58 @@ def gaussian_noise(x: torch.Tensor, sigma: float, rng: SampleRandom) -> torch.Te
     return x + rng.normal(*x.shape[1:], std=sigma)
 
 
+@functools.lru_cache(maxsize=8)
+def _poisson_cdf(c: float) -> torch.Tensor:
+    """P(X <= k - 1) for X ~ Poisson(c * l / 255), one row per 8-bit level l and k = 0..K:
+    (256, K + 1) float64, column 0 being P(X <= -1) = 0.
+
+    Always computed on the CPU (then moved), so every device compares against the same numbers.
+    """
+    kmax = math.ceil(c + 12 * math.sqrt(c) + 20)  # 12 standard deviations: the rest is below 1e-30
+    lam = torch.arange(256, dtype=torch.float64)[:, None] * (c / 255)
+    k = torch.arange(kmax, dtype=torch.float64)[None, :]
+    pmf = torch.exp(torch.xlogy(k, lam) - lam - torch.lgamma(k + 1))
+    cdf = pmf.cumsum(dim=1).clamp(max=1.0)
+    cdf[:, -1] = 1.0
+    return torch.cat([torch.zeros(256, 1, dtype=torch.float64), cdf], dim=1)
+
+
+def _poisson_by_inversion(levels: torch.Tensor, c: float, u: torch.Tensor) -> torch.Tensor:
+    """Exact Poisson(c * levels / 255) draws by inverting the CDF at uniforms `u`: the k with
+    P(X <= k - 1) < u <= P(X <= k). A Cornish-Fisher guess (float32) is right for about 99 % of
+    pixels; the rest step one up or down at a time, and only they are revisited."""
+    table = _poisson_cdf(float(c)).to(levels.device)
+    width = table.shape[1]  # K + 1
+    flat = table.flatten()
+    lam = levels * (c / 255)
+    z = torch.special.ndtri(u)
+    guess = (lam + lam.sqrt() * z + (z * z - 1) / 6 + 0.5).floor().clamp(0, width - 2)
+    start = (levels * width).flatten()
+    index = (start + guess.flatten()).long()  # flat[index] = P(X <= k - 1), flat[index + 1] = P(X <= k)
+    u = u.flatten().to(torch.float64)
+    up, down = u > flat[index + 1], u <= flat[index]
+    todo = (up | down).nonzero().squeeze(1)
+    step = up[todo].long() - down[todo].long()
+    for _ in range(width):
+        if todo.numel() == 0:
+            break
+        index[todo] += step
+        at, uu = index[todo], u[todo]
+        up, down = uu > flat[at + 1], uu <= flat[at]
+        moving = up | down
+        todo, step = todo[moving], up[moving].long() - down[moving].long()
+    return (index - start.long()).view_as(levels)
+
+
 @register("shot_noise", "noise", [500, 250, 100, 75, 50])
 def shot_noise(x: torch.Tensor, c: float, rng: SampleRandom) -> torch.Tensor:
-    # One CPU generator per sample: a counter-based rejection sampler (PTRS) in torch was 2.4x
-    # slower on a 2-core CPU (docs/benchmarks.md); both are exact and device-independent.
+    levels = (x * 255).round()
+    if torch.equal(levels / 255, x):
+        # An 8-bit image (what the builds feed) has only 256 rates: invert their CDFs, batched,
+        # with counter-based uniforms (independent of batch size, order and device).
+        counts = _poisson_by_inversion(levels, c, rng.uniform(*x.shape[1:]))
+        return counts.to(x.dtype) / c
+    # Any other input: one CPU generator per sample and torch.poisson (exact, but serial).
     rates = (x * c).cpu()
     counts = [torch.poisson(r, generator=g) for r, g in zip(rates, rng.generators(), strict=True)]
     return torch.stack(counts).to(x.device) / c
@@ -305,13 +354,20 @@ def _embossed_edge_distance(liquid: torch.Tensor) -> torch.Tensor:
     grad = gx.abs() + gy.abs()
     edges = grad > 150
     weak = grad > 50
+    # Both loops stop early at their fixed point (the result is the same, the work is not).
     for _ in range(4):  # hysteresis: weak edges that touch strong ones
         straight, diagonal = _neighbours(edges.float(), 0.0, torch.maximum)
-        edges = edges | (weak & (torch.maximum(straight, diagonal) > 0))
+        grown = edges | (weak & (torch.maximum(straight, diagonal) > 0))
+        if torch.equal(grown, edges):
+            break
+        edges = grown
     dist = torch.where(edges, 0.0, 20.0)
     for _ in range(20):  # chamfer distance: 1 per straight step, sqrt(2) per diagonal one
         straight, diagonal = _neighbours(dist, 20.0, torch.minimum)
-        dist = torch.minimum(dist, torch.minimum(straight + 1, diagonal + math.sqrt(2)))
+        shorter = torch.minimum(dist, torch.minimum(straight + 1, diagonal + math.sqrt(2)))
+        if torch.equal(shorter, dist):
+            break
+        dist = shorter
     dist = torch.floor(ops.box_blur3(dist.clamp(max=20)))
     dist = _equalize(dist)
     emboss = torch.tensor([[-2.0, -1, 0], [-1, 1, 1], [0, 1, 2]])

@@ -6,7 +6,15 @@ import itertools
 import pytest
 import torch
 
-from compute.corruptions import CORRUPTIONS, FAMILIES, quantize_like_benchmark, select, suite
+from compute.corruptions import (
+    CORRUPTIONS,
+    FAMILIES,
+    _poisson_by_inversion,
+    _poisson_cdf,
+    quantize_like_benchmark,
+    select,
+    suite,
+)
 from compute.errors import UserError
 
 SEVERITIES = (1, 2, 3, 4, 5)
@@ -115,3 +123,25 @@ def test_change_grows_with_severity(images, name):
         pairs = [(3, 4), (4, 5)]  # only the added saturation (0.1, 0.2) moves a grey image
     for low, high in pairs:
         assert change[high] > change[low], (name, change)
+
+
+@pytest.mark.parametrize("c", [500, 250, 100, 75, 50])
+def test_shot_noise_inverts_the_poisson_cdf_exactly(c):
+    """Every draw k satisfies P(X <= k - 1) < u <= P(X <= k) for its own rate, and the draws
+    have the Poisson mean and variance."""
+    gen = torch.Generator().manual_seed(c)
+    levels = torch.randint(0, 256, (200_000,), generator=gen).float()
+    u = torch.rand(200_000, generator=gen).clamp(1e-7, 1 - 1e-7)
+    k = _poisson_by_inversion(levels, c, u)
+    table = _poisson_cdf(float(c))
+    below, at = table[levels.long(), k], table[levels.long(), k + 1]
+    assert ((u.double() > below) & (u.double() <= at)).all()
+    lam = levels.double() * c / 255
+    assert abs(float((k - lam).mean())) < 0.1
+    assert float(((k - lam) ** 2).mean() / lam.mean()) == pytest.approx(1.0, abs=0.02)
+
+
+def test_shot_noise_off_the_8_bit_grid_still_works():
+    x = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    y = CORRUPTIONS["shot_noise"](x, 3, torch.arange(4))
+    assert y.shape == x.shape and not torch.equal(x, y) and (y >= 0).all() and (y <= 1).all()
