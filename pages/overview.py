@@ -46,8 +46,9 @@ st.dataframe(
                  "is better)"),
         "relative_mce": st.column_config.NumberColumn(
             "Relative mCE", format="%.1f",
-            help="As mCE, with each error minus the model's own clean error: how much accuracy "
-                 "corruptions take away, relative to the reference"),
+            help="The accuracy corruptions take away (error minus the model's own clean error), "
+                 "summed over the benchmark corruptions and severities, relative to the "
+                 "reference's (100 = loses as much as the reference)"),
     },
 )
 

@@ -113,9 +113,11 @@ def model_overview(con: Con) -> pl.DataFrame:
 
     Mean corruption accuracy averages over the benchmark corruptions and severities present. mCE
     (Hendrycks & Dietterich 2019) divides each benchmark corruption's error, summed over
-    severities, by the dense reference's, and averages over corruptions, x100; relative mCE does
-    the same with each error minus the model's own clean error. A model without a reference is
-    its own, so a dense model scores exactly 100.
+    severities, by the dense reference's, and averages over corruptions, x100. Relative mCE is
+    the accuracy that corruptions take away (error minus the model's own clean error), summed over
+    corruptions and severities, relative to the reference's, x100: a ratio of sums, since the
+    per-corruption average swings wildly (even below 0) where the reference barely degrades. A
+    model without a reference is its own, so a dense model scores exactly 100 on both.
     """
     return _frame(con, """
         WITH err AS (
@@ -133,7 +135,7 @@ def model_overview(con: Con) -> pl.DataFrame:
         ce AS (
             SELECT m.model_id,
                    100 * avg(x.err_sum / nullif(r.err_sum, 0)) AS mce,
-                   100 * avg(x.rel_sum / nullif(r.rel_sum, 0)) AS relative_mce
+                   100 * sum(x.rel_sum) / nullif(sum(r.rel_sum), 0) AS relative_mce
             FROM models m
             JOIN per_corruption x ON x.model_id = m.model_id
             JOIN per_corruption r ON r.model_id = coalesce(m.reference_model_id, m.model_id)
