@@ -302,8 +302,10 @@ def build(cfg: BuildConfig, device: str = "auto") -> Path:
             results, cka = evaluate(models, condition, test, dev, cfg.batch_size)
             writer.put_similarity(condition.condition_id, [m.model_id for m in models],
                                   cka.cpu().numpy())
-            for m, metrics in zip(models, results, strict=True):
-                if (m.model_id, condition.condition_id) not in done:
-                    writer.put_metrics(m.model_id, condition.condition_id,
-                                       np.arange(len(test), dtype=np.int32), metrics)
+            sample_ids = np.arange(len(test), dtype=np.int32)
+            writer.put_metrics_many([
+                (m.model_id, condition.condition_id, sample_ids, metrics)
+                for m, metrics in zip(models, results, strict=True)
+                if (m.model_id, condition.condition_id) not in done
+            ])
         return writer.commit()

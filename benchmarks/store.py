@@ -1,0 +1,198 @@
+"""How fast the store is written and read at CIFAR-10-C size, and how small it is.
+
+    .venv/bin/python -m benchmarks.store [--models 8] [--samples 10000] [--out /tmp/rle-bench.duckdb]
+
+Builds a synthetic store of the size DESIGN section 7 names (8 models x 96 conditions x 10,000
+samples = 7.7 million metric rows) with the real writer, the metrics computed by the real
+geometry code from random features (so the columns compress like real ones), then:
+- write speed: metric rows per second through `StoreWriter.put_metrics` (the Arrow load and its
+  transaction; the geometry itself is timed apart), and bytes per metric row on disk with and
+  without the FLOAT[C] `angles` column;
+- read speed: every query the pages run, with the arguments a page starts with, each run warm
+  20 times, reported as p50 / p95 milliseconds (the app caches results, so this is what the first
+  view of a choice costs).
+Targets (DESIGN section 7): >= 2 million rows/s written, <= 32 bytes per row without `angles`,
+every page query <= 100 ms p95 on a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import torch
+
+from compute.geometry import geometry
+from store import open_store, queries
+from store.writer import StoreWriter
+
+CORRUPTIONS = [
+    ("gaussian_noise", "noise"), ("shot_noise", "noise"), ("impulse_noise", "noise"),
+    ("defocus_blur", "blur"), ("glass_blur", "blur"), ("motion_blur", "blur"), ("zoom_blur", "blur"),
+    ("snow", "weather"), ("frost", "weather"), ("fog", "weather"), ("brightness", "weather"),
+    ("contrast", "digital"), ("elastic_transform", "digital"), ("pixelate", "digital"),
+    ("jpeg_compression", "digital"), ("speckle_noise", "extra"), ("gaussian_blur", "extra"),
+    ("spatter", "extra"), ("saturate", "extra"),
+]
+CLASSES, DIM = 10, 64
+
+
+def build(path: Path, n_models: int, n_samples: int) -> tuple[float, float, int]:
+    """Write the synthetic store; returns (seconds in put_metrics, seconds in geometry, rows)."""
+    gen = torch.Generator().manual_seed(0)
+    labels = torch.arange(n_samples) % CLASSES
+    conditions = [("clean", 0, "clean")] + [(c, s, f) for c, f in CORRUPTIONS for s in range(1, 6)]
+    means = torch.randn(CLASSES, DIM, generator=gen, dtype=torch.float64) * 2
+    weights = [torch.randn(CLASSES, DIM, generator=gen, dtype=torch.float64) for _ in range(n_models)]
+    biases = [torch.randn(CLASSES, generator=gen, dtype=torch.float64) * 0.1 for _ in range(n_models)]
+    put_s = geo_s = 0.0
+    rows = 0
+    with StoreWriter(path, "bench", CLASSES) as w:
+        w.put_table("classes", {"class_id": np.arange(CLASSES, dtype=np.int16),
+                                "name": [f"class{k}" for k in range(CLASSES)]})
+        w.put_table("conditions", {
+            "condition_id": np.arange(len(conditions), dtype=np.int16),
+            "name": ["clean" if s == 0 else f"{c}-{s}" for c, s, _ in conditions],
+            "corruption": [c for c, _, _ in conditions],
+            "severity": np.array([s for _, s, _ in conditions], np.int8),
+            "family": [f for _, _, f in conditions],
+            "benchmark": [s > 0 and f != "extra" for _, s, f in conditions],
+        })
+        w.put_table("samples", {"sample_id": np.arange(n_samples, dtype=np.int32),
+                                "split": ["test"] * n_samples,
+                                "label": labels.numpy().astype(np.int16),
+                                "source": [f"test/{i}.png" for i in range(n_samples)],
+                                "thumbnail": [b"\x89PNG" + bytes(200)] * n_samples})
+        for m in range(n_models):
+            w.put_model({"model_id": m, "name": "dense" if m == 0 else f"pruned-{m}", "arch": "synthetic",
+                         "method": "dense" if m == 0 else "magnitude", "target_sparsity": None,
+                         "sparsity": 0.0 if m == 0 else 0.8, "params_total": 1, "params_nonzero": 1,
+                         "reference_model_id": None if m == 0 else 0, "num_classes": CLASSES,
+                         "feature_dim": DIM, "checkpoint": None, "checkpoint_sha256": None,
+                         "notes": None}, weights[m].numpy(), biases[m].numpy())
+        for cid, (_, severity, _) in enumerate(conditions):
+            base = means[labels] + torch.randn(n_samples, DIM, generator=gen, dtype=torch.float64) * (
+                1 + 0.3 * severity)
+            pairs = []
+            for m in range(n_models):
+                f = (base + 0.3 * torch.randn(n_samples, DIM, generator=gen, dtype=torch.float64)).relu()
+                start = time.perf_counter()
+                out = geometry(f, means + 0.5 * weights[m], biases[m], labels)
+                pairs.append((m, cid, np.arange(n_samples, dtype=np.int32),
+                              {k: v.numpy() for k, v in out.items()}))
+                geo_s += time.perf_counter() - start
+                rows += n_samples
+            start = time.perf_counter()
+            w.put_metrics_many(pairs)  # as a build writes: every model of a condition at once
+            put_s += time.perf_counter() - start
+            ids = list(range(n_models))
+            w.put_similarity(cid, ids, np.eye(n_models))
+        start = time.perf_counter()
+        w.commit()
+        put_s += time.perf_counter() - start
+    return put_s, geo_s, rows
+
+
+def bytes_without_angles(path: Path, rows: int) -> float:
+    """On-disk bytes per metric row of a copy of `metrics` without `angles`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "no-angles.duckdb"
+        con = duckdb.connect(str(copy))
+        con.execute(f"ATTACH '{path}' AS src (READ_ONLY)")
+        con.execute("CREATE TABLE metrics AS SELECT * EXCLUDE (angles) FROM src.metrics")
+        con.execute("DETACH src")
+        con.execute("CHECKPOINT")
+        con.close()
+        return copy.stat().st_size / rows
+
+
+def page_queries(con: duckdb.DuckDBPyConnection) -> dict[str, callable]:
+    """Every query the pages run, with the arguments a page starts with."""
+    models = list(range(min(3, con.execute("SELECT count(*) FROM models").fetchall()[0][0])))
+    all_models = [r[0] for r in con.execute("SELECT model_id FROM models").fetchall()]
+    classes = list(range(CLASSES))
+    noisy = con.execute(
+        "SELECT condition_id FROM conditions WHERE name = 'gaussian_noise-5'").fetchall()[0][0]
+    return {
+        "overview: store_summary": lambda: queries.store_summary(con),
+        "overview: model_overview (mCE)": lambda: queries.model_overview(con),
+        "overview: accuracy_by_corruption": lambda: queries.accuracy_by_corruption(con, None),
+        "overview: accuracy_by_family": lambda: queries.accuracy_by_family(con),
+        "overview: accuracy_by_severity": lambda: queries.accuracy_by_severity(con, None),
+        "geometry: metric_histogram x4": lambda: [
+            queries.metric_histogram(con, m, models, noisy, classes)
+            for m in ("length", "angle_true", "angle_gap", "margin_distance")],
+        "geometry: selection_size": lambda: queries.selection_size(con, models, noisy, classes),
+        "geometry: angle_length_bins": lambda: queries.angle_length_bins(con, models, noisy, classes),
+        "geometry: angle_length_points (1 class)":
+            lambda: queries.angle_length_points(con, models, noisy, [0]),
+        "geometry: shift_summary": lambda: queries.shift_summary(con, models, noisy, classes),
+        "geometry: shift_histogram": lambda: queries.shift_histogram(con, "margin_distance", models,
+                                                                    noisy, classes),
+        "geometry: class_directions + pair angles": lambda: (queries.class_directions(con, models),
+                                                             queries.class_pair_angles(con, models)),
+        "geometry: class_pair_plane + boundary": lambda: (
+            queries.class_pair_plane(con, models, noisy, 3, 5),
+            queries.class_pair_boundary(con, models, 3, 5)),
+        "similarity: model_similarity (8 models)": lambda: queries.model_similarity(con, 0, all_models),
+        "similarity: corruption_correlation (1 model, mean)":
+            lambda: queries.corruption_correlation(con, "margin_distance", [0], None),
+        "similarity: corruption_correlation (1 model, sev 3)":
+            lambda: queries.corruption_correlation(con, "margin_distance", [0], 3),
+        "similarity: corruption_correlation (8 models, mean)":
+            lambda: queries.corruption_correlation(con, "margin_distance", all_models, None),
+        "samples: sample_category (pruning-fragile)": lambda: queries.sample_category(
+            con, "pruning-fragile", 1, 0, all_models, classes),
+        "samples: sample_category (always-right)": lambda: queries.sample_category(
+            con, "always-right", 1, 0, all_models, classes),
+        "samples: sample_metrics + path + images": lambda: (
+            queries.sample_metrics(con, 17), queries.sample_path(con, 17, "fog"),
+            queries.sample_images(con, 17)),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", type=int, default=8)
+    parser.add_argument("--samples", type=int, default=10_000)
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "rle-bench.duckdb"))
+    args = parser.parse_args()
+    path = Path(args.out)
+    path.unlink(missing_ok=True)
+    torch.set_num_threads(os.cpu_count() or 1)
+    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"duckdb {duckdb.__version__}, torch {torch.__version__}")
+    put_s, geo_s, rows = build(path, args.models, args.samples)
+    print(f"\nwrote {rows:,} metric rows: {rows / put_s / 1e6:.2f} million rows/s through the writer "
+          f"(geometry apart: {rows / geo_s / 1e6:.2f} million rows/s)")
+    size = path.stat().st_size
+    print(f"file {size / 2**20:,.0f} MiB: {size / rows:.1f} bytes per metric row with angles, "
+          f"{bytes_without_angles(path, rows):.1f} without (the rest of the store included above)")
+    con = open_store(path)
+    print(f"\n{'query':52s} {'p50 ms':>8s} {'p95 ms':>8s}")
+    worst = 0.0
+    for name, fn in page_queries(con).items():
+        fn()  # warm
+        times = []
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - start) * 1000)
+        p95 = statistics.quantiles(times, n=20)[-1]
+        worst = max(worst, p95)
+        print(f"{name:52s} {statistics.median(times):8.1f} {p95:8.1f}")
+    print(f"\nslowest p95: {worst:.1f} ms (target: 100 ms)")
+    con.close()
+    path.unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    main()
