@@ -3,9 +3,11 @@ of the same corruptions and against the CIFAR ResNet-20 forward pass on the same
 
     bash scripts/setup.sh requirements-bench.txt
     .venv/bin/python -m benchmarks.corruptions [--images 2000] [--batch 500] [--reference-images 200]
+                                               [--severity 3 | --severity all]
 
 Prints, per corruption, images per second for the torch suite, for the per-image reference and
-for the forward pass, and the ratios; then the totals over the whole suite. Every figure comes
+for the forward pass, and the ratios; then the totals over the whole suite. With
+`--severity all` each rate covers the five severities in turn (what a full build pays). Every figure comes
 from one run on one machine, so the ratios compare like with like. Record the output in
 docs/benchmarks.md with the command line that produced it.
 """
@@ -43,10 +45,12 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=2000, help="images per torch measurement")
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--reference-images", type=int, default=200)
-    parser.add_argument("--severity", type=int, default=3)
+    parser.add_argument("--severity", default="3", choices=["1", "2", "3", "4", "5", "all"],
+                        help="one severity, or all five in turn")
     parser.add_argument("--data-root", default=str(ROOT.parent / "shared" / "data"))
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
+    severities = range(1, 6) if args.severity == "all" else [int(args.severity)]
     device = torch.device(args.device)
 
     if (Path(args.data_root) / "cifar10" / "test").is_dir():
@@ -81,27 +85,30 @@ def main() -> None:
     for corruption in suite():
         def run(c=corruption) -> None:
             with torch.inference_mode():
-                for b, i in zip(batches, ids, strict=True):
-                    quantize_like_benchmark(c(b, args.severity, i))
-                    if device.type == "cuda":
-                        torch.cuda.synchronize()
+                for severity in severities:
+                    for b, i in zip(batches, ids, strict=True):
+                        quantize_like_benchmark(c(b, severity, i))
+                        if device.type == "cuda":
+                            torch.cuda.synchronize()
 
         def reference(name=corruption.name) -> None:
-            for k, image in enumerate(reference_inputs):
-                corrupt(image, name, args.severity, seed=k)
+            for severity in severities:
+                for k, image in enumerate(reference_inputs):
+                    corrupt(image, name, severity, seed=k)
 
-        ours = rate(run, len(images), repeats=2)
-        theirs = rate(reference, len(reference_inputs))
-        total_torch += len(images) / ours
-        total_reference += len(reference_inputs) / theirs
+        ours = rate(run, len(images) * len(severities), repeats=2)
+        theirs = rate(reference, len(reference_inputs) * len(severities))
+        total_torch += len(images) * len(severities) / ours
+        total_reference += len(reference_inputs) * len(severities) / theirs
         print(f"{corruption.name:18s} {ours:12,.0f} {theirs:16,.0f} {ours / theirs:8.1f}x "
               f"{ours / forward_rate:10.1f}x")
-    suite_torch = len(images) * len(suite()) / total_torch
-    suite_reference = len(reference_inputs) * len(suite()) / total_reference
+    suite_torch = len(images) * len(severities) * len(suite()) / total_torch
+    suite_reference = len(reference_inputs) * len(severities) * len(suite()) / total_reference
     print("-" * len(header))
     print(f"{'whole suite':18s} {suite_torch:12,.0f} {suite_reference:16,.0f} "
           f"{suite_torch / suite_reference:8.1f}x {suite_torch / forward_rate:10.1f}x")
-    print("\nwhole suite = images x 19 corruptions / total time (a harmonic mean of the rates)")
+    print(f"\nwhole suite = images x {len(severities)} severities x 19 corruptions / total time "
+          "(a harmonic mean of the rates)")
 
 
 if __name__ == "__main__":

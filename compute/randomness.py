@@ -47,8 +47,9 @@ def sample_seeds(name: str, severity: int, sample_ids: torch.Tensor) -> torch.Te
 
 
 def _to_unit(bits: torch.Tensor) -> torch.Tensor:
-    """The top 24 bits as a float in the open interval (0, 1)."""
-    return (_srl(bits, 8).float() + 0.5) * (1.0 / (1 << 24))
+    """The top 23 bits as a float in the open interval (0, 1): (2 b + 1) / 2^24 is exact in
+    float32 (b + 0.5 with 24 bits of b is not, and rounds the top value to 1.0)."""
+    return (_srl(bits, 9).float() * 2 + 1) * (1.0 / (1 << 24))
 
 
 class SampleRandom:
@@ -72,6 +73,10 @@ class SampleRandom:
         counter = torch.arange(math.prod(shape), device=self.device, dtype=torch.int32)[None, :]
         return mix32(counter ^ keys).view(-1, *shape)
 
+    def uniform_bits(self, *shape: int, bits: int = 24) -> torch.Tensor:
+        """Uniform integers in [0, 2^bits) (int32), bits <= 31: the top bits of `bits()`."""
+        return _srl(self.bits(*shape), 32 - bits)
+
     def uniform(self, *shape: int, low: float = 0.0, high: float = 1.0) -> torch.Tensor:
         """Uniform floats in the open interval (low, high)."""
         return low + (high - low) * _to_unit(self.bits(*shape))
@@ -88,7 +93,11 @@ class SampleRandom:
 
     def integers(self, low: int, high: int, *shape: int) -> torch.Tensor:
         """Integers in [low, high), like numpy's randint (int64)."""
-        return low + (_srl(self.bits(*shape), 1) % (high - low)).long()
+        span = high - low
+        bits = _srl(self.bits(*shape), 1)
+        # A power-of-two span takes the low bits: the same numbers as %, without a division.
+        bits = bits & (span - 1) if span & (span - 1) == 0 else bits % span
+        return low + bits.long()
 
     def generators(self) -> list[torch.Generator]:
         """CPU torch generators seeded from each sample's stream, for a sampler torch has no

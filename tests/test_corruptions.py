@@ -5,12 +5,16 @@ import itertools
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from compute.corruptions import (
     CORRUPTIONS,
     FAMILIES,
     _poisson_by_inversion,
     _poisson_cdf,
+    _swap_serially,
+    _swap_up_left,
     quantize_like_benchmark,
     select,
     suite,
@@ -127,16 +131,19 @@ def test_change_grows_with_severity(images, name):
 
 @pytest.mark.parametrize("c", [500, 250, 100, 75, 50])
 def test_shot_noise_inverts_the_poisson_cdf_exactly(c):
-    """Every draw k satisfies P(X <= k - 1) < u <= P(X <= k) for its own rate, and the draws
-    have the Poisson mean and variance."""
+    """Every draw k satisfies P(X <= k - 1) < u <= P(X <= k) for its own rate, u = (b + 0.5) / 2^24
+    (exact in float64), including the extreme b, and the draws have the Poisson mean and variance."""
     gen = torch.Generator().manual_seed(c)
     levels = torch.randint(0, 256, (200_000,), generator=gen).float()
-    u = torch.rand(200_000, generator=gen).clamp(1e-7, 1 - 1e-7)
-    k = _poisson_by_inversion(levels, c, u)
+    b = torch.randint(0, 2**24, (200_000,), generator=gen, dtype=torch.int32)
+    b[:512] = torch.tensor([0, 1, 2**24 - 2, 2**24 - 1], dtype=torch.int32).repeat(128)
+    k = _poisson_by_inversion(levels, c, b).long()
     table = _poisson_cdf(float(c))
+    u = (b.double() + 0.5) / 2**24
     below, at = table[levels.long(), k], table[levels.long(), k + 1]
-    assert ((u.double() > below) & (u.double() <= at)).all()
-    lam = levels.double() * c / 255
+    assert ((u > below) & (u <= at)).all()
+    assert (k[levels == 0] == 0).all()
+    k, lam = k[512:], levels[512:].double() * c / 255  # the uniformly drawn part
     assert abs(float((k - lam).mean())) < 0.1
     assert float(((k - lam) ** 2).mean() / lam.mean()) == pytest.approx(1.0, abs=0.02)
 
@@ -145,3 +152,15 @@ def test_shot_noise_off_the_8_bit_grid_still_works():
     x = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     y = CORRUPTIONS["shot_noise"](x, 3, torch.arange(4))
     assert y.shape == x.shape and not torch.equal(x, y) and (y >= 0).all() and (y <= 1).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 4), h=st.integers(3, 12), w=st.integers(3, 12),
+       iterations=st.integers(1, 3), seed=st.integers(0, 2**31))
+def test_glass_blur_row_swaps_equal_the_serial_swaps(n, h, w, iterations, seed):
+    """The row-at-a-time permutation for shifts in {-1, 0} is the generator's one-swap-at-a-time
+    sequence, on any image size and number of iterations."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 3, h, w, generator=gen)
+    shifts = torch.randint(-1, 1, (n, iterations, h - 2, w - 2, 2), generator=gen)
+    assert torch.equal(_swap_up_left(x, shifts), _swap_serially(x, shifts, 1))

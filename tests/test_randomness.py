@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from compute.randomness import SampleRandom, mix32, sample_seeds
+from compute.randomness import SampleRandom, _to_unit, mix32, sample_seeds
 
 
 def lowbias32(x: int) -> int:
@@ -65,3 +65,21 @@ def test_seeds_differ_by_corruption_severity_and_sample():
     assert not torch.equal(a, b) and not torch.equal(a, c)
     big = sample_seeds("fog", 1, torch.tensor([5, 5 + (1 << 32)]))
     assert big[0] != big[1]  # ids beyond 32 bits stay distinct
+
+
+def test_uniform_floats_stay_strictly_inside_the_unit_interval_at_the_extreme_bits():
+    # All-ones bits once rounded up to exactly 1.0 (24 bits plus a half do not fit in float32).
+    bits = torch.tensor([0, 1, -1, -2, 2**31 - 1, -(2**31)], dtype=torch.int32)
+    u = _to_unit(bits)
+    assert (u > 0).all() and (u < 1).all()
+    assert u[2] == 1 - 2**-24 and u[0] == 2**-24
+
+
+@pytest.mark.parametrize("low, high", [(-2, 2), (-1, 2), (0, 7), (3, 4)])
+def test_integers_cover_their_range_evenly(rng, low, high):
+    # Power-of-two spans take low bits, others a remainder: both uniform over [low, high).
+    i = rng.integers(low, high, 2000)
+    counts = torch.bincount((i - low).flatten(), minlength=high - low).double()
+    assert i.min() == low and i.max() == high - 1
+    expected = i.numel() / (high - low)
+    assert ((counts - expected).abs() < 5 * math.sqrt(expected)).all()
