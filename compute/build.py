@@ -308,4 +308,8 @@ def build(cfg: BuildConfig, device: str = "auto") -> Path:
                 for m, metrics in zip(models, results, strict=True)
                 if (m.model_id, condition.condition_id) not in done
             ])
+        # What the corruption-redundancy view pools, so it need not read every metric row.
+        for metric, severity in tqdm(writer.shift_moment_keys(), desc="corruption shift moments",
+                                     unit="view", leave=False):
+            writer.put_shift_moments(metric, severity)
         return writer.commit()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 
 import duckdb
-import numpy as np
 import polars as pl
 
 from store import analysis
@@ -496,17 +495,75 @@ def corruption_shifts(con: Con, metric: str, model_ids: list[int],
     return wide.select("model_id", "sample_id", *order.to_list()).sort("model_id", "sample_id")
 
 
+def corruption_shift_moments(con: Con, metric: str, model_ids: list[int],
+                             severity: int | None = None) -> pl.DataFrame:
+    """Rows of `shift_moments` for each of `model_ids`: the moments of its per-sample corruption
+    shifts of `metric` (at one severity, or averaged over severities: severity 0)."""
+    wide = corruption_shifts(con, metric, model_ids, severity)
+    rows = []
+    if not wide.is_empty():
+        names = [c for c in wide.columns if c not in ("model_id", "sample_id")]
+        for (model,), part in wide.group_by("model_id", maintain_order=True):
+            n, mean, products = analysis.column_moments(part.select(names).to_numpy())
+            rows += [(model, metric, severity or 0, a, b, n, float(mean[i]), float(products[i, j]))
+                     for i, a in enumerate(names) for j, b in enumerate(names)]
+    return pl.DataFrame(rows, orient="row", schema={
+        "model_id": pl.Int16, "metric": pl.String, "severity": pl.Int8, "corruption_a": pl.String,
+        "corruption_b": pl.String, "n": pl.Int64, "mean_a": pl.Float64, "products": pl.Float64})
+
+
+def _stored_moments(con: Con, metric: str, model_ids: list[int], severity: int | None):
+    """(corruption names in build order, [(n, mean, products) per model]) from `shift_moments`,
+    or None where the store has no moments for every chosen model (a version-2 store)."""
+    if not _frame(con, "SELECT 1 FROM duckdb_tables() WHERE table_name = 'shift_moments'").height:
+        return None
+    rows = _frame(con, """
+        WITH firsts AS (SELECT corruption, min(condition_id) AS first_id FROM conditions
+                        GROUP BY corruption)
+        SELECT sm.model_id, sm.corruption_a, sm.corruption_b, sm.n, sm.mean_a, sm.products,
+               fa.first_id AS first_a, fb.first_id AS first_b
+        FROM shift_moments sm
+        JOIN firsts fa ON fa.corruption = sm.corruption_a
+        JOIN firsts fb ON fb.corruption = sm.corruption_b
+        WHERE sm.metric = $metric AND sm.severity = $severity AND list_contains($models, sm.model_id)
+        ORDER BY sm.model_id, first_a, first_b
+    """, metric=metric, severity=severity or 0, models=_ids(model_ids))
+    chosen = set(_ids(model_ids))
+    if set(rows["model_id"].unique().to_list()) != chosen:
+        return None
+    names = rows.filter(pl.col("model_id") == min(chosen))["corruption_b"].unique(
+        maintain_order=True).to_list()
+    k = len(names)
+    parts = []
+    for (_,), part in rows.group_by("model_id", maintain_order=True):
+        if part.height != k * k:
+            return None
+        products = part["products"].to_numpy().reshape(k, k)
+        mean = part.filter(pl.col("corruption_a") == pl.col("corruption_b"))["mean_a"].to_numpy()
+        parts.append((int(part["n"][0]), mean, products))
+    return names, parts
+
+
 def corruption_correlation(con: Con, metric: str, model_ids: list[int],
                            severity: int | None = None) -> pl.DataFrame:
     """Correlation between corruptions of the per-sample shifts they cause (pooled over the chosen
-    models), long form, with each corruption's position in a hierarchical-clustering order."""
-    wide = corruption_shifts(con, metric, model_ids, severity)
-    if wide.is_empty():
+    models), long form, with each corruption's position in a hierarchical-clustering order.
+
+    From the per-model moments the build stored (`shift_moments`, a few hundred rows), pooled;
+    a store without them computes the shifts from `metrics` (the same numbers, slower)."""
+    col = _metric(metric)
+    stored = _stored_moments(con, col, model_ids, severity)
+    if stored is not None:
+        names, parts = stored
+        n, mean, products = analysis.pool_moments(parts)
+        corr = analysis.correlation_from_moments(n, products, mean)
+    else:
+        wide = corruption_shifts(con, col, model_ids, severity)
+        names = [c for c in wide.columns if c not in ("model_id", "sample_id")]
+        corr = analysis.correlation_matrix(wide.select(names).to_numpy()) if names else None
+    if not names:
         return pl.DataFrame(schema={"corruption_a": pl.String, "corruption_b": pl.String,
                                     "r": pl.Float64, "order_a": pl.Int64, "order_b": pl.Int64})
-    names = [c for c in wide.columns if c not in ("model_id", "sample_id")]
-    values = wide.select(names).to_numpy().astype(np.float64)
-    corr = analysis.correlation_matrix(values)
     order = analysis.cluster_order(corr)
     position = {names[i]: k for k, i in enumerate(order)}
     rows = [(a, b, float(corr[i, j]), position[a], position[b])

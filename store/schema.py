@@ -6,7 +6,9 @@ from pathlib import Path
 
 import duckdb
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
+# Version 2 lacks `shift_moments`; its stores still open (that one view computes from `metrics`).
+READABLE_VERSIONS = ("2", "3")
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 
 
@@ -49,11 +51,12 @@ def open_store(path: str | Path) -> duckdb.DuckDBPyConnection:
     except duckdb.Error:
         con.close()
         raise StoreError(f"{path} is a DuckDB file but not a Robustness Lottery store.") from None
-    if not rows or rows[0][0] != SCHEMA_VERSION:
+    if not rows or rows[0][0] not in READABLE_VERSIONS:
         con.close()
         found = rows[0][0] if rows else "none"
         raise StoreError(
-            f"{path} has schema version {found}, this code reads version {SCHEMA_VERSION}: "
+            f"{path} has schema version {found}, this code reads versions "
+            f"{', '.join(READABLE_VERSIONS)}: "
             "rebuild it with `python -m compute build CONFIG`."
         )
     return con

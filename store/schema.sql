@@ -1,4 +1,4 @@
--- Robustness Lottery Explorer store, schema version 2.
+-- Robustness Lottery Explorer store, schema version 3 (version 2 lacks shift_moments).
 -- One file holds everything the app shows; compute writes it, the app only reads it.
 -- Integer keys keep the metrics table small and joins fast; names live in the dimension tables
 -- and in the *_named views below for people writing their own SQL.
@@ -106,6 +106,22 @@ CREATE TABLE model_similarity (
     condition_id SMALLINT NOT NULL,
     linear_cka   DOUBLE,               -- NULL where a model's features are constant
     PRIMARY KEY (model_a, model_b, condition_id)
+);
+
+-- Derived from `metrics` at the end of a build, so the corruption-redundancy view pools any set of
+-- models without reading every metric row: per model, the moments of each corruption's
+-- per-sample shift of a metric against clean, over the samples where every corruption's shift
+-- is finite (store/queries.py: corruption_correlation; store/analysis.py: pool_moments).
+CREATE TABLE shift_moments (
+    model_id     SMALLINT NOT NULL,
+    metric       VARCHAR NOT NULL,
+    severity     TINYINT NOT NULL,     -- 0: each corruption's shift averaged over its severities
+    corruption_a VARCHAR NOT NULL,
+    corruption_b VARCHAR NOT NULL,
+    n            BIGINT NOT NULL,      -- samples with every corruption's shift finite
+    mean_a       DOUBLE NOT NULL,      -- their mean shift under corruption_a
+    products     DOUBLE NOT NULL,      -- sum over them of (shift_a - mean_a) (shift_b - mean_b)
+    PRIMARY KEY (model_id, metric, severity, corruption_a, corruption_b)
 );
 
 CREATE VIEW accuracy AS

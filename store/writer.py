@@ -17,6 +17,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from store.queries import GEOMETRY_METRICS, corruption_shift_moments
 from store.schema import SCHEMA_VERSION, create_schema
 
 # Columns of `metrics` after the keys and `angles`, with their Arrow types (matching schema.sql).
@@ -224,6 +225,27 @@ class StoreWriter:
         for name, dtype in METRIC_COLUMNS.items():
             columns[name] = _nullable(np.asarray(metrics[name]), dtype)
         return pa.table(columns)
+
+    # --- derived summaries ------------------------------------------------------------------
+
+    def shift_moment_keys(self) -> list[tuple[str, int]]:
+        """Every (metric, severity) the corruption-redundancy view can ask for; severity 0 is the
+        mean over severities."""
+        severities = [s for (s,) in self.con.execute(
+            "SELECT DISTINCT severity FROM conditions WHERE severity > 0 ORDER BY 1").fetchall()]
+        return [(metric, s) for metric in GEOMETRY_METRICS for s in [0, *severities]]
+
+    def put_shift_moments(self, metric: str, severity: int) -> None:
+        """Replace the stored moments of every model's corruption shifts of one metric, at one
+        severity (0: averaged over severities), computed from the metrics written so far."""
+        models = [m for (m,) in self.con.execute("SELECT model_id FROM models").fetchall()]
+        rows = corruption_shift_moments(self.con, metric, models, severity or None)
+        self.con.execute("BEGIN")
+        self.con.execute("DELETE FROM shift_moments WHERE metric = ? AND severity = ?",
+                         [metric, severity])
+        if rows.height:
+            self._insert("shift_moments", rows.to_arrow())
+        self.con.execute("COMMIT")
 
     # --- finishing --------------------------------------------------------------------------
 

@@ -4,7 +4,13 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from store.analysis import cluster_order, correlation_matrix
+from store.analysis import (
+    cluster_order,
+    column_moments,
+    correlation_from_moments,
+    correlation_matrix,
+    pool_moments,
+)
 
 
 @settings(max_examples=40, deadline=None)
@@ -37,3 +43,36 @@ def test_cluster_order_puts_correlated_items_side_by_side():
     groups = ["a" if i % 2 == 0 else "b" for i in order]
     assert groups in (["a", "a", "a", "b", "b"], ["b", "b", "a", "a", "a"])
     assert cluster_order(np.ones((1, 1))) == [0]
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), k=st.integers(1, 8), parts=st.integers(1, 4))
+def test_pooled_moments_give_the_correlation_of_the_pooled_rows(seed, k, parts):
+    """Moments of several row sets, pooled, give the correlation of all the rows at once (numpy's
+    corrcoef), leaving out NaN rows, with a constant column (NaN) and offsets far from zero."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(60, k)) * rng.uniform(0.1, 10, k) + rng.uniform(-1000, 1000, k)
+    x[rng.integers(0, 60, 6), rng.integers(0, k, 6)] = np.nan
+    if k > 2:
+        x[:, 1] = 3.7  # constant, and not exactly representable: its spread is pure rounding
+    n, mean, products = pool_moments([column_moments(part) for part in np.array_split(x, parts)])
+    got = correlation_from_moments(n, products, mean)
+    rows = np.isfinite(x).all(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        want = np.corrcoef(x[rows], rowvar=False).reshape(k, k)
+    if k > 2:
+        assert np.isnan(got[1, [0, 2]]).all() and got[1, 1] == 1
+        keep = [i for i in range(k) if i != 1]
+        got, want = got[np.ix_(keep, keep)], want[np.ix_(keep, keep)]
+    assert np.allclose(got, want, atol=1e-9)
+    assert np.allclose(correlation_matrix(x), correlation_from_moments(n, products, mean),
+                       atol=1e-9, equal_nan=True)
+
+
+def test_moments_of_too_few_rows_correlate_nothing():
+    n, mean, products = column_moments(np.array([[1.0, np.nan], [2.0, 3.0]]))
+    assert n == 1
+    c = correlation_from_moments(n, products, mean)
+    assert np.isnan(c[0, 1]) and (np.diag(c) == 1).all()
+    empty = pool_moments([column_moments(np.full((3, 2), np.nan))] * 2)
+    assert empty[0] == 0 and np.isnan(correlation_from_moments(*empty[::2])[0, 1])

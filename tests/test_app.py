@@ -108,6 +108,8 @@ def test_similarity_reacts_and_explains_empty_choices(tiny_store, monkeypatch):
     at.switch_page("pages/similarity.py").run()
     assert not at.exception, at.exception
     assert any("pixelate" in m.value for m in at.markdown)  # a redundant pair named in words
+    over = at.multiselect(key="over")
+    assert len(over.options) == 2 and over.value == over.options  # pooled over every model
     for shift in ["angle_true", "length", "loss"]:
         at.selectbox(key="shift").set_value(shift).run()
         assert not at.exception, (shift, at.exception)

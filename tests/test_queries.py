@@ -9,7 +9,9 @@ accuracies, mCE, agreement and error overlap the queries must return.
 from __future__ import annotations
 
 import math
+import shutil
 
+import duckdb
 import numpy as np
 import polars as pl
 import pytest
@@ -17,7 +19,8 @@ import torch
 
 from compute.geometry import geometry
 from compute.similarity import FeatureGram
-from store import open_store, queries
+from store import StoreError, open_store, queries
+from store.analysis import correlation_matrix
 from store.writer import StoreWriter
 
 LABELS = np.array([0, 1, 2, 0])
@@ -77,6 +80,8 @@ def hand_store(tmp_path_factory):
                 feats.append(torch.tensor(f))
             gram.update(feats)
             w.put_similarity(c, [0, 1], gram.cka().numpy())
+        for metric, severity in w.shift_moment_keys():
+            w.put_shift_moments(metric, severity)
         w.commit()
     return path, weights, raw
 
@@ -204,6 +209,44 @@ def test_corruption_correlation_is_symmetric_with_a_unit_diagonal(tiny_store):
     assert diag["agreement"].to_list() == [1.0, 1.0]
     off = cka.filter(cka["model_a"] != cka["model_b"])["linear_cka"].to_list()
     assert all(0 < v < 1 and not math.isnan(v) for v in off)
+
+
+@pytest.mark.parametrize("metric", ["margin_distance", "length", "loss"])
+@pytest.mark.parametrize("severity", [None, 1, 2])
+def test_corruption_correlation_from_stored_moments_equals_the_shifts(hand_store, con, metric,
+                                                                        severity):
+    """The view pools the per-model moments the build stored; they must give the correlation of
+    the per-sample shifts themselves, for every model subset, and so must a version-2 store,
+    which has no moments."""
+    for models in ([0], [1], [0, 1]):
+        fast = queries.corruption_correlation(con, metric, models, severity)
+        wide = queries.corruption_shifts(con, metric, models, severity)
+        names = [c for c in wide.columns if c not in ("model_id", "sample_id")]
+        assert names == ["noise", "blur"]
+        want = correlation_matrix(wide.select(names).to_numpy())
+        got = {(r["corruption_a"], r["corruption_b"]): r["r"] for r in fast.iter_rows(named=True)}
+        for i, a in enumerate(names):
+            for j, b in enumerate(names):
+                assert got[(a, b)] == pytest.approx(want[i, j], abs=1e-9, nan_ok=True)
+
+
+def test_a_version_2_store_still_opens_and_computes_the_correlation(hand_store, tmp_path, con):
+    old = tmp_path / "v2.duckdb"
+    shutil.copy(hand_store[0], old)
+    with duckdb.connect(str(old)) as rw:
+        rw.execute("DROP TABLE shift_moments")
+        rw.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    v2 = open_store(old)
+    for models in ([0], [0, 1]):
+        live = queries.corruption_correlation(v2, "margin_distance", models)
+        stored = queries.corruption_correlation(con, "margin_distance", models)
+        assert live.drop("r").equals(stored.drop("r"))  # the same corruptions in the same order
+        assert live["r"].to_list() == pytest.approx(stored["r"].to_list(), abs=1e-9)
+    v2.close()
+    with duckdb.connect(str(old)) as rw:
+        rw.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    with pytest.raises(StoreError, match="schema version 1, this code reads versions 2, 3"):
+        open_store(old)
 
 
 def category(con, name, model=1, condition=2, models=(0, 1), classes=(0, 1, 2), **kw):
