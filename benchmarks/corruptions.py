@@ -68,7 +68,7 @@ def main() -> None:
     def forward() -> None:
         with torch.inference_mode():
             for b in batches:
-                model(b)
+                model(b.contiguous(memory_format=torch.channels_last))  # as builds feed it
                 if device.type == "cuda":
                     torch.cuda.synchronize()
 
