@@ -1,7 +1,7 @@
 """How fast the batched torch corruptions are, against a per-image numpy/scipy/PIL implementation
 of the same corruptions and against the CIFAR ResNet-20 forward pass on the same batch.
 
-    bash scripts/setup.sh requirements-bench.txt
+    bash scripts/setup.sh requirements-dev.txt
     .venv/bin/python -m benchmarks.corruptions [--images 2000] [--batch 500] [--reference-images 200]
                                                [--severity 3 | --severity all]
 

@@ -10,15 +10,18 @@ Adding a corruption is one function and one `@register` line.
 from __future__ import annotations
 
 import functools
+import hashlib
+import importlib.metadata
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 import torchvision.transforms.v2.functional as TF
 
+from compute import edges
 from compute import imageops as ops
 from compute.errors import UserError
 from compute.randomness import SampleRandom, sample_seeds
@@ -34,6 +37,7 @@ class Corruption:
     params: tuple  # one parameter (or tuple of parameters) per severity 1..5
     fn: Fn
     benchmark: bool  # one of the 15 that mean corruption accuracy and mCE average over
+    random: bool  # draws random numbers (False: the same image every time)
 
     def __call__(self, x: torch.Tensor, severity: int, sample_ids: torch.Tensor) -> torch.Tensor:
         """Corrupt a batch in [0, 1]; sample_ids (N,) fix each sample's randomness."""
@@ -44,11 +48,12 @@ class Corruption:
 CORRUPTIONS: dict[str, Corruption] = {}
 
 
-def register(name: str, family: str, params: Sequence, benchmark: bool = True) -> Callable:
+def register(name: str, family: str, params: Sequence, benchmark: bool = True,
+             random: bool = True) -> Callable:
     assert family in FAMILIES and len(params) == 5, (name, family)
 
     def wrap(fn: Fn) -> Fn:
-        CORRUPTIONS[name] = Corruption(name, family, tuple(params), fn, benchmark)
+        CORRUPTIONS[name] = Corruption(name, family, tuple(params), fn, benchmark, random)
         return fn
 
     return wrap
@@ -190,7 +195,8 @@ def disk_kernel(radius: float, alias_blur: float) -> torch.Tensor:
     return ops.separable(disk[None, None], g, "mirror")[0, 0]
 
 
-@register("defocus_blur", "blur", [(0.3, 0.4), (0.4, 0.5), (0.5, 0.6), (1, 0.2), (1.5, 0.1)])
+@register("defocus_blur", "blur", [(0.3, 0.4), (0.4, 0.5), (0.5, 0.6), (1, 0.2), (1.5, 0.1)],
+          random=False)
 def defocus_blur(x: torch.Tensor, c: tuple, rng: SampleRandom) -> torch.Tensor:
     kernel = disk_kernel(*c)
     support = int(max(abs(i) for i in torch.nonzero(kernel.abs() > 1e-12).flatten() - 8))
@@ -203,81 +209,45 @@ def glass_blur(x: torch.Tensor, c: tuple, rng: SampleRandom) -> torch.Tensor:
     sigma, delta, iterations = c
     h, w = x.shape[-2:]
     x = ops.to_uint8_levels(ops.gaussian_filter(x, sigma))
-    # One (dx, dy) per swap, in the generator's order: rows bottom to top, columns right to left.
+    # One (dx, dy) per position, in the generator's order: rows bottom to top, columns right to
+    # left, each in randint(-delta, delta), i.e. -1 or 0 for CIFAR's delta of 1.
     shifts = rng.integers(-delta, delta, iterations, h - 2 * delta, w - 2 * delta, 2)
-    swap = _swap_up_left if delta == 1 else _swap_serially
-    return ops.gaussian_filter(swap(x, shifts, delta), sigma)
+    for it in range(iterations):
+        x = glass_shuffle(x, shifts[:, it], delta)
+    return ops.gaussian_filter(x, sigma)
 
 
-def _swap_serially(x: torch.Tensor, shifts: torch.Tensor, delta: int) -> torch.Tensor:
-    """The generator's pixel swaps, one position at a time, each seeing the previous ones; every
-    image of the batch steps at once. shifts: (N, iterations, H - 2 delta, W - 2 delta, 2)."""
-    n, ch, h, w = x.shape
-    iterations = shifts.shape[1]
-    # Every pixel of every image as one row of a flat buffer; all swap indices made up front.
-    flat = x.permute(0, 2, 3, 1).reshape(n * h * w, ch).contiguous()
-    base = torch.arange(n, device=x.device)[:, None, None, None] * (h * w)
-    hh = torch.arange(h - delta, delta, -1, device=x.device)[None, None, :, None]
-    ww = torch.arange(w - delta, delta, -1, device=x.device)[None, None, None, :]
-    here = (base + hh * w + ww).expand(n, iterations, -1, -1)
-    there = base + (hh + shifts[..., 1]) * w + (ww + shifts[..., 0])
-    here = here.permute(1, 2, 3, 0).reshape(-1, n)  # (steps, N), in the generator's order
-    there = there.permute(1, 2, 3, 0).reshape(-1, n)
-    pairs = torch.cat([here, there], dim=1)  # (steps, 2N): both ends of every image's swap
-    swapped = torch.cat([there, here], dim=1)
-    for ends, other_ends in zip(pairs, swapped, strict=True):
-        # Images own disjoint rows; a pixel swapped with itself gets its own value twice.
-        flat.index_copy_(0, ends, flat.index_select(0, other_ends))
-    return flat.view(n, h, w, ch).permute(0, 3, 1, 2)
+def glass_shuffle(x: torch.Tensor, shifts: torch.Tensor, delta: int) -> torch.Tensor:
+    """One pass of the generator's "swap" loop, as its code behaves on numpy views.
 
-
-def _swap_up_left(x: torch.Tensor, shifts: torch.Tensor, delta: int = 1) -> torch.Tensor:
-    """The same swaps as `_swap_serially` for shifts in {-1, 0} (delta 1), a row at a time.
-
-    Row h's swaps only touch rows h and h - 1. Going right to left, a swap with the left
-    neighbour carries the current pixel on, so the pixel at (h, w) just before step w came from
-    the column where that chain started (a running maximum in processing order); a diagonal swap
-    parks it at (h - 1, w - 1), where the next step may take it back up. Which pixel of the two
-    rows ends where therefore depends on the shifts alone: it is worked out for every row up
-    front, and each row is then one gather (30 serial steps for a 32-pixel image, not 900).
+    `x[h, w], x[h', w'] = x[h', w'], x[h, w]` assigns a view of x[h, w] after x[h, w] has been
+    overwritten, so it copies: x[h, w] takes its neighbour's pixel and the neighbour keeps its
+    own (the published CIFAR-10-C was made so). With shifts in [-delta, delta) = {-1, 0} the
+    neighbour lies above or left of (h, w), not yet visited in the bottom-to-top, right-to-left
+    order, so the whole pass is one gather from the unchanged image.
+    shifts: (N, H - 2 delta, W - 2 delta, 2) as (dx, dy), rows and columns in visiting order.
     """
-    assert delta == 1
+    if delta != 1:  # positive shifts would read pixels the pass has already overwritten
+        raise ValueError(f"glass blur's one-gather pass needs a maximum shift of 1, got {delta}")
     n, ch, h, w = x.shape
-    dev, small = x.device, torch.int16
-    # Columns in processing order, j = w - 1 - column; columns 1 and 0 (j = w - 2, w - 1) get no
-    # swap of their own. Selections are arithmetic on int16: far cheaper than torch.where here.
-    move = F.pad((shifts[..., 0] < 0).to(small) + 2 * (shifts[..., 1] < 0).to(small), (0, 2))
-    left, up, diagonal = move == 1, move == 2, move == 3  # (N, iterations, rows, w)
-    j = torch.arange(w, device=dev, dtype=small)
-    # Positions in rows (h - 1, h) laid end to end: (h - 1, j) is j, (h, j) is w + j.
-    # carried[j]: where the pixel at (h, j) just before its swap came from.
-    chain_start = ~F.pad(left[..., :-1], (1, 0))
-    carried = w + (j * chain_start).cummax(-1).values
-    # above[j]: where the pixel at (h - 1, j) just before step j came from.
-    parked = F.pad(diagonal[..., :-1], (1, 0))
-    above = j + parked * (F.pad(carried[..., :-1], (1, 0)) - j)
-    final_here = (carried + left * (w + j + 1 - carried) + up * (above - carried)
-                  + diagonal * (j + 1 - carried))
-    final_above = above + up * (carried - above)
-    take = torch.cat([final_above, final_here], dim=-1).long()  # (N, iterations, rows, 2w)
-
-    # The source of every position (columns in processing order), permuted row by row.
-    src = (torch.arange(h, device=dev)[:, None] * w + (w - 1 - j.long())).flatten().repeat(n, 1)
-    for it in range(shifts.shape[1]):
-        for i, row in enumerate(range(h - 1, 1, -1)):
-            pair = src[:, (row - 1) * w : (row + 1) * w]
-            pair.copy_(pair.gather(1, take[:, it, i]))
-    src = src.view(n, 1, h, w).flip(-1).reshape(n, 1, h * w).expand(n, ch, h * w)
-    return x.reshape(n, ch, h * w).gather(2, src).view(n, ch, h, w)
+    rows = torch.arange(h - delta, delta, -1, device=x.device)[None, :, None]
+    cols = torch.arange(w - delta, delta, -1, device=x.device)[None, None, :]
+    source = torch.arange(h * w, device=x.device).repeat(n, 1)
+    target = (rows * w + cols).expand(n, -1, -1)
+    moved = (rows + shifts[..., 1]) * w + (cols + shifts[..., 0])
+    source.scatter_(1, target.reshape(n, -1), moved.reshape(n, -1))
+    index = source[:, None, :].expand(n, ch, h * w)
+    return x.reshape(n, ch, h * w).gather(2, index).view(n, ch, h, w)
 
 
 @register("motion_blur", "blur", [(6, 1), (6, 1.5), (6, 2), (8, 2), (9, 2.5)])
 def motion_blur(x: torch.Tensor, c: tuple, rng: SampleRandom) -> torch.Tensor:
     angles = rng.uniform(1, low=-45.0, high=45.0).flatten()
-    return ops.motion_blur(x, c[0], c[1], angles)
+    # ImageMagick hands the blurred image back as an 8-bit PNG: rounded to the nearest level.
+    return torch.round(ops.motion_blur(x, c[0], c[1], angles) * 255) / 255
 
 
-@register("zoom_blur", "blur", [1.06, 1.11, 1.16, 1.21, 1.26])
+@register("zoom_blur", "blur", [1.06, 1.11, 1.16, 1.21, 1.26], random=False)
 def zoom_blur(x: torch.Tensor, top: float, rng: SampleRandom) -> torch.Tensor:
     factors = np.arange(1, top, 0.01)  # exactly the generator's zoom factors, 1.00 upwards
     # One zoom at a time: a batched product over all of them writes a zooms-times larger
@@ -288,7 +258,7 @@ def zoom_blur(x: torch.Tensor, top: float, rng: SampleRandom) -> torch.Tensor:
     return out / (len(factors) + 1)
 
 
-@register("gaussian_blur", "extra", [0.4, 0.6, 0.7, 0.8, 1.0], benchmark=False)
+@register("gaussian_blur", "extra", [0.4, 0.6, 0.7, 0.8, 1.0], benchmark=False, random=False)
 def gaussian_blur(x: torch.Tensor, sigma: float, rng: SampleRandom) -> torch.Tensor:
     return ops.gaussian_filter(x, sigma)
 
@@ -328,20 +298,6 @@ def plasma_fractal(rng: SampleRandom, size: int, decay: float) -> torch.Tensor:
     return m / m.amax(dim=(1, 2), keepdim=True)
 
 
-def frost_texture(rng: SampleRandom, h: int, w: int) -> torch.Tensor:
-    """A procedural stand-in for the generator's frost photographs: (N, 3, h, w) in [0, 1].
-
-    Ridged fractal noise gives thin bright crystal veins, a finer fractal adds rime, tinted
-    towards ice blue; its mean and contrast are close to the photographs' 32x32 crops.
-    """
-    size = _power_of_two(max(h, w))
-    veins = 1 - (2 * plasma_fractal(rng, size, 1.6) - 1).abs()
-    rime = plasma_fractal(rng, size, 1.3)
-    texture = (0.75 * veins**3 + 0.35 * rime).clamp(0, 1)[:, None, :h, :w]
-    tint = torch.tensor([0.82, 0.9, 1.0], device=rng.device)[None, :, None, None]
-    return texture * tint
-
-
 @register("snow", "weather", [
     (0.1, 0.2, 1, 0.6, 8, 3, 0.95), (0.1, 0.2, 1, 0.5, 10, 4, 0.9),
     (0.15, 0.3, 1.75, 0.55, 10, 4, 0.9), (0.25, 0.3, 2.25, 0.6, 12, 6, 0.85),
@@ -360,7 +316,79 @@ def snow(x: torch.Tensor, c: tuple, rng: SampleRandom) -> torch.Tensor:
 
 @register("frost", "weather", [(1, 0.2), (1, 0.3), (0.9, 0.4), (0.85, 0.4), (0.75, 0.45)])
 def frost(x: torch.Tensor, c: tuple, rng: SampleRandom) -> torch.Tensor:
-    return c[0] * x + c[1] * frost_texture(rng, *x.shape[-2:])
+    # The generator draws randint(5): frost1..frost5, never the sixth photograph.
+    h, w = x.shape[-2:]
+    photos, sizes = frost_photos(x.device)
+    which = rng.integers(0, 5, 1).flatten()
+    # A crop's corner in [0, side - 32) of the chosen photograph, as randint(0, side - 32) draws.
+    spans = sizes[which] - torch.tensor([h, w], device=x.device)
+    if (spans < 1).any():
+        raise UserError(f"frost crops {h}x{w} pieces of photographs at most "
+                        f"{int(sizes.min(0).values[0]) - 1}x{int(sizes.min(0).values[1]) - 1}: "
+                        "the images are too large for it")
+    corner = (rng.uniform(2) * spans).floor().long()
+    rows = (corner[:, 0, None] + torch.arange(h, device=x.device))[:, None, :, None]
+    cols = (corner[:, 1, None] + torch.arange(w, device=x.device))[:, None, None, :]
+    channels = torch.arange(3, device=x.device)[None, :, None, None]
+    crops = photos[which[:, None, None, None], channels, rows, cols]
+    return c[0] * x + c[1] * crops.to(x.dtype) / 255.0
+
+
+# The generator's frost photographs, as the PyPI package imagecorruptions-imaug 1.1.5 ships them
+# (byte-identical to the files make_cifar_c.py reads); sha256 checked before use.
+FROST_PACKAGE = "imagecorruptions-imaug"
+FROST_PHOTOS = {
+    "frost1.png": "ff9f907860bd7a835d459e32f9d588062b7f61ee267343cc7222b56753a14755",
+    "frost2.png": "fe211a89b336999c207a852ce05818d4545d0b57c5beadd824b4cc9d9a9b6137",
+    "frost3.png": "2d0d50b4a9bb213f38b024ef7768731bb83cc08d2f26b5766bbc167cdfa0e504",
+    "frost4.jpg": "3f8b91ca1a9fa7167b09e773da53f5ae60d0a1fd88f02a783f6e328a72887f6e",
+    "frost5.jpg": "5fc6a19df4a429ba68abdcc8f8a4278d4c9f81c9ccafd2c92ab0c8cf8992ebd2",
+}
+
+
+def frost_photo_paths() -> list[Path]:
+    """The five photographs' files, found through the package's metadata: importing the package
+    would import OpenCV, scikit-image and numba, none of which this needs."""
+    hint = (f"frost needs the generator's frost photographs from the package {FROST_PACKAGE}: "
+            f"pip install --no-deps {FROST_PACKAGE}==1.1.5 (bash scripts/setup.sh does)")
+    try:
+        files = importlib.metadata.distribution(FROST_PACKAGE).files or []
+    except importlib.metadata.PackageNotFoundError:
+        raise UserError(hint) from None
+    found = {f.name: Path(f.locate()) for f in files if f.name in FROST_PHOTOS}
+    paths = []
+    for name, digest in FROST_PHOTOS.items():
+        path = found.get(name)
+        if path is None or not path.is_file():
+            raise UserError(f"{name} is missing from the installed {FROST_PACKAGE}; {hint}")
+        if hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            raise UserError(f"{path} is not the generator's {name} (sha256 differs); {hint}")
+        paths.append(path)
+    return paths
+
+
+@functools.lru_cache(maxsize=4)
+def frost_photos(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The photographs scaled by 0.2 as the generator's cv2.resize(fx=0.2, fy=0.2) does, stacked
+    (5, 3, H, W) uint8 (zero-padded to the largest), with their (height, width) (5, 2).
+
+    OpenCV's bilinear resize by exactly 1/5 samples source pixel 5 i + 2 with weight 1 (its
+    pixel-centre mapping (i + 0.5) * 5 - 0.5 lands on whole pixels), so the scaled photograph
+    is a strided slice; PIL decodes these files to the same RGB as cv2.imread (tests check both).
+    """
+    from PIL import Image
+
+    scaled = []
+    for path in frost_photo_paths():
+        with Image.open(path) as im:
+            rgb = np.asarray(im.convert("RGB"))
+        h, w = (round(side * 0.2) for side in rgb.shape[:2])
+        scaled.append(torch.from_numpy(rgb[2::5, 2::5][:h, :w].copy()).permute(2, 0, 1))
+    sizes = torch.tensor([p.shape[1:] for p in scaled])
+    stack = torch.zeros(len(scaled), 3, *sizes.max(0).values.tolist(), dtype=torch.uint8)
+    for i, p in enumerate(scaled):
+        stack[i, :, : p.shape[1], : p.shape[2]] = p
+    return stack.to(device), sizes.to(device)
 
 
 @register("fog", "weather", [(0.2, 3), (0.5, 3), (0.75, 2.5), (1, 2), (1.5, 1.75)])
@@ -372,7 +400,7 @@ def fog(x: torch.Tensor, c: tuple, rng: SampleRandom) -> torch.Tensor:
     return x * max_val / (max_val + c[0])
 
 
-@register("brightness", "weather", [0.05, 0.1, 0.15, 0.2, 0.3])
+@register("brightness", "weather", [0.05, 0.1, 0.15, 0.2, 0.3], random=False)
 def brightness(x: torch.Tensor, c: float, rng: SampleRandom) -> torch.Tensor:
     # HSV value + c with hue and saturation kept: every channel scales by V' / V (a black pixel,
     # saturation 0, becomes grey V'). The same as scikit-image's round trip, without it.
@@ -395,75 +423,39 @@ def spatter(x: torch.Tensor, c: tuple, rng: SampleRandom) -> torch.Tensor:
         m = torch.where(m < 0.8, 0.0, m)
         colour = torch.tensor([63, 42, 20], device=x.device)[None, :, None, None] / 255.0
         return x * (1 - m) + colour * m
-    # Water: the generator embosses the distance to the drops' edges; see docs/corruptions.md.
-    ripple = _embossed_edge_distance(ops.to_uint8_levels(liquid))
-    m = liquid * ripple
+    # Water: the generator lightens where the drops are, by an embossed map of the distance to
+    # their Canny edges, all computed on the liquid layer cast to uint8.
+    levels, ripple = water_ripple(liquid)
+    m = levels * ripple
     m = m / m.amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-12) * intensity
     colour = torch.tensor([175, 238, 238], device=x.device)[None, :, None, None] / 255.0
     return x + m * colour
 
 
-def _embossed_edge_distance(liquid: torch.Tensor) -> torch.Tensor:
-    """Canny edges -> distance transform (capped at 20) -> blur -> equalise -> emboss -> blur,
-    approximated with Sobel edges with hysteresis and a chamfer distance."""
-    sobel = torch.tensor([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]])
-    img = liquid * 255
-    gx, gy = ops.correlate(img, sobel, "mirror"), ops.correlate(img, sobel.T, "mirror")
-    grad = gx.abs() + gy.abs()
-    edges = grad > 150
-    weak = grad > 50
-    # Both loops stop early at their fixed point (the result is the same, the work is not).
-    for _ in range(4):  # hysteresis: weak edges that touch strong ones
-        straight, diagonal = _neighbours(edges.float(), 0.0, torch.maximum)
-        grown = edges | (weak & (torch.maximum(straight, diagonal) > 0))
-        if torch.equal(grown, edges):
-            break
-        edges = grown
-    dist = torch.where(edges, 0.0, 20.0)
-    for _ in range(20):  # chamfer distance: 1 per straight step, sqrt(2) per diagonal one
-        straight, diagonal = _neighbours(dist, 20.0, torch.minimum)
-        shorter = torch.minimum(dist, torch.minimum(straight + 1, diagonal + math.sqrt(2)))
-        if torch.equal(shorter, dist):
-            break
-        dist = shorter
-    dist = torch.floor(ops.box_blur3(dist.clamp(max=20)))
-    dist = _equalize(dist)
+def water_ripple(liquid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The generator's OpenCV chain on the liquid layer (N, 1, H, W) >= 0, operation for
+    operation: (the layer as uint8 levels, the ripple map), both float32 integers.
+
+    uint8 cast -> Canny(50, 150) -> distanceTransform(L2, 5) of the non-edges -> truncate at 20
+    -> 3x3 mean (float) -> uint8 -> equalizeHist -> emboss filter2D (uint8, saturating) -> 3x3
+    mean (uint8, rounding).
+    """
+    # numpy's float -> uint8 cast truncates and, past 255, wraps around (x86): about one image
+    # in six at severity 3 has drops above 1.0 whose centres turn dark.
+    levels = torch.floor(liquid * 255).remainder(256)
+    dist = edges.chamfer_distance(edges.canny(levels, 50, 150), 20.0)
+    # cv2.blur sums float32 in double and rounds the mean to float32; astype(uint8) truncates.
+    dist = torch.floor(ops.box_sum3(dist.double()).div(9).float())
+    dist = ops.equalize_hist(dist)
     emboss = torch.tensor([[-2.0, -1, 0], [-1, 1, 1], [0, 1, 2]])
-    dist = ops.correlate(dist, emboss, "mirror").clamp(0, 255).floor()
-    return ops.box_blur3(dist)
-
-
-def _neighbours(x: torch.Tensor, fill: float, reduce: Callable) -> tuple[torch.Tensor, torch.Tensor]:
-    """reduce() over the 4 straight and over the 4 diagonal neighbours of every pixel, with
-    `fill` outside the image (shifted slices: far cheaper than pooling on 32x32 planes)."""
-    h, w = x.shape[-2:]
-    p = F.pad(x, (1, 1, 1, 1), value=fill)
-
-    def at(dy: int, dx: int) -> torch.Tensor:
-        return p[..., 1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w]
-
-    straight = reduce(reduce(at(-1, 0), at(1, 0)), reduce(at(0, -1), at(0, 1)))
-    diagonal = reduce(reduce(at(-1, -1), at(-1, 1)), reduce(at(1, -1), at(1, 1)))
-    return straight, diagonal
-
-
-def _equalize(levels: torch.Tensor) -> torch.Tensor:
-    """OpenCV's equalizeHist on integer levels 0..255, per image."""
-    n = levels.shape[0]
-    idx = levels.view(n, -1).long().clamp(0, 255)
-    ones = torch.ones_like(idx, dtype=torch.float)
-    hist = torch.zeros(n, 256, device=levels.device).scatter_add_(1, idx, ones)
-    cdf = hist.cumsum(1)
-    cdf_min = torch.where(hist > 0, cdf, torch.inf).amin(1, keepdim=True)
-    total = cdf[:, -1:]
-    lut = torch.round((cdf - cdf_min) * 255 / (total - cdf_min).clamp_min(1)).clamp(0, 255)
-    return lut.gather(1, idx).view_as(levels)
+    dist = ops.correlate(dist, emboss, "mirror").clamp(0, 255)  # integer sums, exact in float32
+    return levels, torch.round(ops.box_sum3(dist) / 9)  # never halfway: 9 is odd
 
 
 # --- digital ----------------------------------------------------------------------------------
 
 
-@register("contrast", "digital", [0.75, 0.5, 0.4, 0.3, 0.15])
+@register("contrast", "digital", [0.75, 0.5, 0.4, 0.3, 0.15], random=False)
 def contrast(x: torch.Tensor, c: float, rng: SampleRandom) -> torch.Tensor:
     # The generator's mean is over height and width, per channel.
     means = x.mean(dim=(2, 3), keepdim=True)
@@ -498,20 +490,21 @@ def elastic_transform(x: torch.Tensor, c: tuple, rng: SampleRandom) -> torch.Ten
     return ops.sample_bilinear(x, ys + field[:, 1], xs + field[:, 0], "reflect")
 
 
-@register("pixelate", "digital", [0.95, 0.9, 0.85, 0.75, 0.65])
+@register("pixelate", "digital", [0.95, 0.9, 0.85, 0.75, 0.65], random=False)
 def pixelate(x: torch.Tensor, c: float, rng: SampleRandom) -> torch.Tensor:
     h, w = x.shape[-2:]
     return ops.box_resize(ops.box_resize(x, int(h * c), int(w * c)), h, w)
 
 
-@register("jpeg_compression", "digital", [80, 65, 58, 50, 40])
+@register("jpeg_compression", "digital", [80, 65, 58, 50, 40], random=False)
 def jpeg_compression(x: torch.Tensor, quality: int, rng: SampleRandom) -> torch.Tensor:
     # torchvision's libjpeg round trip on the CPU, the same codec family as the generator's PIL.
     images = (x * 255).round().to(torch.uint8).cpu()
     return TF.jpeg(images, quality=quality).to(x.device).float() / 255.0
 
 
-@register("saturate", "extra", [(0.3, 0), (0.1, 0), (1.5, 0), (2, 0.1), (2.5, 0.2)], benchmark=False)
+@register("saturate", "extra", [(0.3, 0), (0.1, 0), (1.5, 0), (2, 0.1), (2.5, 0.2)], benchmark=False,
+          random=False)
 def saturate(x: torch.Tensor, c: tuple, rng: SampleRandom) -> torch.Tensor:
     # HSV saturation S -> S' with hue and value kept: channel -> V - (V - channel) S' / S. A grey
     # pixel has hue 0 (red) in scikit-image, so it becomes (V, V (1 - S'), V (1 - S')).

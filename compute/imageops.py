@@ -93,9 +93,31 @@ def gaussian_filter(
     return separable(x, gaussian_kernel(sigma, truncate), mode)
 
 
-def box_blur3(x: torch.Tensor) -> torch.Tensor:
-    """OpenCV's blur(x, (3, 3)) with its default border."""
-    return separable(x, torch.full((3,), 1.0 / 3.0), "mirror")
+def box_sum3(x: torch.Tensor) -> torch.Tensor:
+    """The 3x3 sums of OpenCV's blur(x, (3, 3)) (divide by 9 for the mean), reflect-101 borders,
+    in x's dtype (integer-valued inputs sum exactly)."""
+    return separable(x, torch.ones(3), "mirror")
+
+
+def equalize_hist(levels: torch.Tensor) -> torch.Tensor:
+    """OpenCV's equalizeHist on (N, 1, H, W) integer levels 0..255, per image, as float32.
+
+    Its arithmetic: lut[k] = round(float32(count of levels in (first, k]) * float32(255 /
+    (pixels - count of the first level present))), rounding half to even; an image of one level
+    stays as it is.
+    """
+    n = levels.shape[0]
+    idx = levels.reshape(n, -1).long()
+    hist = torch.zeros(n, 256, dtype=torch.int64, device=levels.device)
+    hist.scatter_add_(1, idx, torch.ones_like(idx))
+    first = (hist > 0).to(torch.int8).argmax(1, keepdim=True)
+    first_count = hist.gather(1, first)
+    total = idx.shape[1]
+    scale = torch.tensor(255.0) / (total - first_count).clamp_min(1).float()
+    lut = torch.round((hist.cumsum(1) - hist.cumsum(1).gather(1, first)).float() * scale)
+    lut = lut.clamp(0, 255)
+    lut = torch.where(first_count == total, first.float(), lut)  # one level: left as it is
+    return lut.gather(1, idx).view_as(levels)
 
 
 # --- resampling -------------------------------------------------------------------------------

@@ -16,5 +16,10 @@ digest=$(cat requirements*.txt | sha256sum | cut -c1-16)
 if [[ ! -f $stamp || $(cat "$stamp") != "$digest" ]]; then
   echo "installing $req into .venv (torch takes about a minute the first time)..."
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$req"
+  if [[ $req != requirements.txt ]]; then
+    # The compute side also reads data files shipped in packages whose code it does not use.
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps \
+      -r requirements-assets.txt
+  fi
   echo "$digest" > "$stamp"
 fi
