@@ -29,10 +29,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from compute.build import build, prepare_models, resolve_device
+from compute.build import build, resolve_device
 from compute.config import load_config
 from compute.corruptions import quantize_like_benchmark, select
 from compute.datasets import load_data
+from compute.preparation import prepare_models
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,4 +1,4 @@
-"""Command line: `python -m compute build CONFIG [--out PATH] [--device auto|cpu|cuda] [--data-root PATH]`.
+"""Command line of the compute side: `python -m compute build CONFIG [options]` (see --help).
 
 Bad input exits with code 2 and one line saying what is wrong; no traceback.
 """
@@ -25,14 +25,17 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--out", help="store path (default: the config's `output`)")
     b.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     b.add_argument("--data-root", help="overrides the config's [data] root")
+    b.add_argument("--checkpoints", help="where trained models are cached (default: the config's)")
+    b.add_argument("--threads", type=int, help="CPU threads for evaluation (default: one per core)")
     args = parser.parse_args(argv)
 
     from compute.build import build
     from compute.config import load_config
 
     try:
-        cfg = load_config(args.config, data_root=args.data_root, out=args.out)
-        path = build(cfg, device=args.device)
+        cfg = load_config(args.config, data_root=args.data_root, out=args.out,
+                          checkpoints=args.checkpoints)
+        path = build(cfg, device=args.device, threads=args.threads)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

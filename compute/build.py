@@ -8,12 +8,11 @@ interrupted build resume.
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
+import os
 import platform
 import sys
-import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,17 +22,15 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from compute import checkpoints
 from compute.cifar10c import OfficialCorruptions
-from compute.config import BuildConfig, ModelSpec, TrainRecipe
+from compute.config import BuildConfig
 from compute.corruptions import Corruption, quantize_like_benchmark, select
 from compute.datasets import DataSplits, ImageSet, load_data, png_bytes
 from compute.errors import UserError
 from compute.geometry import geometry
-from compute.models import Probe, create_model, measure_sparsity
-from compute.pruning import Context, get_strategy
+from compute.models import measure_sparsity
+from compute.preparation import PreparedModel, check_methods, prepare_models
 from compute.similarity import FeatureGram
-from compute.training import Masks, train
 
 
 @dataclass
@@ -53,17 +50,6 @@ class Condition:
         if self.corruption is None:
             return clean
         return quantize_like_benchmark(self.corruption(clean, self.severity, ids))
-
-
-@dataclass
-class PreparedModel:
-    model_id: int
-    spec: ModelSpec
-    arch: str
-    probe: Probe
-    key: str  # hash of everything that determines the weights
-    checkpoint: Path | None
-    checkpoint_sha256: str | None
 
 
 def resolve_device(name: str) -> torch.device:
@@ -110,74 +96,6 @@ def inspection_subset(labels: torch.Tensor, size: int) -> torch.Tensor:
     return torch.sort(chosen).values
 
 
-# Part of every cached checkpoint's key: bump it when the same recipe would train differently.
-CHECKPOINT_SCHEME = 2
-
-
-def model_seed(seed: int, name: str) -> int:
-    """The seed of one model's initialisation and training: the config's seed and its name."""
-    return (seed * 1_000_003 + zlib.crc32(name.encode())) % (2**31 - 1)
-
-
-def _key(*parts: object) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
-
-
-def prepare_models(cfg: BuildConfig, data: DataSplits, device: torch.device) -> list[PreparedModel]:
-    """Load, train and prune every model of the config, reusing checkpoints whose recipe matches."""
-    num_classes = len(data.classes)
-    prepared: dict[str, PreparedModel] = {}
-    for model_id, spec in enumerate(cfg.models):
-        base = prepared.get(spec.base) if spec.base else None
-        arch = spec.arch or base.arch
-        # A model's weights must depend on its own recipe only (the checkpoint cache is keyed on
-        # it), not on what ran before it: initialise and train from a seed of its own.
-        seed = model_seed(cfg.seed, spec.name)
-        torch.manual_seed(seed)
-        probe = Probe(create_model(arch, num_classes), spec.classifier, cfg.data.mean, cfg.data.std)
-        ckpt_path, ckpt_sha = None, None
-        if spec.checkpoint:
-            ckpt_path = Path(spec.checkpoint)
-            checkpoints.load_into(probe.net, ckpt_path, probe.classifier_name, num_classes)
-            ckpt_sha = checkpoints.sha256(ckpt_path)
-        elif base is not None:
-            probe.net.load_state_dict(base.probe.net.state_dict())
-        key = _key(CHECKPOINT_SCHEME, arch, dataclasses.asdict(cfg.data), dataclasses.asdict(spec), cfg.seed,
-                   base.key if base else None, ckpt_sha)
-        if spec.prune or spec.train:
-            ckpt_path = cfg.checkpoints / f"{spec.name}-{key}.pt"
-            if ckpt_path.is_file():
-                checkpoints.load_into(probe.net, ckpt_path, probe.classifier_name, num_classes)
-            else:
-                masks = _train_and_prune(probe, spec, data.train, device, seed,
-                                         from_trained=base is not None or spec.checkpoint is not None)
-                checkpoints.save(probe.net, ckpt_path, {"key": key, **dataclasses.asdict(spec)}, masks)
-            ckpt_sha = checkpoints.sha256(ckpt_path)
-        probe.to(device).eval()
-        prepared[spec.name] = PreparedModel(model_id, spec, arch, probe, key, ckpt_path, ckpt_sha)
-    return list(prepared.values())
-
-
-def _train_and_prune(
-    probe: Probe, spec: ModelSpec, train_set: ImageSet | None, device: torch.device, seed: int,
-    from_trained: bool,
-) -> Masks | None:
-    """Train a model, or prune it with its strategy (which trains as its method says)."""
-    if train_set is None:
-        raise UserError(f"model '{spec.name}' needs training data: set [data] train")
-    desc = f"training {spec.name}"
-
-    def run(model: Probe, recipe: TrainRecipe, **kwargs: object) -> None:
-        train(model, train_set, recipe, device, seed, desc=desc, **kwargs)
-
-    if spec.prune is None:
-        run(probe, spec.train)
-        return None
-    recipe = spec.train or TrainRecipe(epochs=0)  # no recipe: prune without training
-    ctx = Context(train_set, recipe, device, seed, from_trained, run)
-    return get_strategy(spec.prune.method)(probe, spec.prune, ctx)
-
-
 def model_row(m: PreparedModel, ids: dict[str, int], num_classes: int) -> dict[str, object]:
     sparsity, total, nonzero = measure_sparsity(m.probe.net)
     reference = m.spec.reference or m.spec.base
@@ -197,6 +115,26 @@ def model_row(m: PreparedModel, ids: dict[str, int], num_classes: int) -> dict[s
         "checkpoint_sha256": m.checkpoint_sha256,
         "notes": None,
     }
+
+
+@contextmanager
+def reproducible(threads: int | None) -> Iterator[None]:
+    """Evaluation that gives the same numbers on every run of a machine: a fixed number of CPU
+    threads (MKL and oneDNN split their sums by thread) and torch's deterministic kernels
+    (cuDNN without autotuning on a GPU). Restores the previous settings afterwards."""
+    before = (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled(),
+              torch.is_deterministic_algorithms_warn_only_enabled(),
+              torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic)
+    if threads is not None:
+        torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = False, True
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before[0])
+        torch.use_deterministic_algorithms(before[1], warn_only=before[2])
+        torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = before[3:]
 
 
 @torch.inference_mode()
@@ -242,15 +180,21 @@ def _meta(cfg: BuildConfig, data: DataSplits, device: torch.device) -> dict[str,
     }
 
 
-def build(cfg: BuildConfig, device: str = "auto") -> Path:
-    """Build (or resume) the store of `cfg` and atomically put it at `cfg.output`."""
+def build(cfg: BuildConfig, device: str = "auto", threads: int | None = None) -> Path:
+    """Build (or resume) the store of `cfg` and atomically put it at `cfg.output`; `threads`
+    fixes the CPU threads evaluation runs on (default: torch's, one per core)."""
     from store.writer import StoreWriter
 
+    # cuBLAS is deterministic only with a fixed workspace, set before CUDA starts.
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     dev = resolve_device(device)
+    if threads is not None and threads < 1:
+        raise UserError(f"--threads must be at least 1, got {threads}")
     # Foreign architectures (`package.module:factory`) may live next to the config.
     if str(cfg.path.parent.resolve()) not in sys.path:
         sys.path.insert(0, str(cfg.path.parent.resolve()))
     resolve_conditions(cfg)  # unknown names fail before the data is read
+    check_methods(cfg)
     data = load_data(cfg.data.source, **cfg.data.options)
     conditions = resolve_conditions(cfg, data.test)
     num_classes = len(data.classes)
@@ -264,7 +208,8 @@ def build(cfg: BuildConfig, device: str = "auto") -> Path:
         raise UserError(f"cannot write the store at {cfg.output} ({exc})") from None
     with writer:
         if not writer.resumed:
-            writer.put_meta(_meta(cfg, data, dev))
+            writer.put_meta({**_meta(cfg, data, dev),
+                             "threads": str(threads or torch.get_num_threads())})
             writer.put_table("classes", {
                 "class_id": np.arange(num_classes, dtype=np.int16), "name": data.classes})
             writer.put_table("conditions", {
@@ -300,7 +245,8 @@ def build(cfg: BuildConfig, device: str = "auto") -> Path:
             # Every model runs, not only the missing ones: CKA needs all their features at once.
             # (Only a resumed condition re-runs a model.) Similarity first, so a condition whose
             # metrics are all written always has its similarity too.
-            results, cka = evaluate(models, condition, test, dev, cfg.batch_size)
+            with reproducible(threads):
+                results, cka = evaluate(models, condition, test, dev, cfg.batch_size)
             writer.put_similarity(condition.condition_id, [m.model_id for m in models],
                                   cka.cpu().numpy())
             sample_ids = np.arange(len(test), dtype=np.int32)

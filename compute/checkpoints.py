@@ -115,13 +115,21 @@ def load_into(
 
 
 def save(net: nn.Module, path: Path, recipe: Mapping,
-         masks: Mapping[str, torch.Tensor] | None = None) -> str:
-    """Save weights, pruning masks and the recipe that made them (atomically); return the sha256."""
+         masks: Mapping[str, torch.Tensor] | None = None,
+         history: list[dict[str, float]] | None = None) -> str:
+    """Save weights, pruning masks, the recipe that made them and what the pruning method
+    recorded on the way (gmp's sparsity trace), atomically; return the sha256."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    payload = {"state_dict": net.state_dict(), "recipe": dict(recipe)}
+    payload = {"state_dict": net.state_dict(), "recipe": dict(recipe), "history": history or []}
     if masks is not None:
         payload["masks"] = {k: m.detach().cpu().bool() for k, m in masks.items()}
     torch.save(payload, tmp)
     tmp.replace(path)
     return sha256(path)
+
+
+def read_history(path: Path) -> list[dict[str, float]]:
+    """The history a build saved with a model (empty for other checkpoints)."""
+    obj = torch.load(path, map_location="cpu", weights_only=False)
+    return list(obj.get("history", [])) if isinstance(obj, Mapping) else []

@@ -1,19 +1,29 @@
-"""Experiment configs: a TOML file read into dataclasses, strictly (an unknown key is an error).
+"""Experiment configs: a TOML file read into dataclasses, strictly.
 
-Relative paths in a config are relative to the config file, so a build does not depend on the
-directory it is started from. `{data_root}` in a checkpoint path stands for `[data] root`.
+Every table is checked against the fields of its dataclass (or, for `[data]`, against the
+parameters of the chosen data source): an unknown key names the nearest valid one, a value of the
+wrong type or out of range names its table and key. Relative paths in a config are relative to
+the config file, so a build does not depend on the directory it is started from.
+`{data_root}` in a path stands for `[data] root`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import hashlib
+import inspect
 import tomllib
+import types
+import typing
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from compute.errors import UserError
+
+AUGMENTATIONS = ("crop", "flip")
 
 
 @dataclass(frozen=True)
@@ -79,23 +89,189 @@ class BuildConfig:
         return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-def _take(cls: type, table: dict[str, Any], where: str) -> Any:
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(table) - names)
-    if unknown:
-        raise UserError(f"unknown key '{unknown[0]}' in {where} (allowed: {', '.join(sorted(names))})")
-    try:
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in table.items()})
-    except TypeError as exc:
-        raise UserError(f"{where}: {exc}") from None
+# --- the tables as written: field names and types are the schema ------------------------------
 
 
-def load_config(path: str | Path, data_root: str | None = None, out: str | None = None) -> BuildConfig:
-    """Read and check a config; `data_root` and `out` override `[data] root` and `output`."""
+@dataclass(frozen=True)
+class _Top:
+    name: str
+    data: dict
+    models: list
+    output: str | None = None
+    seed: int = 0
+    checkpoints: str | None = None
+    conditions: dict = field(default_factory=dict)
+    evaluation: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Conditions:
+    corruptions: str | tuple[str, ...] = ()
+    severities: tuple[int, ...] = (1, 2, 3, 4, 5)
+    cifar10c: str | None = None
+    thumbnails: int = 40
+
+
+@dataclass(frozen=True)
+class _Evaluation:
+    batch_size: int = 256
+
+
+@dataclass(frozen=True)
+class _Model:
+    name: str
+    arch: str | None = None
+    checkpoint: str | None = None
+    classifier: str | None = None
+    base: str | None = None
+    reference: str | None = None
+    prune: dict | None = None
+    train: dict | None = None
+
+
+@dataclass(frozen=True)
+class _DataCommon:
+    source: str
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+
+
+# Bounds a value must keep, by (table class, key): (test, what the message says it must be).
+_BOUNDS: dict[tuple[type, str], tuple[Callable[[Any], bool], str]] = {
+    (_Top, "name"): (lambda v: bool(v.strip()), "a non-empty string"),
+    (_Conditions, "severities"): (lambda v: all(1 <= s <= 5 for s in v), "severities in 1..5"),
+    (_Conditions, "thumbnails"): (lambda v: v >= 0, "0 or more"),
+    (_Evaluation, "batch_size"): (lambda v: v >= 1, "at least 1"),
+    (_Model, "name"): (lambda v: bool(v.strip()), "a non-empty string"),
+    (TrainRecipe, "epochs"): (lambda v: v >= 0, "0 or more"),
+    (TrainRecipe, "lr"): (lambda v: v > 0, "positive"),
+    (TrainRecipe, "batch_size"): (lambda v: v >= 1, "at least 1"),
+    (TrainRecipe, "momentum"): (lambda v: 0 <= v < 1, "in [0, 1)"),
+    (TrainRecipe, "weight_decay"): (lambda v: v >= 0, "0 or more"),
+    (TrainRecipe, "augment"): (lambda v: set(v) <= set(AUGMENTATIONS),
+                               f"a list of {' / '.join(AUGMENTATIONS)}"),
+    (PruneRecipe, "sparsity"): (lambda v: 0 <= v < 1, "in [0, 1)"),
+    (PruneRecipe, "rounds"): (lambda v: v >= 1, "at least 1"),
+    (_DataCommon, "mean"): (lambda v: len(v) == 3, "three numbers (R, G, B)"),
+    (_DataCommon, "std"): (lambda v: len(v) == 3 and min(v) > 0, "three positive numbers (R, G, B)"),
+}
+
+
+def _type_name(hint: Any) -> str:
+    if hint is type(None):
+        return "nothing"
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(hint) if a is not type(None))
+    if origin is tuple:
+        return f"a list of {_type_name(typing.get_args(hint)[0]).removeprefix('a ')}s"
+    return {str: "a string", int: "an integer", float: "a number", bool: "true or false",
+            dict: "a table", list: "an array of tables"}.get(hint, str(hint))
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, a) for a in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if origin is tuple:
+        return isinstance(value, list) and all(_matches(v, typing.get_args(hint)[0]) for v in value)
+    return isinstance(value, hint)
+
+
+def _described(value: Any) -> str:
+    kind = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+            list: "an array", dict: "a table"}.get(type(value), type(value).__name__)
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+    return f"{shown} ({kind})"
+
+
+def _unknown(key: str, allowed: list[str], where: str) -> UserError:
+    near = difflib.get_close_matches(key, allowed, n=1, cutoff=0.5)
+    hint = f"did you mean '{near[0]}'? " if near else ""
+    return UserError(f"unknown key '{key}' in {where} ({hint}allowed: {', '.join(sorted(allowed))})")
+
+
+def _checked(table: Any, hints: Mapping[str, Any], required: set[str], where: str,
+             bounds_of: type | None = None) -> dict[str, Any]:
+    """The table's values, each checked against its type hint; lists become tuples."""
+    if not isinstance(table, dict):
+        raise UserError(f"{where} must be a table, got {_described(table)}")
+    for key in table:
+        if key not in hints:
+            raise _unknown(key, list(hints), where)
+    for key in sorted(required - set(table)):
+        raise UserError(f"{where} needs '{key}' ({_type_name(hints[key])})")
+    out = {}
+    for key, value in table.items():
+        if not _matches(value, hints[key]):
+            raise UserError(f"'{key}' in {where} must be {_type_name(hints[key])}, "
+                            f"got {_described(value)}")
+        check, must = _BOUNDS.get((bounds_of, key), (None, ""))
+        if check is not None and not check(value):
+            raise UserError(f"'{key}' in {where} must be {must}, got {_described(value)}")
+        out[key] = tuple(value) if isinstance(value, list) and hints[key] is not list else value
+    return out
+
+
+def _take(cls: type, table: Any, where: str) -> dict[str, Any]:
+    fields = dataclasses.fields(cls)
+    hints = typing.get_type_hints(cls)
+    required = {f.name for f in fields
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+    return _checked(table, {f.name: hints[f.name] for f in fields}, required, where, cls)
+
+
+def _source_parameters(source: str) -> tuple[dict[str, Any], set[str]]:
+    """The options a data source takes (name -> type) and which of them it needs."""
+    from compute.datasets import DATASETS
+
+    if source not in DATASETS:
+        raise UserError(f"unknown data source '{source}' in [data] (known: {', '.join(sorted(DATASETS))})")
+    fn = DATASETS[source]
+    hints = typing.get_type_hints(fn)
+    params = inspect.signature(fn).parameters
+    return ({name: hints.get(name, Any) for name in params},
+            {name for name, p in params.items() if p.default is inspect.Parameter.empty})
+
+
+def _data(raw: Any, data_root: str | None, resolve: Callable[[str], Path]) -> DataSpec:
+    if not isinstance(raw, dict):
+        raise UserError(f"[data] must be a table, got {_described(raw)}")
+    source = raw.get("source")
+    if not isinstance(source, str):
+        raise UserError("[data] needs 'source' (a string: digits, imagefolder or cifar10)")
+    options_hints, needed = _source_parameters(source)
+    common_hints = typing.get_type_hints(_DataCommon)
+    hints = {**common_hints, **options_hints}
+    table = dict(raw)
+    if data_root is not None:
+        table["root"] = data_root
+    values = _checked(table, hints, {"source"} | needed, f"[data] (source '{source}')", _DataCommon)
+    if "root" in values and isinstance(values["root"], str):
+        values["root"] = str(Path(data_root) if data_root is not None else resolve(values["root"]))
+    options = {k: v for k, v in values.items() if k not in common_hints}
+    return DataSpec(source=source, options=options, mean=values.get("mean"), std=values.get("std"))
+
+
+def load_config(path: str | Path, data_root: str | None = None, out: str | None = None,
+                checkpoints: str | None = None) -> BuildConfig:
+    """Read and check a config; `data_root`, `out` and `checkpoints` override `[data] root`,
+    `output` and `checkpoints`."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"config file {path} does not exist")
-    text = path.read_text()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"config {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    except OSError as exc:
+        raise UserError(f"cannot read config {path} ({exc.strerror})") from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -105,59 +281,43 @@ def load_config(path: str | Path, data_root: str | None = None, out: str | None 
     def resolve(p: str) -> Path:
         return (here / p).resolve() if not Path(p).is_absolute() else Path(p)
 
-    top = {"name", "output", "seed", "data", "conditions", "evaluation", "models", "checkpoints"}
-    unknown = sorted(set(raw) - top)
-    if unknown:
-        raise UserError(f"unknown key '{unknown[0]}' at the top of {path.name}")
-    for required in ("name", "data", "models"):
-        if required not in raw:
-            raise UserError(f"config {path.name} has no '{required}'")
+    top = _take(_Top, raw, f"the top level of {path.name}")
+    data = _data(top["data"], data_root, resolve)
+    root = data.options.get("root", str(here))
 
-    data_raw = dict(raw["data"])
-    if "source" not in data_raw:
-        raise UserError("[data] needs a 'source' (digits or imagefolder)")
-    if data_root is not None:
-        data_raw["root"] = data_root
-    if "root" in data_raw:
-        data_raw["root"] = str(resolve(data_raw["root"]) if data_root is None else Path(data_root))
-    data = DataSpec(
-        source=data_raw.pop("source"),
-        mean=tuple(data_raw.pop("mean")) if "mean" in data_raw else None,
-        std=tuple(data_raw.pop("std")) if "std" in data_raw else None,
-        options=data_raw,
-    )
+    conditions = _take(_Conditions, top.get("conditions", {}), "[conditions]")
+    evaluation = _take(_Evaluation, top.get("evaluation", {}), "[evaluation]")
 
-    models = []
-    if not isinstance(raw["models"], list) or not raw["models"]:
+    if not top["models"]:
         raise UserError(f"config {path.name} needs at least one [[models]] table")
-    for i, m in enumerate(raw["models"]):
-        m = dict(m)
-        where = f"[[models]] #{i + 1} ({m.get('name', 'unnamed')})"
-        if "prune" in m:
-            m["prune"] = _take(PruneRecipe, m["prune"], f"{where} prune")
-        if "train" in m:
-            m["train"] = _take(TrainRecipe, m["train"], f"{where} train")
-        if "checkpoint" in m:
-            ckpt = m["checkpoint"].replace("{data_root}", data_raw.get("root", str(here)))
-            m["checkpoint"] = str(resolve(ckpt))
-        models.append(_take(ModelSpec, m, where))
+    models = []
+    for i, table in enumerate(top["models"]):
+        label = table.get("name") if isinstance(table, dict) else None
+        where = f"[[models]] #{i + 1}" + (f" ('{label}')" if isinstance(label, str) else "")
+        m = _take(_Model, table, where)
+        if m.get("prune") is not None:
+            m["prune"] = PruneRecipe(**_take(PruneRecipe, m["prune"], f"the prune table of {where}"))
+        if m.get("train") is not None:
+            m["train"] = TrainRecipe(**_take(TrainRecipe, m["train"], f"the train table of {where}"))
+        if m.get("checkpoint") is not None:
+            m["checkpoint"] = str(resolve(m["checkpoint"].replace("{data_root}", root)))
+        models.append(ModelSpec(**m))
     _check_models(models)
 
-    conditions = dict(raw.get("conditions", {}))
-    unknown = sorted(set(conditions) - {"corruptions", "severities", "cifar10c", "thumbnails"})
-    if unknown:
-        raise UserError(f"unknown key '{unknown[0]}' in [conditions]")
     corruptions = conditions.get("corruptions", ())
     if isinstance(corruptions, str):
         corruptions = (corruptions,)
     cifar10c = conditions.get("cifar10c")
     if cifar10c is not None:
-        cifar10c = resolve(cifar10c.replace("{data_root}", data_raw.get("root", str(here))))
-    evaluation = raw.get("evaluation", {})
-    configured_output = resolve(raw.get("output", f"../stores/{raw['name']}.duckdb"))
+        cifar10c = resolve(cifar10c.replace("{data_root}", root))
+    configured_output = resolve(top.get("output") or f"../stores/{top['name']}.duckdb")
     output = Path(out).resolve() if out else configured_output
+    if checkpoints is not None:
+        checkpoints = str(Path(checkpoints).resolve())
+    else:
+        checkpoints = top.get("checkpoints") or str(configured_output.parent / "checkpoints")
     return BuildConfig(
-        name=raw["name"],
+        name=top["name"],
         path=path,
         text=text,
         output=output,
@@ -165,12 +325,12 @@ def load_config(path: str | Path, data_root: str | None = None, out: str | None 
         corruptions=tuple(corruptions),
         severities=tuple(conditions.get("severities", (1, 2, 3, 4, 5))),
         models=tuple(models),
-        seed=int(raw.get("seed", 0)),
-        batch_size=int(evaluation.get("batch_size", 256)),
+        seed=top.get("seed", 0),
+        batch_size=evaluation.get("batch_size", 256),
         cifar10c=cifar10c,
-        thumbnails=int(conditions.get("thumbnails", 40)),
+        thumbnails=conditions.get("thumbnails", 40),
         # Trained weights belong to the config's recipes, not to where one copy of the store goes.
-        checkpoints=resolve(raw.get("checkpoints", str(configured_output.parent / "checkpoints"))),
+        checkpoints=resolve(checkpoints),
     )
 
 
@@ -186,6 +346,7 @@ def _check_models(models: list[ModelSpec]) -> None:
             raise UserError(f"model '{m.name}' needs an 'arch' (or a 'base' model to prune)")
         if m.base is None and m.checkpoint is None and m.train is None:
             raise UserError(f"model '{m.name}' needs a 'checkpoint' or a [models.train] recipe")
-        if m.prune is not None and not 0.0 <= m.prune.sparsity < 1.0:
-            raise UserError(f"model '{m.name}': sparsity must be in [0, 1), got {m.prune.sparsity}")
+        if m.prune is not None and m.prune.method == "gmp" and (m.train is None or m.train.epochs == 0):
+            raise UserError(f"model '{m.name}': gmp prunes while training, so it needs a train "
+                            "recipe with epochs > 0")
         seen[m.name] = m

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -32,6 +32,8 @@ class Context:
     seed: int
     from_trained: bool  # True when starting from a trained base model
     run: Callable[..., None]  # training.train bound to the data, device and seed
+    # What a strategy did, step by step (gmp: one entry per pruning step); saved with the model.
+    history: list[dict[str, float]] = field(default_factory=list)
 
     def generator(self, purpose: str) -> torch.Generator:
         """A generator for one use, independent of the one that initialised the weights (which
@@ -102,26 +104,47 @@ def magnitude(probe: Probe, recipe: PruneRecipe, ctx: Context) -> Masks:
     return masks
 
 
+def cubic_schedule(total_steps: int, final: float, prunes: int = 20,
+                   end_fraction: float = 0.75) -> dict[int, float]:
+    """Zhu & Gupta's gradual pruning schedule: {training step: sparsity to prune to}.
+
+    `prunes` equally spaced steps t_k = k * end / prunes (k = 1..prunes, end = end_fraction of
+    training) take the sparsity along s_k = final * (1 - (1 - k / prunes)^3): fast at first,
+    slowly at the end, `final` at t_n. The remaining steps fine-tune the final mask. With fewer
+    steps than prunes, some coincide and the later target wins.
+    """
+    end = max(int(end_fraction * total_steps), 1)
+    return {max(round(k * end / prunes), 1) - 1: final * (1 - (1 - k / prunes) ** 3)
+            for k in range(1, prunes + 1)}
+
+
 @register("gmp")
 def gradual_magnitude(probe: Probe, recipe: PruneRecipe, ctx: Context) -> Masks:
-    """Gradual magnitude pruning (Zhu & Gupta 2017): sparsity follows a cubic schedule from 0 to
-    the target over the first three quarters of training, pruning 20 times."""
-    final = recipe.sparsity
-    current: Masks = {}
+    """Gradual magnitude pruning (Zhu & Gupta 2017) while training: global magnitude pruning 20
+    times along the cubic schedule over the first three quarters of the steps, then training with
+    the final mask for the last quarter."""
+    masks: Masks = {}
+    targets: dict[int, float] = {}
 
-    def schedule(step: int, total: int) -> Masks | None:
-        end = max(int(0.75 * total), 1)
-        every = max(end // 20, 1)
-        if step % every or step > end:
+    def schedule(step: int, total_steps: int) -> Masks | None:
+        if not targets:
+            targets.update(cubic_schedule(total_steps, recipe.sparsity))
+        if step not in targets:
             return None
-        target = final * (1 - (1 - step / end) ** 3)
-        current.update(magnitude_masks(probe.net, target))
-        return current
+        masks.update(magnitude_masks(probe.net, targets[step]))
+        ctx.history.append({"step": step + 1, "total_steps": total_steps,
+                            "target": targets[step], "sparsity": _mask_sparsity(masks)})
+        return masks
 
+    if ctx.recipe.epochs <= 0:
+        raise UserError(f"'gmp' prunes while training: give the model a [models.train] recipe "
+                        f"with epochs > 0 (got {ctx.recipe.epochs})")
     ctx.train(probe, schedule=schedule)
-    masks = magnitude_masks(probe.net, final)  # the schedule ends at the target: this is a no-op
-    apply_masks(probe.net, masks)
     return masks
+
+
+def _mask_sparsity(masks: Masks) -> float:
+    return 1 - sum(int(m.sum()) for m in masks.values()) / sum(m.numel() for m in masks.values())
 
 
 @register("ltr")
@@ -159,24 +182,35 @@ def random_pruning(probe: Probe, recipe: PruneRecipe, ctx: Context) -> Masks:
 
 @register("snip")
 def snip(probe: Probe, recipe: PruneRecipe, ctx: Context) -> Masks:
-    """Connection sensitivity |dL/dw * w| on a few training batches (Lee et al. 2019), at
-    initialisation or, from a trained model, as a saliency criterion; then training."""
-    probe.to(ctx.device).train()
-    weights = prunable_weights(probe.net)
-    for w in weights.values():
-        w.grad = None
-    gen = ctx.generator("snip batches")
-    order = torch.randperm(len(ctx.train_set), generator=gen)[: 4 * ctx.recipe.batch_size]
-    for idx in order.split(ctx.recipe.batch_size):
-        x = ctx.train_set.images[idx].to(ctx.device).float() / 255.0
-        y = ctx.train_set.labels[idx].to(ctx.device)
-        nn.functional.cross_entropy(probe(x), y).backward()
-    scores = {k: (w.grad * w).abs().detach() for k, w in weights.items()}
-    probe.zero_grad(set_to_none=True)
+    """Connection sensitivity |dL/dw * w| on one training batch (Lee et al. 2019), global top-k,
+    then training; at initialisation, or as a saliency criterion on a trained model."""
+    gen = ctx.generator("snip batch")
+    batch = torch.randperm(len(ctx.train_set), generator=gen)[: ctx.recipe.batch_size].sort().values
+    x = ctx.train_set.images[batch].float() / 255.0
+    scores = snip_scores(probe, x, ctx.train_set.labels[batch], ctx.device)
     masks = top_k_masks(scores, recipe.sparsity)
     apply_masks(probe.net, masks)
     ctx.train(probe, masks)
     return masks
+
+
+def snip_scores(probe: Probe, x: torch.Tensor, y: torch.Tensor,
+                device: torch.device) -> dict[str, torch.Tensor]:
+    """|dL/dw * w| for every conv and linear weight, L the mean cross-entropy on (x, y), with
+    batch norm in training mode (as the first training step would see the batch). The model is
+    left as it was: its batch-norm statistics are restored."""
+    probe.to(device).train()
+    buffers = {k: b.clone() for k, b in probe.net.named_buffers()}
+    weights = prunable_weights(probe.net)
+    for w in weights.values():
+        w.grad = None
+    nn.functional.cross_entropy(probe(x.to(device)), y.to(device)).backward()
+    scores = {k: (w.grad * w).abs().detach() for k, w in weights.items()}
+    probe.zero_grad(set_to_none=True)
+    with torch.no_grad():
+        for k, b in probe.net.named_buffers():
+            b.copy_(buffers[k])
+    return scores
 
 
 # --- strategies that keep the random weights and learn which to use -------------------------------

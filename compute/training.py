@@ -51,7 +51,8 @@ def train(
 ) -> None:
     """Train `model` (a Probe taking [0, 1] inputs) in place; masked weights stay exactly zero.
 
-    `schedule(step, total_steps)` may return new masks during training (gradual pruning).
+    `schedule(step, total_steps)` is called after every optimiser step (0-based) with the number
+    of steps the whole run takes, and may return new masks (gradual pruning).
     """
     if recipe.epochs <= 0:
         return
@@ -68,11 +69,11 @@ def train(
     labels = data.labels.to(device)
     if masks:
         apply_masks(model.net, masks)
-    total, step = recipe.epochs * steps_per_epoch, 0
+    total_steps, step = recipe.epochs * steps_per_epoch, 0
     bar = tqdm(range(recipe.epochs), desc=desc, unit="epoch", leave=False)
     for _ in bar:
         order = torch.randperm(len(data), generator=gen).to(device)
-        total = 0.0
+        loss_sum = 0.0
         for start in range(0, len(data), recipe.batch_size):
             idx = order[start : start + recipe.batch_size]
             x = augment(images[idx].float() / 255.0, recipe.augment, gen)
@@ -82,10 +83,10 @@ def train(
             opt.step()
             sched.step()
             if schedule is not None:
-                masks = schedule(step, total) or masks
+                masks = schedule(step, total_steps) or masks
             step += 1
             if masks:
                 apply_masks(model.net, masks)
-            total += loss.item() * len(idx)
-        bar.set_postfix(loss=f"{total / len(data):.3f}")
+            loss_sum += loss.item() * len(idx)
+        bar.set_postfix(loss=f"{loss_sum / len(data):.3f}")
     model.eval()

@@ -56,12 +56,31 @@ def write_case(tmp_path, case):
     if case == "no device":
         cfg.write_text(TINY_CONFIG)
         return cfg, "unknown device"
+    if case == "typo in [evaluation]":
+        cfg.write_text(TINY_CONFIG.replace("[[models]]", "[evaluation]\nbatchsize = 64\n\n[[models]]", 1))
+        return cfg, "unknown key 'batchsize' in [evaluation] (did you mean 'batch_size'?"
+    if case == "typo in [data]":
+        cfg.write_text(TINY_CONFIG.replace('source = "digits"', 'source = "digits"\ntest_fracton = 0.3'))
+        return cfg, "did you mean 'test_fraction'?"
+    if case == "value of the wrong type":
+        cfg.write_text(TINY_CONFIG.replace("[[models]]", '[evaluation]\nbatch_size = "big"\n\n[[models]]', 1))
+        return cfg, "'batch_size' in [evaluation] must be an integer"
+    if case == "batch size 0":
+        cfg.write_text(TINY_CONFIG.replace("[[models]]", "[evaluation]\nbatch_size = 0\n\n[[models]]", 1))
+        return cfg, "must be at least 1"
+    if case == "not UTF-8":
+        cfg.write_bytes(TINY_CONFIG.replace('name = "tiny"', 'name = "tiny-\u00e9"').encode("latin-1"))
+        return cfg, "is not UTF-8"
+    if case == "unknown pruning method":
+        cfg.write_text(TINY_CONFIG.replace('method = "magnitude"', 'method = "magnitud"'))
+        return cfg, "unknown pruning method 'magnitud'"
     raise AssertionError(case)
 
 
 CASES = ["missing config", "malformed config", "unknown key", "unknown architecture",
          "unknown corruption", "missing checkpoint", "not a checkpoint", "checkpoint does not fit",
-         "class-count mismatch", "no device"]
+         "class-count mismatch", "no device", "typo in [evaluation]", "typo in [data]",
+         "value of the wrong type", "batch size 0", "not UTF-8", "unknown pruning method"]
 
 
 @pytest.mark.parametrize("case", CASES)

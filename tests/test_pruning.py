@@ -1,6 +1,8 @@
 """The pruning strategies: each reaches its target sparsity in the weights the forward pass uses;
 edge-popup keeps the random weights, biprop binarises them; masks survive a checkpoint."""
 
+import itertools
+
 import pytest
 import torch
 
@@ -9,7 +11,7 @@ from compute.config import PruneRecipe, TrainRecipe
 from compute.datasets import ImageSet, load_data
 from compute.errors import UserError
 from compute.models import Probe, create_model, find_classifier, measure_sparsity, prunable_weights
-from compute.pruning import STRATEGIES, Context, get_strategy
+from compute.pruning import STRATEGIES, Context, cubic_schedule, get_strategy, snip_scores
 from compute.training import train
 
 SPARSITY = 0.8
@@ -21,16 +23,34 @@ def digits_small() -> ImageSet:
     return ImageSet(train_set.images[:256], train_set.labels[:256], train_set.sources[:256])
 
 
-def run_strategy(method: str, data: ImageSet, from_trained: bool = False, seed: int = 0) -> Probe:
-    torch.manual_seed(seed)
-    probe = Probe(create_model("small_cnn", 10))
+def run_strategy(method: str, data: ImageSet, from_trained: bool = False, seed: int = 0,
+                 probe: Probe | None = None, spy=None, epochs: int = 2, rounds: int = 2):
+    """Run one strategy on a small CNN; `spy(model, recipe, kwargs)` sees every training call
+    before it runs. Returns the probe, the masks the strategy returned and its context."""
+    if probe is None:
+        torch.manual_seed(seed)
+        probe = Probe(create_model("small_cnn", 10))
     device = torch.device("cpu")
 
     def run(model, recipe, **kwargs):
+        if spy is not None:
+            kwargs = spy(model, recipe, kwargs) or kwargs
         train(model, data, recipe, device, seed, **kwargs)
 
-    ctx = Context(data, TrainRecipe(epochs=2, lr=0.05, batch_size=64), device, seed, from_trained, run)
-    get_strategy(method)(probe, PruneRecipe(method, SPARSITY, rounds=2), ctx)
+    ctx = Context(data, TrainRecipe(epochs=epochs, lr=0.05, batch_size=64), device, seed,
+                  from_trained, run)
+    masks = get_strategy(method)(probe, PruneRecipe(method, SPARSITY, rounds=rounds), ctx)
+    return probe, masks, ctx
+
+
+def snapshot(probe: Probe) -> dict[str, torch.Tensor]:
+    return {k: w.detach().clone() for k, w in prunable_weights(probe.net).items()}
+
+
+def trained_probe(data: ImageSet, seed: int = 0) -> Probe:
+    torch.manual_seed(seed)
+    probe = Probe(create_model("small_cnn", 10))
+    train(probe, data, TrainRecipe(epochs=2, lr=0.05), torch.device("cpu"), seed)
     return probe
 
 
@@ -42,7 +62,7 @@ def test_the_seven_methods_are_registered():
 
 @pytest.mark.parametrize("method", list(STRATEGIES))
 def test_each_method_reaches_its_target_sparsity(method, digits_small):
-    probe = run_strategy(method, digits_small, from_trained=method in {"magnitude", "gmp"})
+    probe, _, _ = run_strategy(method, digits_small, from_trained=method in {"magnitude", "gmp"})
     sparsity, total, nonzero = measure_sparsity(probe.net)
     assert abs(sparsity - SPARSITY) < 0.005, (method, sparsity)
     assert nonzero < total
@@ -56,7 +76,7 @@ def test_edgepopup_keeps_the_initial_weights_bit_for_bit(digits_small):
     torch.manual_seed(5)
     initial = {k: w.detach().clone() for k, w in prunable_weights(
         Probe(create_model("small_cnn", 10)).net).items()}
-    probe = run_strategy("edgepopup", digits_small, seed=5)
+    probe, _, _ = run_strategy("edgepopup", digits_small, seed=5)
     for name, weight in prunable_weights(probe.net).items():
         kept = weight != 0
         assert 0 < kept.float().mean() < 0.5, name
@@ -64,7 +84,7 @@ def test_edgepopup_keeps_the_initial_weights_bit_for_bit(digits_small):
 
 
 def test_biprop_weights_take_exactly_two_values_per_layer(digits_small):
-    probe = run_strategy("biprop", digits_small)
+    probe, _, _ = run_strategy("biprop", digits_small)
     for name, weight in prunable_weights(probe.net).items():
         values = torch.unique(weight[weight != 0])
         assert len(values) == 2, (name, values)
@@ -77,7 +97,7 @@ def test_learned_subnetworks_refuse_a_trained_start(digits_small):
 
 
 def test_masks_survive_save_and_load(tmp_path, digits_small):
-    probe = run_strategy("magnitude", digits_small, from_trained=True)
+    probe, _, _ = run_strategy("magnitude", digits_small, from_trained=True)
     masks = {k: w != 0 for k, w in prunable_weights(probe.net).items()}
     path = tmp_path / "pruned.pt"
     sha = checkpoints.save(probe.net, path, {"method": "magnitude"}, masks)
@@ -90,3 +110,128 @@ def test_masks_survive_save_and_load(tmp_path, digits_small):
     for name, weight in prunable_weights(fresh).items():
         assert torch.equal(weight != 0, masks[name]), name
     assert measure_sparsity(fresh)[0] == measure_sparsity(probe.net)[0]
+
+
+# --- each method does what its name says ----------------------------------------------------
+
+
+def test_magnitude_keeps_the_global_top_weights_of_the_trained_model(digits_small):
+    probe = trained_probe(digits_small)
+    trained = snapshot(probe)
+    _, masks, _ = run_strategy("magnitude", digits_small, from_trained=True, probe=probe)
+    # Independently: the 20 % largest |w| over all layers together survive.
+    flat = torch.cat([w.abs().flatten() for w in trained.values()])
+    keep = len(flat) - round(SPARSITY * len(flat))
+    threshold = flat.topk(keep).values.min()
+    for name, w in trained.items():
+        assert torch.equal(masks[name], w.abs() >= threshold), name
+        assert torch.equal(prunable_weights(probe.net)[name] != 0, masks[name]), name
+
+
+def test_gmp_prunes_gradually_along_the_cubic_schedule_then_fine_tunes(digits_small):
+    trace = []  # after every step: (step, total steps, sparsity of the masks in force, weights)
+
+    def spy(model, recipe, kwargs):
+        schedule = kwargs["schedule"]
+        masks_now = {}
+
+        def watched(step, total):
+            masks = schedule(step, total)
+            if masks is not None:
+                masks_now.update({k: m.clone() for k, m in masks.items()})
+            zeros = sum(int((~m).sum()) for m in masks_now.values())
+            sparsity = zeros / sum(m.numel() for m in masks_now.values()) if masks_now else 0.0
+            trace.append((step, total, sparsity, masks is not None, snapshot(model)))
+            return masks
+
+        return {**kwargs, "schedule": watched}
+
+    probe = trained_probe(digits_small)
+    # 8 epochs of 4 steps: 32 steps, enough for 20 distinct pruning steps in the first 24
+    _, masks, ctx = run_strategy("gmp", digits_small, from_trained=True, probe=probe, spy=spy,
+                                 epochs=8)
+    total = trace[0][1]
+    assert len(trace) == total  # the schedule saw every step of one training run
+    prune_steps = [step for step, _, _, pruned, _ in trace if pruned]
+    assert len(prune_steps) == 20  # gradual: twenty pruning steps, not one
+    sparsities = [sparsity for _, _, sparsity, pruned, _ in trace if pruned]
+    assert all(b >= a for a, b in itertools.pairwise(sparsities))  # monotone
+    for k, (step, sparsity) in enumerate(zip(prune_steps, sparsities, strict=True), start=1):
+        cubic = SPARSITY * (1 - (1 - k / 20) ** 3)
+        assert abs(sparsity - cubic) < 1e-3, (k, sparsity, cubic)  # on the cubic curve
+        assert step + 1 == max(round(k * int(0.75 * total) / 20), 1)  # evenly spaced
+    last = prune_steps[-1]
+    assert last + 1 <= 0.75 * total  # the target is reached before the last quarter ...
+    assert abs(sparsities[-1] - SPARSITY) < 1e-3
+    # ... and the rest of training fine-tunes with that mask: weights move, zeros stay zero.
+    after = [weights for step, _, _, _, weights in trace if step > last]
+    assert len(after) >= total // 4
+    first, final = after[0], snapshot(probe)
+    assert any(not torch.equal(first[k], final[k]) for k in first)
+    for name, mask in masks.items():
+        assert torch.equal(final[name] != 0, mask), name
+    assert [h["sparsity"] for h in ctx.history] == pytest.approx(sparsities, abs=1e-9)
+
+
+def test_the_cubic_schedule_is_monotone_and_ends_at_three_quarters():
+    for total in (7, 20, 100, 10_000):
+        schedule = cubic_schedule(total, 0.9)
+        steps, targets = list(schedule), list(schedule.values())
+        assert steps == sorted(steps) and targets == sorted(targets)
+        assert targets[-1] == pytest.approx(0.9) and max(steps) < int(0.75 * total)
+        assert len(schedule) == min(20, int(0.75 * total))
+
+
+def test_ltr_rewinds_the_surviving_weights_to_their_early_values_every_round(digits_small):
+    calls = []  # the weights every training call starts from, and its masks
+
+    def spy(model, recipe, kwargs):
+        calls.append((recipe.epochs, snapshot(model), kwargs.get("masks")))
+
+    after_first = {}
+
+    def remember(model, recipe, kwargs):
+        spy(model, recipe, kwargs)
+        if len(calls) == 2:  # the second call starts right after epoch 1: the rewind point
+            after_first.update(calls[-1][1])
+
+    run_strategy("ltr", digits_small, spy=remember, epochs=3, rounds=3)
+    assert [c[0] for c in calls] == [1, 2, 3, 3, 3]  # epoch 1, the rest, then one run per round
+    kept = []
+    for _, start, masks in calls[2:]:
+        assert masks is not None
+        for name, mask in masks.items():
+            assert torch.equal(start[name], after_first[name] * mask), name
+        kept.append(sum(int(m.sum()) for m in masks.values()) / sum(m.numel() for m in masks.values()))
+    # each round removes the same fraction of what is left: 1 - 0.2^(r/3)
+    assert kept == pytest.approx([0.2 ** (r / 3) for r in (1, 2, 3)], abs=2e-3)
+
+
+def test_snip_scores_connection_sensitivity_at_initialisation_on_one_batch(digits_small):
+    one_batch = ImageSet(digits_small.images[:64], digits_small.labels[:64], digits_small.sources[:64])
+    torch.manual_seed(3)
+    probe = Probe(create_model("small_cnn", 10))
+    initial = Probe(create_model("small_cnn", 10))
+    initial.load_state_dict(probe.state_dict())
+    _, masks, _ = run_strategy("snip", one_batch, probe=probe)
+    # |dL/dw * w| of the initial weights on that batch, computed here from scratch
+    initial.train()
+    x, y = one_batch.images.float() / 255, one_batch.labels
+    torch.nn.functional.cross_entropy(initial(x), y).backward()
+    scores = {k: (w.grad * w).abs() for k, w in prunable_weights(initial.net).items()}
+    flat = torch.cat([s.flatten() for s in scores.values()])
+    threshold = flat.topk(len(flat) - round(SPARSITY * len(flat))).values.min()
+    for name, score in scores.items():
+        assert torch.equal(masks[name], score >= threshold), name
+    # the scoring itself leaves the model as it was (batch-norm statistics included)
+    fresh = Probe(create_model("small_cnn", 10))
+    before = {k: v.clone() for k, v in fresh.state_dict().items()}
+    snip_scores(fresh, x, y, torch.device("cpu"))
+    assert all(torch.equal(before[k], v) for k, v in fresh.state_dict().items())
+
+
+def test_random_masks_prune_every_layer_alike_whatever_the_weights(digits_small):
+    _, masks, _ = run_strategy("random", digits_small)
+    for name, mask in masks.items():
+        if mask.numel() >= 1000:  # large layers: close to the global rate
+            assert abs(1 - mask.float().mean() - SPARSITY) < 0.05, name

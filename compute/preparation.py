@@ -1,0 +1,131 @@
+"""Every model of a config, ready to evaluate: loaded, trained or pruned, from a cache of weights.
+
+A trained or pruned model is saved as `<checkpoints>/<name>-<key>.pt`. The key hashes everything
+that decides its weights: the recipe, the data spec, the seed, the base model's key, the given
+checkpoint's sha256, the torch version, and the source of the code that loads data, builds,
+trains and prunes models. A change to any of them, code included, trains afresh instead of
+reusing weights that no longer follow from the recipe.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import sys
+import zlib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import torch
+
+from compute import checkpoints
+from compute.config import BuildConfig, ModelSpec, TrainRecipe
+from compute.datasets import DataSplits, ImageSet
+from compute.errors import UserError
+from compute.models import Probe, create_model
+from compute.pruning import Context, get_strategy
+from compute.training import Masks, train
+
+# The modules whose code decides trained weights (this one included: it seeds and orders).
+WEIGHT_CODE = ("compute.preparation", "compute.training", "compute.pruning", "compute.models",
+               "compute.datasets", "compute.config", "compute.checkpoints")
+
+
+@dataclass
+class PreparedModel:
+    model_id: int
+    spec: ModelSpec
+    arch: str
+    probe: Probe
+    key: str  # hash of everything that determines the weights
+    checkpoint: Path | None
+    checkpoint_sha256: str | None
+    history: list[dict[str, float]] = dataclasses.field(default_factory=list)
+
+
+@cache
+def code_fingerprint() -> str:
+    """sha256 over the source files of WEIGHT_CODE and the torch version."""
+    digest = hashlib.sha256(torch.__version__.encode())
+    for name in WEIGHT_CODE:
+        digest.update(Path(sys.modules[name].__file__).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def model_seed(seed: int, name: str) -> int:
+    """The seed of one model's initialisation and training: the config's seed and its name."""
+    return (seed * 1_000_003 + zlib.crc32(name.encode())) % (2**31 - 1)
+
+
+def _key(*parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def check_methods(cfg: BuildConfig) -> None:
+    """Unknown pruning methods fail before any data is read or model trained."""
+    for spec in cfg.models:
+        if spec.prune is not None:
+            get_strategy(spec.prune.method)
+
+
+def prepare_models(cfg: BuildConfig, data: DataSplits, device: torch.device) -> list[PreparedModel]:
+    """Load, train and prune every model of the config, reusing checkpoints whose key matches."""
+    num_classes = len(data.classes)
+    prepared: dict[str, PreparedModel] = {}
+    for model_id, spec in enumerate(cfg.models):
+        base = prepared.get(spec.base) if spec.base else None
+        arch = spec.arch or base.arch
+        # A model's weights must depend on its own recipe only (the checkpoint cache is keyed on
+        # it), not on what ran before it: initialise and train from a seed of its own.
+        seed = model_seed(cfg.seed, spec.name)
+        torch.manual_seed(seed)
+        probe = Probe(create_model(arch, num_classes), spec.classifier, cfg.data.mean, cfg.data.std)
+        ckpt_path, ckpt_sha, history = None, None, []
+        if spec.checkpoint:
+            ckpt_path = Path(spec.checkpoint)
+            checkpoints.load_into(probe.net, ckpt_path, probe.classifier_name, num_classes)
+            ckpt_sha = checkpoints.sha256(ckpt_path)
+        elif base is not None:
+            probe.net.load_state_dict(base.probe.net.state_dict())
+        key = _key(code_fingerprint(), arch, dataclasses.asdict(cfg.data), dataclasses.asdict(spec),
+                   cfg.seed, base.key if base else None, ckpt_sha)
+        if spec.prune or spec.train:
+            ckpt_path = cfg.checkpoints / f"{spec.name}-{key}.pt"
+            if ckpt_path.is_file():
+                checkpoints.load_into(probe.net, ckpt_path, probe.classifier_name, num_classes)
+                history = checkpoints.read_history(ckpt_path)
+            else:
+                masks, history = _train_and_prune(
+                    probe, spec, data.train, device, seed,
+                    from_trained=base is not None or spec.checkpoint is not None)
+                checkpoints.save(probe.net, ckpt_path, {"key": key, **dataclasses.asdict(spec)},
+                                 masks, history)
+            ckpt_sha = checkpoints.sha256(ckpt_path)
+        probe.to(device).eval()
+        prepared[spec.name] = PreparedModel(model_id, spec, arch, probe, key, ckpt_path, ckpt_sha,
+                                            history)
+    return list(prepared.values())
+
+
+def _train_and_prune(
+    probe: Probe, spec: ModelSpec, train_set: ImageSet | None, device: torch.device, seed: int,
+    from_trained: bool,
+) -> tuple[Masks | None, list[dict[str, float]]]:
+    """Train a model, or prune it with its strategy (which trains as its method says); the
+    masks and what the strategy recorded on the way."""
+    if train_set is None:
+        raise UserError(f"model '{spec.name}' needs training data: set [data] train")
+    desc = f"training {spec.name}"
+
+    def run(model: Probe, recipe: TrainRecipe, **kwargs: object) -> None:
+        train(model, train_set, recipe, device, seed, desc=desc, **kwargs)
+
+    if spec.prune is None:
+        run(probe, spec.train)
+        return None, []
+    recipe = spec.train or TrainRecipe(epochs=0)  # no recipe: prune without training
+    ctx = Context(train_set, recipe, device, seed, from_trained, run)
+    masks = get_strategy(spec.prune.method)(probe, spec.prune, ctx)
+    return masks, ctx.history
