@@ -41,11 +41,30 @@ train = { epochs = 2, lr = 0.01 }
 """
 
 
+def _stores_listing() -> dict[str, float]:
+    stores = ROOT / "stores"
+    return {str(p): p.stat().st_mtime for p in stores.rglob("*")} if stores.is_dir() else {}
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.stores_before = _stores_listing()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The suite must never write into the repository's stores/ (a user's demo store and
+    checkpoint cache live there): fail the run if it did."""
+    before = getattr(session, "stores_before", None)
+    if before is not None and _stores_listing() != before:
+        changed = sorted(set(_stores_listing().items()) ^ set(before.items()))[:3]
+        print(f"\nerror: the test suite wrote into {ROOT / 'stores'}: {changed}", file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     """`python -m compute ...` as a user runs it."""
     return subprocess.run(
         [sys.executable, "-m", "compute", *args], cwd=cwd, capture_output=True, text=True,
-        timeout=600,
+        timeout=1800,
     )
 
 
@@ -66,9 +85,11 @@ def tiny_store(tiny_config: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """configs/demo.toml itself, built to a temporary file (its checkpoints cache in stores/)."""
+    """configs/demo.toml itself, built to a temporary folder (store and checkpoints: the tests
+    never write into the repository's stores/)."""
     out = tmp_path_factory.mktemp("demo") / "demo.duckdb"
-    result = run_cli("build", "configs/demo.toml", "--out", str(out))
+    result = run_cli("build", "configs/demo.toml", "--out", str(out),
+                     "--checkpoints", str(out.parent / "checkpoints"))
     assert result.returncode == 0, result.stderr[-2000:]
     return out
 

@@ -66,16 +66,16 @@ def con(tiny_store):
     connection.close()
 
 
-def test_every_hostile_query_is_refused_with_its_reason_and_nothing_changes(con, tiny_store):
+@pytest.mark.parametrize(("sql", "reason"), HOSTILE, ids=[q[:40] or "empty" for q, _ in HOSTILE])
+def test_a_hostile_query_is_refused_with_its_reason_and_nothing_changes(con, tiny_store, sql,
+                                                                       reason):
     before = digest(tiny_store)
-    for sql, reason in HOSTILE:
-        with pytest.raises(sandbox.Refused) as refusal:
-            sandbox.run(con, sql, time_limit=5)
-        message = str(refusal.value)
-        assert reason in message, (sql, message)
-        assert "\n" not in message and message.endswith("."), (sql, message)
+    with pytest.raises(sandbox.Refused) as refusal:
+        sandbox.run(con, sql, time_limit=5)
+    message = str(refusal.value)
+    assert reason in message, (sql, message)
+    assert "\n" not in message and message.endswith("."), (sql, message)
     assert digest(tiny_store) == before
-    assert len(HOSTILE) >= 20
 
 
 def test_good_queries_run(con):
