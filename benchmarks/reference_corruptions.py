@@ -28,7 +28,8 @@ from PIL import Image
 from scipy import ndimage
 from skimage.filters import gaussian
 
-from compute.corruptions import CORRUPTIONS, frost_photo_paths
+from compute.corruptions import CORRUPTIONS
+from compute.corruptions.weather import frost_photo_paths
 
 P = {name: c.params for name, c in CORRUPTIONS.items()}
 

@@ -9,16 +9,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compute.corruptions import (
-    CORRUPTIONS,
-    FAMILIES,
-    _poisson_by_inversion,
-    _poisson_cdf,
-    glass_shuffle,
-    quantize_like_benchmark,
-    select,
-    suite,
-)
+from compute.corruptions import CORRUPTIONS, FAMILIES, quantize_like_benchmark, select, suite
+from compute.corruptions.blur import glass_shuffle
+from compute.corruptions.noise import _poisson_by_inversion, _poisson_cdf
 from compute.errors import UserError
 
 SEVERITIES = (1, 2, 3, 4, 5)

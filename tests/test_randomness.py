@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from compute.randomness import SampleRandom, _to_unit, mix32, sample_seeds
+from compute.corruptions.randomness import SampleRandom, _to_unit, mix32, sample_seeds
 
 
 def lowbias32(x: int) -> int:

@@ -11,15 +11,10 @@ from hypothesis import strategies as st
 from scipy import ndimage
 
 from benchmarks.reference_corruptions import corrupt
-from compute import edges
-from compute import imageops as ops
-from compute.corruptions import (
-    CORRUPTIONS,
-    frost_photo_paths,
-    frost_photos,
-    quantize_like_benchmark,
-    water_ripple,
-)
+from compute.corruptions import CORRUPTIONS, edges, quantize_like_benchmark
+from compute.corruptions import imageops as ops
+from compute.corruptions.extra import water_ripple
+from compute.corruptions.weather import frost_photo_paths, frost_photos
 
 DETERMINISTIC = [n for n, c in CORRUPTIONS.items() if not c.random]
 RANDOM = [n for n, c in CORRUPTIONS.items() if c.random]
