@@ -26,21 +26,36 @@ from compute.errors import UserError
 AUGMENTATIONS = ("crop", "flip")
 
 
+REQUIRED = dataclasses.MISSING
+
+
+def bounded(default: Any, check: Callable[[Any], bool], must: str) -> Any:
+    """A dataclass field whose value a config must keep within bounds: `check(value)`, described
+    as "must be <must>" when it fails (None, where the type allows it, is not checked). A default
+    of REQUIRED makes the key required."""
+    return field(default=default, metadata={"bounds": (check, must)})
+
+
 @dataclass(frozen=True)
 class TrainRecipe:
-    epochs: int = 10
-    lr: float = 0.05
-    batch_size: int = 64
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    augment: tuple[str, ...] = ("crop",)  # crop (pad 4, random 32x32 crop), flip
+    epochs: int = bounded(10, lambda v: v >= 0, "0 or more")
+    lr: float = bounded(0.05, lambda v: v > 0, "positive")
+    batch_size: int = bounded(64, lambda v: v >= 1, "at least 1")
+    momentum: float = bounded(0.9, lambda v: 0 <= v < 1, "in [0, 1)")
+    weight_decay: float = bounded(5e-4, lambda v: v >= 0, "0 or more")
+    # crop (pad 4, random 32x32 crop), flip
+    augment: tuple[str, ...] = bounded(("crop",), lambda v: set(v) <= set(AUGMENTATIONS),
+                                       f"a list of {' / '.join(AUGMENTATIONS)}")
 
 
 @dataclass(frozen=True)
-class PruneRecipe:
-    method: str  # magnitude, gmp, ltr, random, snip, edgepopup, biprop
-    sparsity: float  # target fraction of conv and linear weights that are zero
-    rounds: int = 3  # ltr: pruning rounds, each removing the same fraction of what is left
+class PruneSpec:
+    method: str  # a registered pruning method (compute/pruning/)
+    params: Any  # that method's hyperparameters (its dataclass), sparsity among them
+
+    @property
+    def sparsity(self) -> float:
+        return self.params.sparsity
 
 
 @dataclass(frozen=True)
@@ -51,7 +66,7 @@ class ModelSpec:
     classifier: str | None = None  # the final nn.Linear, found automatically when unset
     base: str | None = None  # model whose trained weights a pruned model starts from
     reference: str | None = None  # dense model to compare with (defaults to base)
-    prune: PruneRecipe | None = None
+    prune: PruneSpec | None = None
     train: TrainRecipe | None = None
 
     @property
@@ -94,8 +109,8 @@ class BuildConfig:
 
 @dataclass(frozen=True)
 class _Top:
-    name: str
-    data: dict
+    name: str = bounded(REQUIRED, lambda v: bool(v.strip()), "a non-empty string")
+    data: dict  # checked against the data source's parameters
     models: list
     output: str | None = None
     seed: int = 0
@@ -107,19 +122,20 @@ class _Top:
 @dataclass(frozen=True)
 class _Conditions:
     corruptions: str | tuple[str, ...] = ()
-    severities: tuple[int, ...] = (1, 2, 3, 4, 5)
+    severities: tuple[int, ...] = bounded((1, 2, 3, 4, 5), lambda v: all(1 <= s <= 5 for s in v),
+                                          "severities in 1..5")
     cifar10c: str | None = None
-    thumbnails: int = 40
+    thumbnails: int = bounded(40, lambda v: v >= 0, "0 or more")
 
 
 @dataclass(frozen=True)
 class _Evaluation:
-    batch_size: int = 256
+    batch_size: int = bounded(256, lambda v: v >= 1, "at least 1")
 
 
 @dataclass(frozen=True)
 class _Model:
-    name: str
+    name: str = bounded(REQUIRED, lambda v: bool(v.strip()), "a non-empty string")
     arch: str | None = None
     checkpoint: str | None = None
     classifier: str | None = None
@@ -132,29 +148,9 @@ class _Model:
 @dataclass(frozen=True)
 class _DataCommon:
     source: str
-    mean: tuple[float, ...] | None = None
-    std: tuple[float, ...] | None = None
-
-
-# Bounds a value must keep, by (table class, key): (test, what the message says it must be).
-_BOUNDS: dict[tuple[type, str], tuple[Callable[[Any], bool], str]] = {
-    (_Top, "name"): (lambda v: bool(v.strip()), "a non-empty string"),
-    (_Conditions, "severities"): (lambda v: all(1 <= s <= 5 for s in v), "severities in 1..5"),
-    (_Conditions, "thumbnails"): (lambda v: v >= 0, "0 or more"),
-    (_Evaluation, "batch_size"): (lambda v: v >= 1, "at least 1"),
-    (_Model, "name"): (lambda v: bool(v.strip()), "a non-empty string"),
-    (TrainRecipe, "epochs"): (lambda v: v >= 0, "0 or more"),
-    (TrainRecipe, "lr"): (lambda v: v > 0, "positive"),
-    (TrainRecipe, "batch_size"): (lambda v: v >= 1, "at least 1"),
-    (TrainRecipe, "momentum"): (lambda v: 0 <= v < 1, "in [0, 1)"),
-    (TrainRecipe, "weight_decay"): (lambda v: v >= 0, "0 or more"),
-    (TrainRecipe, "augment"): (lambda v: set(v) <= set(AUGMENTATIONS),
-                               f"a list of {' / '.join(AUGMENTATIONS)}"),
-    (PruneRecipe, "sparsity"): (lambda v: 0 <= v < 1, "in [0, 1)"),
-    (PruneRecipe, "rounds"): (lambda v: v >= 1, "at least 1"),
-    (_DataCommon, "mean"): (lambda v: len(v) == 3, "three numbers (R, G, B)"),
-    (_DataCommon, "std"): (lambda v: len(v) == 3 and min(v) > 0, "three positive numbers (R, G, B)"),
-}
+    mean: tuple[float, ...] | None = bounded(None, lambda v: len(v) == 3, "three numbers (R, G, B)")
+    std: tuple[float, ...] | None = bounded(None, lambda v: len(v) == 3 and min(v) > 0,
+                                            "three positive numbers (R, G, B)")
 
 
 def _type_name(hint: Any) -> str:
@@ -198,8 +194,8 @@ def _unknown(key: str, allowed: list[str], where: str) -> UserError:
 
 
 def _checked(table: Any, hints: Mapping[str, Any], required: set[str], where: str,
-             bounds_of: type | None = None) -> dict[str, Any]:
-    """The table's values, each checked against its type hint; lists become tuples."""
+             bounds: Mapping[str, tuple[Callable[[Any], bool], str]]) -> dict[str, Any]:
+    """The table's values, each checked against its type hint and bounds; lists become tuples."""
     if not isinstance(table, dict):
         raise UserError(f"{where} must be a table, got {_described(table)}")
     for key in table:
@@ -212,19 +208,42 @@ def _checked(table: Any, hints: Mapping[str, Any], required: set[str], where: st
         if not _matches(value, hints[key]):
             raise UserError(f"'{key}' in {where} must be {_type_name(hints[key])}, "
                             f"got {_described(value)}")
-        check, must = _BOUNDS.get((bounds_of, key), (None, ""))
-        if check is not None and not check(value):
+        check, must = bounds.get(key, (None, ""))
+        if check is not None and value is not None and not check(value):
             raise UserError(f"'{key}' in {where} must be {must}, got {_described(value)}")
         out[key] = tuple(value) if isinstance(value, list) and hints[key] is not list else value
     return out
 
 
-def _take(cls: type, table: Any, where: str) -> dict[str, Any]:
-    fields = dataclasses.fields(cls)
+def _schema(cls: type, skip: tuple[str, ...] = ()) -> tuple[dict, set[str], dict]:
+    """A dataclass's fields as (type hints, required names, bounds), leaving out `skip`."""
+    fields = [f for f in dataclasses.fields(cls) if f.name not in skip]
     hints = typing.get_type_hints(cls)
     required = {f.name for f in fields
                 if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
-    return _checked(table, {f.name: hints[f.name] for f in fields}, required, where, cls)
+    bounds = {f.name: f.metadata["bounds"] for f in fields if "bounds" in f.metadata}
+    return {f.name: hints[f.name] for f in fields}, required, bounds
+
+
+def _take(cls: type, table: Any, where: str) -> dict[str, Any]:
+    hints, required, bounds = _schema(cls)
+    return _checked(table, hints, required, where, bounds)
+
+
+def _prune(table: Any, where: str) -> PruneSpec:
+    """A `prune` table: `method`, then that method's own hyperparameters."""
+    from compute.pruning import get_method, list_pruning_methods  # the methods import this module
+
+    if not isinstance(table, dict):
+        raise UserError(f"{where} must be a table, got {_described(table)}")
+    method = table.get("method")
+    if not isinstance(method, str):
+        raise UserError(f"{where} needs 'method' (one of {', '.join(list_pruning_methods())})")
+    params = get_method(method).params
+    hints, required, bounds = _schema(params)
+    values = _checked({k: v for k, v in table.items() if k != "method"},
+                      {"method": str, **hints}, required, f"{where} (method '{method}')", bounds)
+    return PruneSpec(method, params(**values))
 
 
 def _source_parameters(source: str) -> tuple[dict[str, Any], set[str]]:
@@ -252,7 +271,8 @@ def _data(raw: Any, data_root: str | None, resolve: Callable[[str], Path]) -> Da
     table = dict(raw)
     if data_root is not None:
         table["root"] = data_root
-    values = _checked(table, hints, {"source"} | needed, f"[data] (source '{source}')", _DataCommon)
+    bounds = _schema(_DataCommon)[2]
+    values = _checked(table, hints, {"source"} | needed, f"[data] (source '{source}')", bounds)
     if "root" in values and isinstance(values["root"], str):
         values["root"] = str(Path(data_root) if data_root is not None else resolve(values["root"]))
     options = {k: v for k, v in values.items() if k not in common_hints}
@@ -296,7 +316,7 @@ def load_config(path: str | Path, data_root: str | None = None, out: str | None 
         where = f"[[models]] #{i + 1}" + (f" ('{label}')" if isinstance(label, str) else "")
         m = _take(_Model, table, where)
         if m.get("prune") is not None:
-            m["prune"] = PruneRecipe(**_take(PruneRecipe, m["prune"], f"the prune table of {where}"))
+            m["prune"] = _prune(m["prune"], f"the prune table of {where}")
         if m.get("train") is not None:
             m["train"] = TrainRecipe(**_take(TrainRecipe, m["train"], f"the train table of {where}"))
         if m.get("checkpoint") is not None:
@@ -346,7 +366,14 @@ def _check_models(models: list[ModelSpec]) -> None:
             raise UserError(f"model '{m.name}' needs an 'arch' (or a 'base' model to prune)")
         if m.base is None and m.checkpoint is None and m.train is None:
             raise UserError(f"model '{m.name}' needs a 'checkpoint' or a [models.train] recipe")
-        if m.prune is not None and m.prune.method == "gmp" and (m.train is None or m.train.epochs == 0):
-            raise UserError(f"model '{m.name}': gmp prunes while training, so it needs a train "
-                            "recipe with epochs > 0")
+        if m.prune is not None:
+            from compute.pruning import get_method
+
+            method = get_method(m.prune.method)
+            if method.prunes_while_training and (m.train is None or m.train.epochs == 0):
+                raise UserError(f"model '{m.name}': {method.name} prunes while training, so it "
+                                "needs a train recipe with epochs > 0")
+            if method.fresh_init and (m.base is not None or m.checkpoint is not None):
+                raise UserError(f"model '{m.name}': {method.name} keeps weights at their random "
+                                "initialisation: give it an 'arch' and no 'base' or 'checkpoint'")
         seen[m.name] = m

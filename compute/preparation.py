@@ -25,7 +25,7 @@ from compute.config import BuildConfig, ModelSpec, TrainRecipe
 from compute.datasets import DataSplits, ImageSet
 from compute.errors import UserError
 from compute.models import Probe, create_model
-from compute.pruning import Context, get_strategy
+from compute.pruning import Context, get_method
 from compute.training import Masks, train
 
 # The modules whose code decides trained weights (this one included: it seeds and orders).
@@ -67,7 +67,7 @@ def check_methods(cfg: BuildConfig) -> None:
     """Unknown pruning methods fail before any data is read or model trained."""
     for spec in cfg.models:
         if spec.prune is not None:
-            get_strategy(spec.prune.method)
+            get_method(spec.prune.method)
 
 
 def prepare_models(cfg: BuildConfig, data: DataSplits, device: torch.device) -> list[PreparedModel]:
@@ -127,5 +127,5 @@ def _train_and_prune(
         return None, []
     recipe = spec.train or TrainRecipe(epochs=0)  # no recipe: prune without training
     ctx = Context(train_set, recipe, device, seed, from_trained, run)
-    masks = get_strategy(spec.prune.method)(probe, spec.prune, ctx)
+    masks = get_method(spec.prune.method)(spec.prune.params, probe, ctx)
     return masks, ctx.history

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -13,6 +14,16 @@ from compute.config import TrainRecipe
 from compute.datasets import ImageSet
 
 Masks = dict[str, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class GradualPruning:
+    """Pruning while training, on a schedule the training loop drives: `plan(total_steps)` gives
+    {step (0-based): target sparsity}; after the optimiser's step `s` in it, the masks become
+    `prune(s, total_steps, target)` and hold from then on."""
+
+    plan: Callable[[int], dict[int, float]]
+    prune: Callable[[int, int, float], Masks]
 
 
 @torch.no_grad()
@@ -47,13 +58,10 @@ def train(
     seed: int,
     masks: Masks | None = None,
     desc: str = "training",
-    schedule: Callable[[int, int], Masks | None] | None = None,
+    gradual: GradualPruning | None = None,
 ) -> None:
-    """Train `model` (a Probe taking [0, 1] inputs) in place; masked weights stay exactly zero.
-
-    `schedule(step, total_steps)` is called after every optimiser step (0-based) with the number
-    of steps the whole run takes, and may return new masks (gradual pruning).
-    """
+    """Train `model` (a Probe taking [0, 1] inputs) in place; masked weights stay exactly zero,
+    and with `gradual`, the masks tighten at the steps of its plan."""
     if recipe.epochs <= 0:
         return
     gen = torch.Generator().manual_seed(seed)
@@ -70,6 +78,7 @@ def train(
     if masks:
         apply_masks(model.net, masks)
     total_steps, step = recipe.epochs * steps_per_epoch, 0
+    prune_at = gradual.plan(total_steps) if gradual is not None else {}
     bar = tqdm(range(recipe.epochs), desc=desc, unit="epoch", leave=False)
     for _ in bar:
         order = torch.randperm(len(data), generator=gen).to(device)
@@ -82,8 +91,8 @@ def train(
             loss.backward()
             opt.step()
             sched.step()
-            if schedule is not None:
-                masks = schedule(step, total_steps) or masks
+            if step in prune_at:
+                masks = gradual.prune(step, total_steps, prune_at[step])
             step += 1
             if masks:
                 apply_masks(model.net, masks)

@@ -120,6 +120,24 @@ def test_tables_must_be_tables(tmp_path):
     assert "'conditions' in the top level of c.toml must be a table" in refused(tmp_path, text)
 
 
+def test_each_method_takes_its_own_hyperparameters(tmp_path):
+    ltr = BASE.replace('method = "magnitude", sparsity = 0.8', 'method = "ltr", sparsity = 0.8, rounds = 2')
+    assert load(tmp_path, ltr).models[1].prune.params.rounds == 2
+    gmp = BASE.replace('method = "magnitude", sparsity = 0.8', 'method = "gmp", sparsity = 0.8, prunes = 10')
+    assert load(tmp_path, gmp).models[1].prune.params.prunes == 10
+    # rounds is ltr's: magnitude has no such key
+    message = refused(tmp_path, BASE.replace("sparsity = 0.8", "sparsity = 0.8, rounds = 2"))
+    assert "unknown key 'rounds'" in message and "method 'magnitude'" in message
+    message = refused(tmp_path, BASE.replace('method = "magnitude"', 'method = "magnitud"'))
+    assert "unknown pruning method 'magnitud'" in message
+    assert "needs 'method'" in refused(tmp_path, BASE.replace('method = "magnitude", ', ""))
+
+
+def test_a_subnetwork_search_from_trained_weights_is_refused(tmp_path):
+    text = BASE.replace('method = "magnitude"', 'method = "edgepopup"')
+    assert "keeps weights at their random initialisation" in refused(tmp_path, text)
+
+
 def test_gmp_without_training_is_refused_before_anything_runs(tmp_path):
     text = BASE.replace('method = "magnitude"', 'method = "gmp"').replace(
         "train = { epochs = 1, lr = 0.01 }", "train = { epochs = 0 }")

@@ -1,17 +1,20 @@
 """The pruning strategies: each reaches its target sparsity in the weights the forward pass uses;
 edge-popup keeps the random weights, biprop binarises them; masks survive a checkpoint."""
 
+import dataclasses
 import itertools
 
 import pytest
 import torch
 
 from compute import checkpoints
-from compute.config import PruneRecipe, TrainRecipe
+from compute.config import TrainRecipe
 from compute.datasets import ImageSet, load_data
 from compute.errors import UserError
 from compute.models import Probe, create_model, find_classifier, measure_sparsity, prunable_weights
-from compute.pruning import STRATEGIES, Context, cubic_schedule, get_strategy, snip_scores
+from compute.pruning import Context, get_method, list_pruning_methods
+from compute.pruning.magnitude import cubic_schedule
+from compute.pruning.saliency import snip_scores
 from compute.training import train
 
 SPARSITY = 0.8
@@ -39,7 +42,9 @@ def run_strategy(method: str, data: ImageSet, from_trained: bool = False, seed: 
 
     ctx = Context(data, TrainRecipe(epochs=epochs, lr=0.05, batch_size=64), device, seed,
                   from_trained, run)
-    masks = get_strategy(method)(probe, PruneRecipe(method, SPARSITY, rounds=rounds), ctx)
+    kind = get_method(method)
+    extra = {"rounds": rounds} if "rounds" in {f.name for f in dataclasses.fields(kind.params)} else {}
+    masks = kind(kind.params(sparsity=SPARSITY, **extra), probe, ctx)
     return probe, masks, ctx
 
 
@@ -55,12 +60,13 @@ def trained_probe(data: ImageSet, seed: int = 0) -> Probe:
 
 
 def test_the_seven_methods_are_registered():
-    assert list(STRATEGIES) == ["magnitude", "gmp", "ltr", "random", "snip", "edgepopup", "biprop"]
+    assert list_pruning_methods() == ["magnitude", "gmp", "ltr", "random", "snip", "edgepopup",
+                                      "biprop"]
     with pytest.raises(UserError, match="unknown pruning method 'prune-it'"):
-        get_strategy("prune-it")
+        get_method("prune-it")
 
 
-@pytest.mark.parametrize("method", list(STRATEGIES))
+@pytest.mark.parametrize("method", list_pruning_methods())
 def test_each_method_reaches_its_target_sparsity(method, digits_small):
     probe, _, _ = run_strategy(method, digits_small, from_trained=method in {"magnitude", "gmp"})
     sparsity, total, nonzero = measure_sparsity(probe.net)
@@ -129,32 +135,29 @@ def test_magnitude_keeps_the_global_top_weights_of_the_trained_model(digits_smal
 
 
 def test_gmp_prunes_gradually_along_the_cubic_schedule_then_fine_tunes(digits_small):
-    trace = []  # after every step: (step, total steps, sparsity of the masks in force, weights)
+    trace = []  # at every pruning step: (step, total steps, sparsity of its masks, weights before)
 
     def spy(model, recipe, kwargs):
-        schedule = kwargs["schedule"]
-        masks_now = {}
+        gradual = kwargs["gradual"]
 
-        def watched(step, total):
-            masks = schedule(step, total)
-            if masks is not None:
-                masks_now.update({k: m.clone() for k, m in masks.items()})
-            zeros = sum(int((~m).sum()) for m in masks_now.values())
-            sparsity = zeros / sum(m.numel() for m in masks_now.values()) if masks_now else 0.0
-            trace.append((step, total, sparsity, masks is not None, snapshot(model)))
+        def watched(step, total, target):
+            before = snapshot(model)
+            masks = gradual.prune(step, total, target)
+            zeros = sum(int((~m).sum()) for m in masks.values())
+            trace.append((step, total, zeros / sum(m.numel() for m in masks.values()), before))
             return masks
 
-        return {**kwargs, "schedule": watched}
+        return {**kwargs, "gradual": dataclasses.replace(gradual, prune=watched)}
 
     probe = trained_probe(digits_small)
     # 8 epochs of 4 steps: 32 steps, enough for 20 distinct pruning steps in the first 24
     _, masks, ctx = run_strategy("gmp", digits_small, from_trained=True, probe=probe, spy=spy,
                                  epochs=8)
     total = trace[0][1]
-    assert len(trace) == total  # the schedule saw every step of one training run
-    prune_steps = [step for step, _, _, pruned, _ in trace if pruned]
+    assert total == 32
+    prune_steps = [step for step, *_ in trace]
     assert len(prune_steps) == 20  # gradual: twenty pruning steps, not one
-    sparsities = [sparsity for _, _, sparsity, pruned, _ in trace if pruned]
+    sparsities = [sparsity for _, _, sparsity, _ in trace]
     assert all(b >= a for a, b in itertools.pairwise(sparsities))  # monotone
     for k, (step, sparsity) in enumerate(zip(prune_steps, sparsities, strict=True), start=1):
         cubic = SPARSITY * (1 - (1 - k / 20) ** 3)
@@ -163,11 +166,10 @@ def test_gmp_prunes_gradually_along_the_cubic_schedule_then_fine_tunes(digits_sm
     last = prune_steps[-1]
     assert last + 1 <= 0.75 * total  # the target is reached before the last quarter ...
     assert abs(sparsities[-1] - SPARSITY) < 1e-3
-    # ... and the rest of training fine-tunes with that mask: weights move, zeros stay zero.
-    after = [weights for step, _, _, _, weights in trace if step > last]
-    assert len(after) >= total // 4
-    first, final = after[0], snapshot(probe)
-    assert any(not torch.equal(first[k], final[k]) for k in first)
+    # ... and the rest of training fine-tunes with that mask: the weights moved on from where the
+    # last prune left them (as they were, masked), and its zeros stayed zero.
+    final, at_last_prune = snapshot(probe), trace[-1][3]
+    assert any(not torch.equal(final[k], at_last_prune[k] * masks[k]) for k in masks)
     for name, mask in masks.items():
         assert torch.equal(final[name] != 0, mask), name
     assert [h["sparsity"] for h in ctx.history] == pytest.approx(sparsities, abs=1e-9)
