@@ -7,7 +7,7 @@ Reads one store built by `python -m compute build CONFIG`, read-only, with SQL.
 
 import streamlit as st
 
-from pages.shared import store_path
+from app.shared import store_path
 
 st.set_page_config(
     page_title="Robustness Lottery Explorer", page_icon=":material/grain:", layout="wide"

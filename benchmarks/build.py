@@ -12,7 +12,7 @@ process:
   the faster pass counting (this machine's speed drifts over minutes);
 - the full build of a config that reads those files (`compute.build.build`): data loading,
   thumbnails, every model on every batch, geometry, linear CKA, the store writer, the commit.
-The ratio build / bare is DESIGN section 7's target (at most 1.15x with pre-made corruptions).
+The ratio build / bare is the project's target: at most 1.15x with pre-made corruptions.
 `--generated` also times the same build generating the corruptions in torch instead. Models are
 the pretrained ResNet-20, repeated `--models` times under different names. Needs ../shared/data.
 """
@@ -29,10 +29,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from compute.build import build, resolve_device
+from compute.build import build
 from compute.config import load_config
 from compute.corruptions import quantize_like_benchmark, select
 from compute.datasets import load_data
+from compute.devices import resolve_device
 from compute.preparation import prepare_models
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m benchmarks.store [--models 8] [--samples 10000] [--out /tmp/rle-bench.duckdb]
 
-Builds a synthetic store of the size DESIGN section 7 names (8 models x 96 conditions x 10,000
+Builds a synthetic store of CIFAR-10-C size (8 models x 96 conditions x 10,000
 samples = 7.7 million metric rows) with the real writer, the metrics computed by the real
 geometry code from random features (so the columns compress like real ones), then:
 - write speed: metric rows per second through `StoreWriter.put_metrics` (the Arrow load and its
@@ -11,7 +11,7 @@ geometry code from random features (so the columns compress like real ones), the
 - read speed: every query the pages run, with the arguments a page starts with, each run warm
   20 times, reported as p50 / p95 milliseconds (the app caches results, so this is what the first
   view of a choice costs).
-Targets (DESIGN section 7): >= 2 million rows/s written, <= 32 bytes per row without `angles`,
+Targets (docs/benchmarks.md): >= 2 million rows/s written, <= 32 bytes per row without `angles`,
 every page query <= 100 ms p95 on a 2-core machine.
 """
 
@@ -31,6 +31,8 @@ import torch
 
 from compute.geometry import geometry
 from store import open_store, queries
+from store.derived import shift_moment_views
+from store.records import ConditionRecord, ModelRecord
 from store.writer import StoreWriter
 
 CORRUPTIONS = [
@@ -56,28 +58,17 @@ def build(path: Path, n_models: int, n_samples: int) -> tuple[float, float, int]
     put_s = geo_s = 0.0
     rows = 0
     with StoreWriter(path, "bench", CLASSES) as w:
-        w.put_table("classes", {"class_id": np.arange(CLASSES, dtype=np.int16),
-                                "name": [f"class{k}" for k in range(CLASSES)]})
-        w.put_table("conditions", {
-            "condition_id": np.arange(len(conditions), dtype=np.int16),
-            "name": ["clean" if s == 0 else f"{c}-{s}" for c, s, _ in conditions],
-            "corruption": [c for c, _, _ in conditions],
-            "severity": np.array([s for _, s, _ in conditions], np.int8),
-            "family": [f for _, _, f in conditions],
-            "benchmark": [s > 0 and f != "extra" for _, s, f in conditions],
-        })
-        w.put_table("samples", {"sample_id": np.arange(n_samples, dtype=np.int32),
-                                "split": ["test"] * n_samples,
-                                "label": labels.numpy().astype(np.int16),
-                                "source": [f"test/{i}.png" for i in range(n_samples)],
-                                "thumbnail": [b"\x89PNG" + bytes(200)] * n_samples})
+        w.put_classes([f"class{k}" for k in range(CLASSES)])
+        w.put_conditions([ConditionRecord(cid, "clean" if s == 0 else f"{c}-{s}", c, s, f,
+                                          s > 0 and f != "extra")
+                          for cid, (c, s, f) in enumerate(conditions)])
+        w.put_samples(labels.numpy(), [f"test/{i}.png" for i in range(n_samples)],
+                      [b"\x89PNG" + bytes(200)] * n_samples)
         for m in range(n_models):
-            w.put_model({"model_id": m, "name": "dense" if m == 0 else f"pruned-{m}", "arch": "synthetic",
-                         "method": "dense" if m == 0 else "magnitude", "target_sparsity": None,
-                         "sparsity": 0.0 if m == 0 else 0.8, "params_total": 1, "params_nonzero": 1,
-                         "reference_model_id": None if m == 0 else 0, "num_classes": CLASSES,
-                         "feature_dim": DIM, "checkpoint": None, "checkpoint_sha256": None,
-                         "notes": None}, weights[m].numpy(), biases[m].numpy())
+            w.put_model(ModelRecord(m, "dense" if m == 0 else f"pruned-{m}", "synthetic",
+                                    "dense" if m == 0 else "magnitude", None, 0.0 if m == 0 else 0.8,
+                                    1, 1, None if m == 0 else 0, CLASSES, DIM),
+                        weights[m].numpy(), biases[m].numpy())
         for cid, (_, severity, _) in enumerate(conditions):
             base = means[labels] + torch.randn(n_samples, DIM, generator=gen, dtype=torch.float64) * (
                 1 + 0.3 * severity)
@@ -96,7 +87,7 @@ def build(path: Path, n_models: int, n_samples: int) -> tuple[float, float, int]
             ids = list(range(n_models))
             w.put_similarity(cid, ids, np.eye(n_models))
         start = time.perf_counter()
-        keys = w.shift_moment_keys()
+        keys = shift_moment_views(range(1, 6))
         for metric, severity in keys:
             w.put_shift_moments(metric, severity)
         moments_s = time.perf_counter() - start

@@ -1,4 +1,4 @@
-"""The geometry of the last feature layer, as the cross-entropy loss sees it (DESIGN section 2).
+"""The geometry of the last feature layer, as the cross-entropy loss sees it.
 
 For a feature f, class directions W (C x d) and biases b, the logits are
 z_k = ||W_k|| ||f|| cos(theta_k) + b_k, so the loss depends only on the feature length, the angles
@@ -11,11 +11,6 @@ from __future__ import annotations
 
 import torch
 
-COLUMNS = (
-    "length", "angles", "angle_true", "angle_pred", "angle_gap", "logit_margin",
-    "margin_distance", "pred", "correct", "prob_true", "confidence", "loss", "entropy",
-)
-
 
 def _min_over_other_classes(values: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """min_{k != y} values[:, k] (NaN-propagating, so undefined inputs stay undefined)."""
@@ -26,7 +21,7 @@ def _min_over_other_classes(values: torch.Tensor, labels: torch.Tensor) -> torch
 def geometry(
     features: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, labels: torch.Tensor
 ) -> dict[str, torch.Tensor]:
-    """Every per-sample metric of DESIGN section 2 for a batch.
+    """Every per-sample metric of the store's catalogue (store/catalogue.py) for a batch.
 
     features (N, d), weight (C, d), bias (C,), labels (N,) -> dict of (N,) tensors, plus `angles`
     (N, C) in degrees. The angles of a zero feature are undefined: NaN here, NULL in the store.

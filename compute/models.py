@@ -26,6 +26,12 @@ def register(name: str) -> Callable:
     return wrap
 
 
+def list_models() -> list[str]:
+    """The registered architectures' names (any torchvision classifier, `torchvision:NAME`, and
+    `package.module:factory` work too)."""
+    return sorted(ARCHITECTURES)
+
+
 def create_model(name: str, num_classes: int) -> nn.Module:
     """A registered architecture, `torchvision:<name>` (any torchvision classifier, untrained),
     or `package.module:factory` (a foreign model; the factory gets num_classes=...)."""

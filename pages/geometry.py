@@ -8,10 +8,10 @@ import altair as alt
 import polars as pl
 import streamlit as st
 
-from pages import state
-from pages.charts import MAX_MARKS, empty, heatmap, histogram, linked_selection, sample_table
-from pages.shared import catalog, query, require_store
-from store import queries
+from app import state
+from app.charts import MAX_MARKS, empty, heatmap, histogram, linked_selection, sample_table
+from app.shared import catalog, query, require_store
+from store import catalogue, queries
 
 st.title("Geometry")
 require_store()
@@ -54,7 +54,7 @@ with tabs[0]:
     st.caption("Per model, correct (solid) and wrong (dashed) samples apart, as a share of each "
                "group; binned in SQL between the 0.5 % and 99.5 % quantiles.")
     cells = st.columns(2)
-    for i, metric in enumerate(("length", "angle_true", "angle_gap", "margin_distance")):
+    for i, metric in enumerate(catalogue.CORE):
         hist = query(queries.metric_histogram, metric, ids, cond, cids)
         with cells[i % 2]:
             if hist.is_empty():
@@ -62,7 +62,7 @@ with tabs[0]:
                 continue
             hist = hist.with_columns(pl.when(pl.col("grp")).then(pl.lit("correct"))
                                      .otherwise(pl.lit("wrong")).alias("grp"))
-            st.altair_chart(histogram(hist, title=queries.GEOMETRY_METRICS[metric],
+            st.altair_chart(histogram(hist, title=catalogue.BY_NAME[metric].title,
                                       dash_title="prediction"), width="stretch")
 
 with tabs[1]:
@@ -117,8 +117,8 @@ with tabs[2]:
             "broken": st.column_config.NumberColumn("right → wrong"),
             "fixed": st.column_config.NumberColumn("wrong → right"),
         })
-        metric = state.selectbox("Shift of", ["margin_distance", "angle_true", "length", "angle_gap"],
-                                 key="shift")
+        metric = state.selectbox("Shift of", list(catalogue.PLOTTABLE), key="shift",
+                                 default=catalogue.DEFAULT_METRIC)
         hist = query(queries.shift_histogram, metric, ids, cond, cids)
         if hist.is_empty():
             empty("No finite shift in this selection.")

@@ -4,9 +4,9 @@ where robustness goes as sparsity grows."""
 import altair as alt
 import streamlit as st
 
-from pages import state
-from pages.charts import heatmap
-from pages.shared import percent, query, require_store
+from app import state
+from app.charts import heatmap
+from app.shared import percent, query, require_store
 from store import queries
 
 st.title("Overview")
@@ -61,10 +61,8 @@ model_order = models["model"].to_list()
 severities = sorted(s for s in grid["severity"].unique().to_list() if s > 0)
 
 st.subheader("Accuracy per model and corruption")
-level = state.selectbox(
-    "Severity", ["mean", *map(str, severities)], key="severity",
-    format_func=lambda s: "mean over severities" if s == "mean" else f"severity {s}")
-by_corruption = query(queries.accuracy_by_corruption, None if level == "mean" else int(level))
+level = state.severity("Severity", severities, key="severity")
+by_corruption = query(queries.accuracy_by_corruption, level)
 corruption_order = by_corruption.sort("first_id")["corruption"].unique(maintain_order=True).to_list()
 st.altair_chart(
     heatmap(by_corruption, "corruption", "model", "accuracy", x_sort=corruption_order,

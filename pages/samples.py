@@ -5,11 +5,11 @@ import altair as alt
 import polars as pl
 import streamlit as st
 
-from pages import state
-from pages.charts import empty
-from pages.export import download_buttons
-from pages.shared import catalog, query, require_store
-from store import queries
+from app import state
+from app.charts import empty
+from app.export import download_buttons
+from app.shared import catalog, query, require_store
+from store import catalogue, queries
 
 st.title("Samples")
 require_store()
@@ -78,13 +78,13 @@ with st.expander("Filters", expanded=False):
         over = state.multiselect("Models compared (always right / wrong, disagree)", list(model_id),
                                  key="over", default=list(model_id))
     with cols[2]:
-        metric = state.selectbox("Range of", list(queries.GEOMETRY_METRICS), key="metric",
-                                 default="margin_distance")
+        metric = state.selectbox("Range of", list(catalogue.PLOTTABLE), key="metric",
+                                 default=catalogue.DEFAULT_METRIC)
     with cols[3]:
         low = state.number_input("from", key="lo", format="%.4g")
     with cols[4]:
         high = state.number_input("to", key="hi", format="%.4g")
-    st.caption(f"The range applies to {focus}'s {queries.GEOMETRY_METRICS[metric]} under "
+    st.caption(f"The range applies to {focus}'s {catalogue.BY_NAME[metric].title} under "
                f"{condition}; leave a bound empty for no bound.")
 
 severity = conditions.filter(pl.col("condition") == condition)["severity"][0]

@@ -3,10 +3,10 @@
 import polars as pl
 import streamlit as st
 
-from pages import state
-from pages.charts import empty, heatmap
-from pages.shared import catalog, query, require_store
-from store import queries
+from app import state
+from app.charts import empty, heatmap
+from app.shared import catalog, query, require_store
+from store import catalogue, queries
 
 st.title("Similarity")
 require_store()
@@ -59,12 +59,10 @@ if not severities:
     st.stop()
 cols = st.columns(3)
 with cols[0]:
-    metric = state.selectbox("Shift of", ["margin_distance", "angle_true", "length", "loss"],
-                             key="shift")
+    metric = state.selectbox("Shift of", list(catalogue.PLOTTABLE), key="shift",
+                             default=catalogue.DEFAULT_METRIC)
 with cols[1]:
-    level = state.selectbox(
-        "Severity", ["mean", *map(str, severities)], key="severity",
-        format_func=lambda s: "mean over severities" if s == "mean" else f"severity {s}")
+    level = state.severity("Severity", severities, key="severity")
 with cols[2]:
     # Every model by default: the store keeps each model's moments, so pooling costs nothing.
     pooled = state.multiselect("Over models", list(model_id), key="over",
@@ -72,8 +70,7 @@ with cols[2]:
 if not pooled:
     empty("Choose at least one model whose samples the shifts are measured on.")
     st.stop()
-corr = query(queries.corruption_correlation, metric, [model_id[m] for m in pooled],
-             None if level == "mean" else int(level))
+corr = query(queries.corruption_correlation, metric, [model_id[m] for m in pooled], level)
 if corr.is_empty() or corr["corruption_a"].n_unique() < 2:
     empty("At least two corruptions with finite shifts are needed for a correlation.")
     st.stop()

@@ -1,8 +1,8 @@
 """SQL: any question the pages do not answer, asked of the store directly, safely.
 
-Queries run on a separate read-only connection with external access off and the configuration
-locked; one read statement per run, checked against DuckDB's own parse tree, stopped at a time
-limit and cut at a row limit (store/sandbox.py)."""
+Queries run on a cursor of the app's own connection, which is read-only with external access off
+and its configuration locked (app/shared.py); one read statement per run, checked against
+DuckDB's own parse tree, stopped at a time limit and cut at a row limit (store/sandbox.py)."""
 
 import os
 
@@ -10,9 +10,9 @@ import altair as alt
 import polars as pl
 import streamlit as st
 
-from pages import state
-from pages.export import download_buttons
-from pages.shared import query, require_store, sandbox_connection
+from app import state
+from app.export import download_buttons
+from app.shared import query, require_store, sandbox_connection
 from store import queries, sandbox
 
 TIME_LIMIT = float(os.environ.get("RLE_SQL_TIME_LIMIT", sandbox.TIME_LIMIT_S))

@@ -4,111 +4,19 @@
 
 Uses Debian's Chromium at /usr/bin/chromium through Playwright (never `playwright install`,
 which downloads a browser); `bash scripts/browser.sh` installs it. The README shows the result.
-The serving and waiting helpers are shared with the browser tests.
+Serving and waiting are app/headless.py's, shared with the browser tests.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import socket
-import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
+sys.path.insert(0, str(ROOT))
 
-# (file name, URL path and query, tab to open or None, what the shot shows)
-SHOTS = [
-    ("overview", "/", None, "Overview"),
-    ("geometry-distributions", "/geometry?condition=gaussian_noise-5", None, "Geometry"),
-    ("geometry-angle-length", "/geometry?condition=gaussian_noise-5", "Angle-length plane",
-     "Geometry: angle-length plane"),
-    ("geometry-class-pair", "/geometry?condition=clean&a=3&b=8", "Class-pair plane",
-     "Geometry: class-pair plane"),
-    ("similarity", "/similarity", None, "Similarity"),
-    ("samples", "/samples?category=corruption-fragile&model=magnitude-80&condition=contrast-5&sample=48",
-     None, "Samples"),
-    ("sql", "/sql", None, "SQL"),
-]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def serve(store: Path) -> Iterator[str]:
-    """`streamlit run` on `store` at a free loopback port; yields the base URL once it listens."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port),
-         "--browser.gatherUsageStats", "false", "--", "--store", str(store)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    try:
-        output = []
-        for line in proc.stdout:  # Streamlit prints this once its server listens
-            output.append(line)
-            if "You can now view your Streamlit app" in line:
-                break
-        else:
-            raise RuntimeError("streamlit exited before serving: " + "".join(output)[-2000:])
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
-@contextlib.contextmanager
-def browser() -> Iterator[object]:
-    """A headless Chromium page (Playwright) with a desktop-sized viewport."""
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        raise RuntimeError(f"no browser at {CHROMIUM}: run `bash scripts/browser.sh`")
-    with sync_playwright() as p:
-        chrome = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        try:
-            yield chrome.new_page(viewport={"width": 1400, "height": 1000})
-        finally:
-            chrome.close()
-
-
-# The app has finished a run (the script state Streamlit puts on its root, its status widget and
-# spinners gone), no chart is still a loading skeleton, and every visible Vega chart has drawn its
-# canvas or SVG (charts in a closed tab draw only when it opens).
-SETTLED = """() => {
-    const app = document.querySelector('[data-testid="stApp"]');
-    if (!app || app.dataset.testScriptState !== 'notRunning') return false;
-    if (!document.querySelector('[data-testid="stMain"] h1')) return false;
-    if (document.querySelector('[data-testid="stSkeleton"], [data-testid="stAppSkeleton"]')) return false;
-    if (document.querySelector('[data-testid="stStatusWidget"]')) return false;
-    if (document.querySelector('[data-testid="stSpinner"]')) return false;
-    const charts = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
-        .filter(c => c.checkVisibility());
-    return charts.every(c => c.querySelector('canvas, svg'));
-}"""
-
-
-def settle(page: object, timeout_ms: int = 60_000) -> None:
-    page.wait_for_function(SETTLED, timeout=timeout_ms, polling=200)
-
-
-def open_view(page: object, url: str, tab: str | None = None) -> None:
-    """Load one view and wait until it has drawn; open `tab` if given."""
-    page.goto(url)
-    settle(page)
-    if tab:
-        page.get_by_role("tab", name=tab).click()
-        settle(page)
+from app.headless import VIEWS, browser, open_view, serve, settle  # noqa: E402
 
 
 def main() -> None:
@@ -121,7 +29,7 @@ def main() -> None:
         sys.exit(f"error: no store at {store}: build it with `python -m compute build configs/demo.toml`")
     out.mkdir(parents=True, exist_ok=True)
     with serve(store) as base, browser() as page:
-        for name, path, tab, _ in SHOTS:
+        for name, path, tab, _ in VIEWS:
             open_view(page, base + path, tab)
             if page.locator('[data-testid="stException"]').count():
                 sys.exit(f"error: the page {path} shows an exception; not taking its screenshot")

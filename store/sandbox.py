@@ -16,13 +16,10 @@ import json
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import duckdb
 import polars as pl
 import pyarrow as pa
-
-from store.schema import open_store
 
 TIME_LIMIT_S = 10.0
 ROW_LIMIT = 10_000
@@ -45,12 +42,6 @@ class Result:
     frame: pl.DataFrame
     truncated: bool      # more rows existed than were returned
     seconds: float
-
-
-def connect(path: str | Path) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to a store with external access off and the configuration locked
-    (the one every reader uses: `store.open_store`)."""
-    return open_store(path)
 
 
 def _one_line(message: str) -> str:

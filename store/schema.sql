@@ -99,7 +99,7 @@ CREATE TABLE metrics (
 
 -- What needs the raw penultimate features, which are not stored: computed during the build, for
 -- every ordered pair of models under every condition. Agreement, error overlap and margin
--- correlation need only stored columns and are queries (store/queries.py: model_similarity).
+-- correlation need only stored columns and are queries (store/queries/similarity.py: model_similarity).
 CREATE TABLE model_similarity (
     model_a      SMALLINT NOT NULL,
     model_b      SMALLINT NOT NULL,
@@ -111,7 +111,7 @@ CREATE TABLE model_similarity (
 -- Derived from `metrics` at the end of a build, so the corruption-redundancy view pools any set of
 -- models without reading every metric row: per model, the moments of each corruption's
 -- per-sample shift of a metric against clean, over the samples where every corruption's shift
--- is finite (store/queries.py: corruption_correlation; store/analysis.py: pool_moments).
+-- is finite (store/queries/similarity.py: corruption_correlation; store/analysis.py: pool_moments).
 CREATE TABLE shift_moments (
     model_id     SMALLINT NOT NULL,
     metric       VARCHAR NOT NULL,

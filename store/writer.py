@@ -8,33 +8,23 @@ are already in it (each pair is written in one transaction, so a pair is either 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 
-from store.queries import GEOMETRY_METRICS, corruption_shift_moments
+from store import derived
+from store.catalogue import METRICS
+from store.records import ConditionRecord, ModelRecord
 from store.schema import SCHEMA_VERSION, create_schema
 
-# Columns of `metrics` after the keys and `angles`, with their Arrow types (matching schema.sql).
-METRIC_COLUMNS: dict[str, pa.DataType] = {
-    "length": pa.float32(),
-    "angle_true": pa.float32(),
-    "angle_pred": pa.float32(),
-    "angle_gap": pa.float32(),
-    "logit_margin": pa.float32(),
-    "margin_distance": pa.float32(),
-    "pred": pa.int16(),
-    "correct": pa.bool_(),
-    "prob_true": pa.float32(),
-    "confidence": pa.float32(),
-    "loss": pa.float32(),
-    "entropy": pa.float32(),
-}
+# Columns of `metrics` after the keys and `angles`, with their Arrow types, from the catalogue.
+METRIC_COLUMNS: dict[str, pa.DataType] = {m.name: m.arrow_type for m in METRICS
+                                          if m.name != "angles"}
 
 
 def _nullable(values: np.ndarray, dtype: pa.DataType) -> pa.Array:
@@ -104,21 +94,43 @@ class StoreWriter:
             "INSERT OR REPLACE INTO meta VALUES (?, ?)", [(k, str(v)) for k, v in values.items()]
         )
 
-    def put_table(self, table: str, rows: pa.Table | Mapping[str, Sequence[Any]]) -> None:
-        """Replace the rows of a small dimension table (classes, conditions, samples)."""
-        data = rows if isinstance(rows, pa.Table) else pa.table(dict(rows))
+    def _replace(self, table: str, data: pa.Table) -> None:
+        """Replace all rows of a small dimension table."""
         self.con.execute("BEGIN")
         self.con.execute(f"DELETE FROM {table}")
         self._insert(table, data)
         self.con.execute("COMMIT")
 
-    def has_model(self, model_id: int) -> bool:
-        q = "SELECT count(*) FROM models WHERE model_id = ?"
-        return self.con.execute(q, [model_id]).fetchone()[0] > 0
+    def put_classes(self, names: Sequence[str]) -> None:
+        self._replace("classes", pa.table({
+            "class_id": pa.array(np.arange(len(names)), pa.int16()), "name": list(names)}))
 
-    def put_model(self, row: Mapping[str, Any], weight: np.ndarray, bias: np.ndarray) -> None:
+    def put_conditions(self, conditions: Sequence[ConditionRecord]) -> None:
+        self._replace("conditions", pa.table({
+            "condition_id": pa.array([c.condition_id for c in conditions], pa.int16()),
+            "name": [c.name for c in conditions],
+            "corruption": [c.corruption for c in conditions],
+            "severity": pa.array([c.severity for c in conditions], pa.int8()),
+            "family": [c.family for c in conditions],
+            "benchmark": [bool(c.benchmark) for c in conditions],
+        }))
+
+    def put_samples(self, labels: np.ndarray, sources: Sequence[str], thumbnails: Sequence[bytes],
+                    split: str = "test") -> None:
+        """The samples in order (sample_id = position), with their clean PNG thumbnails."""
+        n = len(labels)
+        self._replace("samples", pa.table({
+            "sample_id": pa.array(np.arange(n), pa.int32()),
+            "split": [split] * n,
+            "label": pa.array(np.asarray(labels), pa.int16()),
+            "source": list(sources),
+            "thumbnail": pa.array(list(thumbnails), pa.binary()),
+        }))
+
+    def put_model(self, record: ModelRecord, weight: np.ndarray, bias: np.ndarray) -> None:
         """Record one model with its class directions and their Gram (weight: C x d, bias: C)."""
-        model_id = int(row["model_id"])
+        row = dataclasses.asdict(record)  # clean_accuracy is filled in at commit
+        model_id = int(record.model_id)
         weight = np.asarray(weight, dtype=np.float64)
         bias = np.asarray(bias, dtype=np.float64)
         norms = np.linalg.norm(weight, axis=1)
@@ -228,21 +240,16 @@ class StoreWriter:
 
     # --- derived summaries ------------------------------------------------------------------
 
-    def shift_moment_keys(self) -> list[tuple[str, int]]:
-        """Every (metric, severity) the corruption-redundancy view can ask for; severity 0 is the
-        mean over severities."""
-        severities = [s for (s,) in self.con.execute(
-            "SELECT DISTINCT severity FROM conditions WHERE severity > 0 ORDER BY 1").fetchall()]
-        return [(metric, s) for metric in GEOMETRY_METRICS for s in [0, *severities]]
-
-    def put_shift_moments(self, metric: str, severity: int) -> None:
+    def put_shift_moments(self, metric: str, severity: int | None) -> None:
         """Replace the stored moments of every model's corruption shifts of one metric, at one
-        severity (0: averaged over severities), computed from the metrics written so far."""
+        severity or (None) averaged over severities, from the metrics written so far (what the
+        corruption-redundancy view pools). `derived.shift_moment_views` lists the calls a
+        build makes."""
         models = [m for (m,) in self.con.execute("SELECT model_id FROM models").fetchall()]
-        rows = corruption_shift_moments(self.con, metric, models, severity or None)
+        rows = derived.corruption_shift_moments(self.con, metric, models, severity)
         self.con.execute("BEGIN")
         self.con.execute("DELETE FROM shift_moments WHERE metric = ? AND severity = ?",
-                         [metric, severity])
+                         [metric, derived.stored_severity(severity)])
         if rows.height:
             self._insert("shift_moments", rows.to_arrow())
         self.con.execute("COMMIT")

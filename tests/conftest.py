@@ -1,49 +1,35 @@
-"""Fixtures: a tiny digits store built once per session, and access to ../shared/data."""
+"""Fixtures every lane shares, torch-free: the repository's paths, ../shared/data, a synthetic
+store written by the real writer, and a guard that the suite never writes into stores/.
+
+Lanes: tests/compute (needs the compute install), tests/store and tests/app (the app's
+requirements alone). `pytest -m "not slow"` is the fast lane.
+"""
 
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import torch
-
-from compute.datasets import load_data
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
-
-# Small enough to train and evaluate in seconds; the same code path as configs/demo.toml.
-TINY_CONFIG = """
-name = "tiny"
-output = "tiny.duckdb"
-seed = 0
-
-[data]
-source = "digits"
-
-[conditions]
-corruptions = ["gaussian_noise", "contrast", "pixelate"]
-severities = [1, 5]
-
-[[models]]
-name = "dense"
-arch = "small_cnn"
-train = { epochs = 8, lr = 0.05 }
-
-[[models]]
-name = "magnitude-80"
-base = "dense"
-prune = { method = "magnitude", sparsity = 0.8 }
-train = { epochs = 2, lr = 0.01 }
-"""
 
 
 def _stores_listing() -> dict[str, float]:
     stores = ROOT / "stores"
     return {str(p): p.stat().st_mtime for p in stores.rglob("*")} if stores.is_dir() else {}
+
+
+# Fixtures that build stores, read the shared data or serve the app: tests using them are slow.
+SLOW_FIXTURES = {"tiny_store", "demo_store", "built_store", "shared_data", "served"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -60,46 +46,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
-def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    """`python -m compute ...` as a user runs it."""
-    return subprocess.run(
-        [sys.executable, "-m", "compute", *args], cwd=cwd, capture_output=True, text=True,
-        timeout=1800,
-    )
-
-
-@pytest.fixture(scope="session")
-def tiny_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("tiny") / "tiny.toml"
-    path.write_text(TINY_CONFIG)
-    return path
-
-
-@pytest.fixture(scope="session")
-def tiny_store(tiny_config: Path) -> Path:
-    """The tiny config built through the CLI, once for the whole session (do not modify it)."""
-    result = run_cli("build", str(tiny_config))
-    assert result.returncode == 0, result.stderr[-2000:]
-    return tiny_config.with_name("tiny.duckdb")
-
-
-@pytest.fixture(scope="session")
-def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """configs/demo.toml itself, built to a temporary folder (store and checkpoints: the tests
-    never write into the repository's stores/)."""
-    out = tmp_path_factory.mktemp("demo") / "demo.duckdb"
-    result = run_cli("build", "configs/demo.toml", "--out", str(out),
-                     "--checkpoints", str(out.parent / "checkpoints"))
-    assert result.returncode == 0, result.stderr[-2000:]
-    return out
-
-
-@pytest.fixture(params=["tiny", "demo"])
-def built_store(request: pytest.FixtureRequest) -> Path:
-    """Each store the suite builds from a config: the tiny one and the shipped demo."""
-    return request.getfixturevalue(f"{request.param}_store")
-
-
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """../shared/data, or a skip (a failure when REQUIRE_SHARED_DATA=1, as in CI)."""
@@ -112,14 +58,8 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
-def images() -> torch.Tensor:
-    """64 real test images in [0, 1], spread over the classes: CIFAR-10 when the shared data is
-    there, the bundled digits otherwise."""
-    if (SHARED_DATA / "cifar10" / "test").is_dir():
-        data = load_data("imagefolder", root=str(SHARED_DATA), test="cifar10/test")
-    elif os.environ.get("REQUIRE_SHARED_DATA") == "1":
-        pytest.fail(f"the shared CIFAR-10 data is not at {SHARED_DATA} and REQUIRE_SHARED_DATA=1")
-    else:
-        data = load_data("digits")
-    pick = torch.linspace(0, len(data.test) - 1, 64).long()
-    return data.test.images[pick].float() / 255.0
+def synthetic_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store shaped like the tiny digits build, without torch (do not modify it)."""
+    from tests.support.synthetic import build_synthetic_store
+
+    return build_synthetic_store(tmp_path_factory.mktemp("synthetic") / "synthetic.duckdb")

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from store import SCHEMA_VERSION, StoreError, open_store
+from store.records import ModelRecord
 from store.writer import METRIC_COLUMNS, StoreWriter
 
 
@@ -21,9 +22,8 @@ def metrics_for(n: int, c: int, rng: np.random.Generator) -> dict[str, np.ndarra
 def write_small(path, fingerprint="f1", commit=True, pairs=((0, 0), (0, 1))):
     rng = np.random.default_rng(0)
     w = StoreWriter(path, fingerprint, num_classes=3)
-    w.put_table("classes", {"class_id": np.arange(3, dtype=np.int16), "name": ["a", "b", "c"]})
-    w.put_model({"model_id": 0, "name": "m", "arch": "x", "method": "dense", "sparsity": 0.0,
-                 "params_total": 10, "params_nonzero": 10, "num_classes": 3, "feature_dim": 2},
+    w.put_classes(["a", "b", "c"])
+    w.put_model(ModelRecord(0, "m", "x", "dense", None, 0.0, 10, 10, None, 3, 2),
                 np.array([[1.0, 0.0], [0.0, 2.0], [0.0, 0.0]]), np.array([0.1, 0.2, 0.3]))
     written = {}
     for model_id, condition_id in pairs:

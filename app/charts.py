@@ -10,9 +10,9 @@ import altair as alt
 import polars as pl
 import streamlit as st
 
-from pages import state
+from app import state
 
-# Beyond this many marks a browser redraws sluggishly: bin in SQL instead (DESIGN section 6).
+# Beyond this many marks a browser redraws sluggishly: bin in SQL instead.
 MAX_MARKS = 20_000
 
 

@@ -92,3 +92,14 @@ def number_input(label: str, key: str, **kwargs: Any) -> float | None:
     else:
         st.query_params[key] = f"{value:g}"
     return value
+
+
+MEAN = "mean"  # the URL's word for "averaged over severities", which queries take as None
+
+
+def severity(label: str, severities: Sequence[int], key: str) -> int | None:
+    """A severity picker ("mean over severities" first) whose choice is `?key=` in the URL; the
+    severity, or None for the mean over all of them."""
+    choice = selectbox(label, [MEAN, *map(str, severities)], key=key,
+                       format_func=lambda s: "mean over severities" if s == MEAN else f"severity {s}")
+    return None if choice == MEAN else int(choice)

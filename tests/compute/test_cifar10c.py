@@ -12,7 +12,7 @@ from compute.cifar10c import OfficialCorruptions
 from compute.datasets import load_data
 from compute.errors import UserError
 from store import open_store
-from tests.conftest import TINY_CONFIG, run_cli
+from tests.compute.conftest import TINY_CONFIG, run_cli
 
 NAMES = ["fog", "contrast"]
 

@@ -26,15 +26,15 @@ def app_on(store: Path, monkeypatch) -> AppTest:
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_every_page_renders_on_a_real_store(tiny_store, monkeypatch, page):
-    at = app_on(tiny_store, monkeypatch).run()
+def test_every_page_renders_on_a_real_store(synthetic_store, monkeypatch, page):
+    at = app_on(synthetic_store, monkeypatch).run()
     at.switch_page(f"pages/{page}").run()
     assert not at.exception, at.exception
     assert not at.error
 
 
-def test_overview_shows_models_and_reacts_to_its_choices(tiny_store, monkeypatch):
-    at = app_on(tiny_store, monkeypatch).run()
+def test_overview_shows_models_and_reacts_to_its_choices(synthetic_store, monkeypatch):
+    at = app_on(synthetic_store, monkeypatch).run()
     table = at.dataframe[0].value
     assert list(table["model"]) == ["dense", "magnitude-80"]
     assert table["sparsity"][1] == pytest.approx(0.8, abs=0.005)
@@ -59,8 +59,8 @@ def geometry_on(store: Path, monkeypatch, **params: str | list[str]) -> AppTest:
     return at
 
 
-def test_geometry_reacts_to_models_condition_and_classes(tiny_store, monkeypatch):
-    at = geometry_on(tiny_store, monkeypatch)
+def test_geometry_reacts_to_models_condition_and_classes(synthetic_store, monkeypatch):
+    at = geometry_on(synthetic_store, monkeypatch)
     assert len(at.get("vega_lite_chart")) >= 6
     assert at.multiselect(key="models").value == ["dense", "magnitude-80"]
     assert any("corrupted condition" in i.value for i in at.info)  # clean: no shift to show
@@ -82,29 +82,29 @@ def test_geometry_reacts_to_models_condition_and_classes(tiny_store, monkeypatch
 
 
 @pytest.mark.parametrize("key", ["models", "classes"])
-def test_geometry_with_an_empty_selection_says_so(tiny_store, monkeypatch, key):
-    at = geometry_on(tiny_store, monkeypatch)
+def test_geometry_with_an_empty_selection_says_so(synthetic_store, monkeypatch, key):
+    at = geometry_on(synthetic_store, monkeypatch)
     at.multiselect(key=key).set_value([]).run()
     assert not at.exception
     assert any("at least one model and one class" in i.value for i in at.info)
     assert not at.get("vega_lite_chart")  # (8 charts on a full selection)
 
 
-def test_a_shared_link_reopens_the_same_view(tiny_store, monkeypatch):
-    at = geometry_on(tiny_store, monkeypatch, models="magnitude-80", condition="pixelate-5",
+def test_a_shared_link_reopens_the_same_view(synthetic_store, monkeypatch):
+    at = geometry_on(synthetic_store, monkeypatch, models="magnitude-80", condition="pixelate-5",
                      classes=["1", "7"], a="1", b="7")
     assert at.multiselect(key="models").value == ["magnitude-80"]
     assert at.selectbox(key="condition").value == "pixelate-5"
     assert at.multiselect(key="classes").value == ["1", "7"]
     assert (at.selectbox(key="a").value, at.selectbox(key="b").value) == ("1", "7")
     # A stale or hand-edited link falls back to defaults instead of breaking the page.
-    at = geometry_on(tiny_store, monkeypatch, models="no-such-model", condition="fog-9")
+    at = geometry_on(synthetic_store, monkeypatch, models="no-such-model", condition="fog-9")
     assert at.selectbox(key="condition").value == "clean"
     assert any("at least one model" in i.value for i in at.info)
 
 
-def test_similarity_reacts_and_explains_empty_choices(tiny_store, monkeypatch):
-    at = app_on(tiny_store, monkeypatch).run()
+def test_similarity_reacts_and_explains_empty_choices(synthetic_store, monkeypatch):
+    at = app_on(synthetic_store, monkeypatch).run()
     at.switch_page("pages/similarity.py").run()
     assert not at.exception, at.exception
     assert any("pixelate" in m.value for m in at.markdown)  # a redundant pair named in words
@@ -138,7 +138,7 @@ def test_foreign_file_gets_an_error_not_a_traceback(tmp_path, monkeypatch):
 
 
 APP_FILES = [ROOT / "streamlit_app.py", *sorted((ROOT / "pages").glob("*.py")),
-             *sorted((ROOT / "store").glob("*.py"))]
+             *sorted((ROOT / "app").glob("*.py")), *sorted((ROOT / "store").rglob("*.py"))]
 
 
 @pytest.mark.parametrize("path", APP_FILES, ids=lambda p: p.name)
@@ -154,14 +154,14 @@ def test_app_code_imports_neither_torch_nor_compute(path):
             assert name.split(".")[0] not in {"torch", "torchvision", "compute"}, (path.name, name)
 
 
-def test_app_runs_with_torch_and_compute_unimportable(tiny_store):
+def test_app_runs_with_torch_and_compute_unimportable(synthetic_store):
     """Not just no import statements: nothing the app imports pulls torch in either."""
     script = textwrap.dedent(f"""
         import sys
         for blocked in ("torch", "torchvision", "compute"):
             sys.modules[blocked] = None  # any import of these now raises ImportError
         import os
-        os.environ["RLE_STORE"] = {str(tiny_store)!r}
+        os.environ["RLE_STORE"] = {str(synthetic_store)!r}
         from streamlit.testing.v1 import AppTest
         at = AppTest.from_file({APP!r}, default_timeout=60).run()
         assert not at.exception, at.exception
@@ -182,8 +182,8 @@ def page_on(store: Path, monkeypatch, page: str, **params: str | list[str]) -> A
     return at
 
 
-def test_samples_page_goes_through_every_category_and_the_detail(tiny_store, monkeypatch):
-    at = page_on(tiny_store, monkeypatch, "samples.py", condition="contrast-5")
+def test_samples_page_goes_through_every_category_and_the_detail(synthetic_store, monkeypatch):
+    at = page_on(synthetic_store, monkeypatch, "samples.py", condition="contrast-5")
     assert at.selectbox(key="model").value == "magnitude-80"  # a pruned model by default
     counts = {}
     for category in ["pruning-fragile", "pruning-gain", "corruption-fragile", "always-right",
@@ -208,20 +208,20 @@ def test_samples_page_goes_through_every_category_and_the_detail(tiny_store, mon
     assert len(at.get("download_button")) == 2  # CSV and Parquet of the filtered set
 
 
-def test_samples_page_explains_what_a_category_needs(tiny_store, monkeypatch):
-    at = page_on(tiny_store, monkeypatch, "samples.py", category="pruning-fragile", model="dense")
+def test_samples_page_explains_what_a_category_needs(synthetic_store, monkeypatch):
+    at = page_on(synthetic_store, monkeypatch, "samples.py", category="pruning-fragile", model="dense")
     assert any("no dense reference" in i.value for i in at.info)
-    at = page_on(tiny_store, monkeypatch, "samples.py", category="corruption-fragile",
+    at = page_on(synthetic_store, monkeypatch, "samples.py", category="corruption-fragile",
                  condition="clean")
     assert any("choose a corrupted condition" in i.value for i in at.info)
-    at = page_on(tiny_store, monkeypatch, "samples.py", category="always-right", lo="1000")
+    at = page_on(synthetic_store, monkeypatch, "samples.py", category="always-right", lo="1000")
     assert any("No sample matches" in i.value for i in at.info)
     assert at.number_input(key="lo").value == 1000
 
 
-def test_sql_page_runs_a_good_query_refuses_a_bad_one_and_stops_a_slow_one(tiny_store, monkeypatch):
+def test_sql_page_runs_a_good_query_refuses_a_bad_one_and_stops_a_slow_one(synthetic_store, monkeypatch):
     monkeypatch.setenv("RLE_SQL_TIME_LIMIT", "1")
-    at = page_on(tiny_store, monkeypatch, "sql.py")
+    at = page_on(synthetic_store, monkeypatch, "sql.py")
     assert len(at.dataframe) >= 2 and not at.error  # the first example ran, beside the schema
     at.text_area(key="q").set_value("SELECT name, method FROM models ORDER BY model_id").run()
     result = at.dataframe[-1].value
@@ -237,8 +237,8 @@ def test_sql_page_runs_a_good_query_refuses_a_bad_one_and_stops_a_slow_one(tiny_
     assert at.text_area(key="q").value == list(sandbox.EXAMPLE_QUERIES.values())[3]
 
 
-def test_sql_page_notes_a_truncated_result(tiny_store, monkeypatch):
+def test_sql_page_notes_a_truncated_result(synthetic_store, monkeypatch):
     monkeypatch.setenv("RLE_SQL_ROW_LIMIT", "100")
-    at = page_on(tiny_store, monkeypatch, "sql.py", q="SELECT * FROM range(100000)")
+    at = page_on(synthetic_store, monkeypatch, "sql.py", q="SELECT * FROM range(100000)")
     assert "cut at the row limit (100 rows)" in at.warning[0].value
     assert len(at.dataframe[-1].value) == 100

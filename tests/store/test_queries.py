@@ -2,8 +2,8 @@
 
 Two models (a dense one and a pruned one referring to it), 3 classes, 4 samples; each model's
 prediction under each condition is chosen, the features are made to produce exactly it, and the
-geometry is computed by the real code. Which samples are wrong is therefore known, and so are the
-accuracies, mCE, agreement and error overlap the queries must return.
+geometry follows its definitions (tests/support/geometry.py). Which samples are wrong is therefore
+known, and so are the accuracies, mCE, agreement and error overlap the queries must return.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ import duckdb
 import numpy as np
 import polars as pl
 import pytest
-import torch
 
-from compute.geometry import geometry
-from compute.similarity import FeatureGram
-from store import StoreError, open_store, queries
+from store import StoreError, derived, open_store, queries
 from store.analysis import correlation_matrix
+from store.records import ConditionRecord, ModelRecord
 from store.writer import StoreWriter
+from tests.support.geometry import reference_geometry
+from tests.support.synthetic import linear_cka
 
 LABELS = np.array([0, 1, 2, 0])
 # condition -> (corruption, severity, family); two benchmark corruptions at two severities
@@ -47,40 +47,25 @@ def hand_store(tmp_path_factory):
     biases = {m: rng.normal(0, 0.1, 3) for m in (0, 1)}
     raw: dict[tuple[int, int], np.ndarray] = {}
     with StoreWriter(path, "hand", num_classes=3) as w:
-        w.put_table("classes", {"class_id": np.arange(3, dtype=np.int16), "name": ["a", "b", "c"]})
-        w.put_table("conditions", {
-            "condition_id": np.arange(5, dtype=np.int16),
-            "name": [c if s == 0 else f"{c}-{s}" for c, s, _ in CONDITIONS],
-            "corruption": [c for c, _, _ in CONDITIONS],
-            "severity": np.array([s for _, s, _ in CONDITIONS], np.int8),
-            "family": [f for _, _, f in CONDITIONS],
-            "benchmark": [s > 0 for _, s, _ in CONDITIONS],
-        })
-        w.put_table("samples", {"sample_id": np.arange(4, dtype=np.int32), "split": ["test"] * 4,
-                                "label": LABELS.astype(np.int16), "source": ["x"] * 4,
-                                "thumbnail": [b"\x89PNG"] * 4})
+        w.put_classes(["a", "b", "c"])
+        w.put_conditions([ConditionRecord(i, c if s == 0 else f"{c}-{s}", c, s, f, s > 0)
+                          for i, (c, s, f) in enumerate(CONDITIONS)])
+        w.put_samples(LABELS, ["x"] * 4, [b"\x89PNG"] * 4)
         for m in (0, 1):
-            w.put_model({"model_id": m, "name": ["dense", "pruned"][m], "arch": "hand",
-                         "method": ["dense", "magnitude"][m], "target_sparsity": None,
-                         "sparsity": 0.5 * m, "params_total": 15, "params_nonzero": 15,
-                         "reference_model_id": 0 if m else None, "num_classes": 3,
-                         "feature_dim": 4, "checkpoint": None, "checkpoint_sha256": None,
-                         "notes": None}, weights[m], biases[m])
+            w.put_model(ModelRecord(m, ["dense", "pruned"][m], "hand", ["dense", "magnitude"][m],
+                                    None, 0.5 * m, 15, 15, 0 if m else None, 3, 4),
+                        weights[m], biases[m])
         for c in range(5):
-            gram = FeatureGram()
             feats = []
             for m in (0, 1):
                 f, pred = make_features(m, WRONG[m][c], rng)
-                out = geometry(torch.tensor(f), torch.tensor(weights[m]), torch.tensor(biases[m]),
-                               torch.tensor(LABELS))
-                assert (out["pred"].numpy() == pred).all(), "the features must give the chosen pred"
-                w.put_metrics(m, c, np.arange(4, dtype=np.int32),
-                              {k: v.numpy() for k, v in out.items()})
+                out = reference_geometry(f, weights[m], biases[m], LABELS)
+                assert (out["pred"] == pred).all(), "the features must give the chosen pred"
+                w.put_metrics(m, c, np.arange(4, dtype=np.int32), out)
                 raw[(m, c)] = f
-                feats.append(torch.tensor(f))
-            gram.update(feats)
-            w.put_similarity(c, [0, 1], gram.cka().numpy())
-        for metric, severity in w.shift_moment_keys():
+                feats.append(f)
+            w.put_similarity(c, [0, 1], np.array([[linear_cka(a, b) for b in feats] for a in feats]))
+        for metric, severity in derived.shift_moment_views([1, 2]):
             w.put_shift_moments(metric, severity)
         w.commit()
     return path, weights, raw
@@ -192,8 +177,8 @@ def test_class_pair_boundary_is_where_the_two_logits_tie(con, hand_store):
         assert z[a] == pytest.approx(z[b], abs=1e-9)
 
 
-def test_corruption_correlation_is_symmetric_with_a_unit_diagonal(tiny_store):
-    con = open_store(tiny_store)
+def test_corruption_correlation_is_symmetric_with_a_unit_diagonal(synthetic_store):
+    con = open_store(synthetic_store)
     corr = queries.corruption_correlation(con, "margin_distance", [0, 1])
     r = {(row["corruption_a"], row["corruption_b"]): row["r"] for row in corr.iter_rows(named=True)}
     names = {a for a, _ in r}
@@ -220,7 +205,7 @@ def test_corruption_correlation_from_stored_moments_equals_the_shifts(hand_store
     which has no moments."""
     for models in ([0], [1], [0, 1]):
         fast = queries.corruption_correlation(con, metric, models, severity)
-        wide = queries.corruption_shifts(con, metric, models, severity)
+        wide = derived.corruption_shifts(con, metric, models, severity)
         names = [c for c in wide.columns if c not in ("model_id", "sample_id")]
         assert names == ["noise", "blur"]
         want = correlation_matrix(wide.select(names).to_numpy())
@@ -296,8 +281,8 @@ def test_one_sample_across_models_conditions_and_severities(con):
     assert len(export) == 4 and {"angles", "margin_distance", "model", "label"} <= set(export.columns)
 
 
-def test_mce_and_relative_mce_follow_their_definitions_on_a_real_store(tiny_store):
-    con = open_store(tiny_store)
+def test_mce_and_relative_mce_follow_their_definitions_on_a_stored_build(synthetic_store):
+    con = open_store(synthetic_store)
     grid = queries.accuracy_grid(con)
     err = {(r["model_id"], r["corruption"], r["severity"]): 1 - r["accuracy"]
            for r in grid.iter_rows(named=True)}

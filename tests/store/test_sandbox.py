@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from store import sandbox
+from store import open_store, sandbox
 
 # (query, a fragment of the refusal it must get)
 HOSTILE = [
@@ -60,22 +60,22 @@ def digest(path) -> str:
 
 
 @pytest.fixture(scope="module")
-def con(tiny_store):
-    connection = sandbox.connect(tiny_store)
+def con(synthetic_store):
+    connection = open_store(synthetic_store)
     yield connection
     connection.close()
 
 
 @pytest.mark.parametrize(("sql", "reason"), HOSTILE, ids=[q[:40] or "empty" for q, _ in HOSTILE])
-def test_a_hostile_query_is_refused_with_its_reason_and_nothing_changes(con, tiny_store, sql,
+def test_a_hostile_query_is_refused_with_its_reason_and_nothing_changes(con, synthetic_store, sql,
                                                                        reason):
-    before = digest(tiny_store)
+    before = digest(synthetic_store)
     with pytest.raises(sandbox.Refused) as refusal:
         sandbox.run(con, sql, time_limit=5)
     message = str(refusal.value)
     assert reason in message, (sql, message)
     assert "\n" not in message and message.endswith("."), (sql, message)
-    assert digest(tiny_store) == before
+    assert digest(synthetic_store) == before
 
 
 def test_good_queries_run(con):
@@ -99,14 +99,14 @@ def test_a_huge_result_is_cut_at_the_row_limit_with_a_notice(con):
     assert len(exact.frame) == 1000 and not exact.truncated
 
 
-def test_a_query_that_would_run_for_minutes_is_stopped_at_the_time_limit(con, tiny_store):
-    before = digest(tiny_store)
+def test_a_query_that_would_run_for_minutes_is_stopped_at_the_time_limit(con, synthetic_store):
+    before = digest(synthetic_store)
     start = time.monotonic()
     with pytest.raises(sandbox.Refused, match="ran past the 1 s limit and was stopped"):
         # 345,600^3 rows: hours of work without the limit
         sandbox.run(con, "SELECT count(*) FROM metrics a, metrics b, metrics c", time_limit=1)
     assert time.monotonic() - start < 60  # stopped, not run to the end
-    assert digest(tiny_store) == before
+    assert digest(synthetic_store) == before
     # the connection is still usable afterwards
     assert sandbox.run(con, "SELECT 1 AS one").frame["one"].to_list() == [1]
 

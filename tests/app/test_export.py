@@ -4,7 +4,7 @@ import io
 
 import polars as pl
 
-from pages.export import csv_bytes, parquet_bytes
+from app.export import csv_bytes, parquet_bytes
 
 
 def frame() -> pl.DataFrame:

@@ -3,16 +3,16 @@ this also runs the front end, where a bad chart spec or a failing component show
 
 import pytest
 
-from scripts.screenshots import SHOTS, browser, open_view, serve
+from app.headless import VIEWS, browser, open_view, serve
 
 
 @pytest.fixture(scope="module")
-def served(tiny_store):
-    with serve(tiny_store) as base:
+def served(synthetic_store):
+    with serve(synthetic_store) as base:
         yield base
 
 
-@pytest.mark.parametrize("shot", SHOTS, ids=[s[0] for s in SHOTS])
+@pytest.mark.parametrize("shot", VIEWS, ids=[s[0] for s in VIEWS])
 def test_every_view_draws_in_chromium(served, shot):
     name, path, tab, _ = shot
     with browser() as page:

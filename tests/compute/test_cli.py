@@ -7,7 +7,7 @@ import torch
 
 from compute.models import create_model
 from store import open_store
-from tests.conftest import TINY_CONFIG, run_cli
+from tests.compute.conftest import TINY_CONFIG, run_cli
 
 CHECKPOINT_MODEL = """
 name = "bad"

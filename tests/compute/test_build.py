@@ -14,7 +14,7 @@ import pytest
 
 from compute.corruptions import select
 from store import open_store
-from tests.conftest import ROOT, run_cli
+from tests.compute.conftest import ROOT, run_cli
 
 TABLES = {"meta", "models", "classes", "class_directions", "class_pairs", "conditions", "samples",
           "metrics", "model_similarity", "condition_thumbnails"}
@@ -173,7 +173,7 @@ def test_sigkill_half_way_leaves_the_old_store_intact_and_the_rerun_resumes(tiny
 def test_auto_takes_cuda_exactly_when_torch_sees_it(monkeypatch, cuda):
     import torch
 
-    from compute.build import resolve_device
+    from compute.devices import resolve_device
     from compute.errors import UserError
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)

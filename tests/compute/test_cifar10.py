@@ -6,7 +6,7 @@ import tomllib
 import pytest
 
 from store import open_store
-from tests.conftest import ROOT, run_cli
+from tests.compute.conftest import ROOT, run_cli
 
 
 @pytest.mark.shared_data

@@ -1,0 +1,68 @@
+"""The metric catalogue: every per-sample column of `metrics`, once.
+
+The writer's Arrow columns, the names queries may splice into SQL, and the pages' metric pickers
+and labels all come from here; a test holds `schema.sql` to it. Adding a metric is a column in
+`compute/geometry.py`, one in `schema.sql` and one entry here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+# The DuckDB types of metric columns and the Arrow types the writer loads them as.
+ARROW_TYPES = {"FLOAT": pa.float32(), "SMALLINT": pa.int16(), "BOOLEAN": pa.bool_()}
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str  # the column
+    sql_type: str  # its DuckDB type in schema.sql ("FLOAT[C]" for one value per class)
+    label: str  # what a page calls it
+    unit: str  # "" when it has none
+    plottable: bool  # a per-sample number pages may plot, filter on and shift
+    nullable: bool  # NULL where undefined (a zero feature has no angles)
+    core: bool = False  # one of the geometry's own quantities, shown first
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        return ARROW_TYPES[self.sql_type]
+
+    @property
+    def title(self) -> str:
+        """The label with its unit, for axes and captions."""
+        return f"{self.label} ({self.unit})" if self.unit else self.label
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric("length", "FLOAT", "feature length ||f||", "", True, False, core=True),
+    Metric("angles", "FLOAT[C]", "angles to every class direction", "degrees", False, True),
+    Metric("angle_true", "FLOAT", "angle to the true class direction", "degrees", True, True,
+           core=True),
+    Metric("angle_pred", "FLOAT", "angle to the predicted class direction", "degrees", False, True),
+    Metric("angle_gap", "FLOAT", "angle gap: nearest other class minus true class", "degrees",
+           True, True, core=True),
+    Metric("logit_margin", "FLOAT", "logit margin z_y - max other z_k", "", True, False),
+    Metric("margin_distance", "FLOAT", "signed distance to the nearest decision boundary", "",
+           True, True, core=True),
+    Metric("pred", "SMALLINT", "predicted class", "", False, False),
+    Metric("correct", "BOOLEAN", "correctly classified", "", False, False),
+    Metric("prob_true", "FLOAT", "softmax probability of the true class", "", True, False),
+    Metric("confidence", "FLOAT", "softmax probability of the predicted class", "", True, False),
+    Metric("loss", "FLOAT", "cross-entropy loss", "nats", True, False),
+    Metric("entropy", "FLOAT", "entropy of the softmax", "nats", True, False),
+)
+
+BY_NAME: dict[str, Metric] = {m.name: m for m in METRICS}
+# Per-sample numbers a page may plot, filter or shift; the only names spliced into SQL text.
+PLOTTABLE: dict[str, Metric] = {m.name: m for m in METRICS if m.plottable}
+CORE: tuple[str, ...] = tuple(m.name for m in METRICS if m.core)
+DEFAULT_METRIC = "margin_distance"
+
+
+def plottable(name: str) -> str:
+    """`name` if it is a plottable metric (safe to splice into SQL), else a ValueError."""
+    if name not in PLOTTABLE:
+        raise ValueError(f"unknown metric '{name}' (one of {', '.join(PLOTTABLE)})")
+    return name

@@ -1,0 +1,73 @@
+"""Summaries derived from `metrics` when a store is written, so pages need not read every metric
+row: the moments of each model's per-sample corruption shifts (`shift_moments`). The writer
+calls these; a store without them (schema version 2) computes the same numbers live."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from store import analysis
+from store.catalogue import PLOTTABLE, plottable
+from store.querying import CLEAN_ID, Con, frame, ids
+
+# "Averaged over severities" is `severity=None` in every function of the store; `shift_moments`
+# keeps those rows under this severity (a key cannot be NULL, and no corruption has severity 0).
+STORED_ALL_SEVERITIES = 0
+
+
+def stored_severity(severity: int | None) -> int:
+    """The `shift_moments.severity` of a severity, None meaning averaged over all of them."""
+    return STORED_ALL_SEVERITIES if severity is None else int(severity)
+
+
+def shift_moment_views(severities: Sequence[int]) -> list[tuple[str, int | None]]:
+    """Every (metric, severity) the corruption-redundancy view can ask for, given the severities a
+    store holds: each plottable metric at each severity and averaged over them (None)."""
+    return [(metric, s) for metric in PLOTTABLE for s in [None, *sorted(set(severities))]]
+
+
+def corruption_shifts(con: Con, metric: str, model_ids: list[int],
+                      severity: int | None = None) -> pl.DataFrame:
+    """Per (model, sample), each corruption's shift of `metric` against clean: at one severity or
+    averaged over severities. Wide: one column per corruption, in build order."""
+    col = plottable(metric)
+    long = frame(con, f"""
+        WITH clean AS (
+            SELECT model_id, sample_id, {col} AS v FROM metrics
+            WHERE condition_id = {CLEAN_ID} AND list_contains($models, model_id)
+        )
+        SELECT mt.model_id, mt.sample_id, c.corruption, min(c.condition_id) AS first_id,
+               avg(mt.{col}) - any_value(cl.v) AS shift
+        FROM metrics mt
+        JOIN conditions c USING (condition_id)
+        JOIN clean cl USING (model_id, sample_id)
+        WHERE c.severity > 0 AND ($severity IS NULL OR c.severity = $severity)
+          AND list_contains($models, mt.model_id)
+          AND isfinite(mt.{col}) AND isfinite(cl.v)
+        GROUP BY mt.model_id, mt.sample_id, c.corruption
+    """, models=ids(model_ids), severity=severity)
+    if long.is_empty():
+        return pl.DataFrame()
+    order = long.group_by("corruption").agg(pl.col("first_id").min()).sort("first_id")["corruption"]
+    wide = long.pivot(on="corruption", index=["model_id", "sample_id"], values="shift")
+    return wide.select("model_id", "sample_id", *order.to_list()).sort("model_id", "sample_id")
+
+
+def corruption_shift_moments(con: Con, metric: str, model_ids: list[int],
+                             severity: int | None = None) -> pl.DataFrame:
+    """Rows of `shift_moments` for each of `model_ids`: the moments of its per-sample corruption
+    shifts of `metric`, at one severity or (None) averaged over severities."""
+    wide = corruption_shifts(con, metric, model_ids, severity)
+    rows = []
+    if not wide.is_empty():
+        names = [c for c in wide.columns if c not in ("model_id", "sample_id")]
+        for (model,), part in wide.group_by("model_id", maintain_order=True):
+            n, mean, products = analysis.column_moments(part.select(names).to_numpy())
+            rows += [(model, metric, stored_severity(severity), a, b, n, float(mean[i]),
+                      float(products[i, j]))
+                     for i, a in enumerate(names) for j, b in enumerate(names)]
+    return pl.DataFrame(rows, orient="row", schema={
+        "model_id": pl.Int16, "metric": pl.String, "severity": pl.Int8, "corruption_a": pl.String,
+        "corruption_b": pl.String, "n": pl.Int64, "mean_a": pl.Float64, "products": pl.Float64})

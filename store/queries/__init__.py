@@ -1,0 +1,49 @@
+"""Named, parameterised queries, a module per page; pages call them and draw.
+
+Each takes a connection (or cursor) and returns a Polars DataFrame (or a number). Filters come as
+lists of integer ids bound as parameters; the only names spliced into SQL text are metric columns,
+checked against the catalogue (`store.catalogue.plottable`) first. "Averaged over severities" is
+`severity=None` throughout.
+"""
+
+from store.queries.common import classes, conditions, corruptions, models, store_summary
+from store.queries.geometry import (
+    angle_length_bins,
+    angle_length_points,
+    class_directions,
+    class_pair_angles,
+    class_pair_boundary,
+    class_pair_plane,
+    metric_histogram,
+    sample_cards,
+    selection_size,
+    shift_histogram,
+    shift_summary,
+)
+from store.queries.overview import (
+    accuracy_by_corruption,
+    accuracy_by_family,
+    accuracy_by_severity,
+    accuracy_grid,
+    model_overview,
+)
+from store.queries.samples import (
+    SAMPLE_CATEGORIES,
+    sample_category,
+    sample_export,
+    sample_images,
+    sample_metrics,
+    sample_path,
+)
+from store.queries.similarity import corruption_correlation, model_similarity
+from store.queries.sql import schema_overview
+
+__all__ = [
+    "SAMPLE_CATEGORIES", "accuracy_by_corruption", "accuracy_by_family", "accuracy_by_severity",
+    "accuracy_grid", "angle_length_bins", "angle_length_points", "class_directions",
+    "class_pair_angles", "class_pair_boundary", "class_pair_plane", "classes", "conditions",
+    "corruption_correlation", "corruptions", "metric_histogram", "model_overview",
+    "model_similarity", "models", "sample_cards", "sample_category", "sample_export",
+    "sample_images", "sample_metrics", "sample_path", "schema_overview", "selection_size",
+    "shift_histogram", "shift_summary", "store_summary",
+]

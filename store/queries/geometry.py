@@ -1,0 +1,232 @@
+"""The Geometry page's queries: distributions of per-sample metrics, the angle-length plane (points
+or bins), clean-to-corrupted shifts, the class directions and the class-pair plane."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from store.catalogue import plottable
+from store.queries.common import CLEAN_ID, PNG_URL, SELECTION, Con, frame, ids
+
+
+def _histogram(con: Con, values_sql: str, bins: int, **params: object) -> pl.DataFrame:
+    """Bin `values_sql` (columns model_id, grp, x) into `bins` equal bins between its 0.5 % and
+    99.5 % quantiles (values beyond go to the edge bins), per model and group."""
+    return frame(con, f"""
+        WITH v AS ({values_sql}),
+        q AS (SELECT quantile_cont(x, 0.005) AS lo, quantile_cont(x, 0.995) AS hi FROM v),
+        r AS (SELECT CASE WHEN hi > lo THEN lo ELSE lo - 0.5 END AS lo,
+                     CASE WHEN hi > lo THEN hi ELSE lo + 0.5 END AS hi FROM q),
+        b AS (
+            SELECT v.model_id, v.grp, r.lo, (r.hi - r.lo) / $bins AS width,
+                   least(greatest(floor((v.x - r.lo) / ((r.hi - r.lo) / $bins)), 0), $bins - 1) AS bin
+            FROM v, r
+        )
+        SELECT m.name AS model, b.grp, any_value(b.lo + b.bin * b.width) AS x0,
+               any_value(b.lo + (b.bin + 1) * b.width) AS x1, count(*) AS n,
+               count(*) / sum(count(*)) OVER (PARTITION BY m.name, b.grp) AS share
+        FROM b JOIN models m USING (model_id)
+        GROUP BY m.name, m.model_id, b.grp, b.bin
+        ORDER BY m.model_id, b.grp, x0
+    """, bins=bins, **params)
+
+
+def metric_histogram(con: Con, metric: str, model_ids: list[int], condition_id: int,
+                     class_ids: list[int], bins: int = 40) -> pl.DataFrame:
+    """Distribution of one per-sample metric per model, correct (`grp` true) and wrong apart."""
+    col = plottable(metric)
+    values = f"SELECT mt.model_id, mt.correct AS grp, mt.{col} AS x {SELECTION} AND isfinite(mt.{col})"
+    return _histogram(con, values, bins, condition=condition_id, models=ids(model_ids),
+                      classes=ids(class_ids))
+
+
+def selection_size(con: Con, model_ids: list[int], condition_id: int, class_ids: list[int]) -> int:
+    """How many (model, sample) rows the geometry selection holds: points or bins?"""
+    return con.execute(f"SELECT count(*) {SELECTION}", {
+        "condition": condition_id, "models": ids(model_ids), "classes": ids(class_ids),
+    }).fetchall()[0][0]
+
+
+def angle_length_points(con: Con, model_ids: list[int], condition_id: int,
+                        class_ids: list[int]) -> pl.DataFrame:
+    """Every selected sample in the angle-length plane: angle to the true class direction as the
+    polar angle, feature length as the radius (x = length cos, y = length sin)."""
+    return frame(con, f"""
+        SELECT (SELECT name FROM models WHERE model_id = mt.model_id) AS model, mt.sample_id,
+               (SELECT name FROM classes WHERE class_id = s.label) AS label,
+               (SELECT name FROM classes WHERE class_id = mt.pred) AS pred, mt.correct,
+               mt.length, mt.angle_true, mt.margin_distance,
+               mt.length * cos(radians(mt.angle_true)) AS x,
+               mt.length * sin(radians(mt.angle_true)) AS y
+        {SELECTION} AND mt.angle_true IS NOT NULL
+        ORDER BY mt.model_id, mt.sample_id
+    """, condition=condition_id, models=ids(model_ids), classes=ids(class_ids))
+
+
+def angle_length_bins(con: Con, model_ids: list[int], condition_id: int, class_ids: list[int],
+                      bins: int = 60) -> pl.DataFrame:
+    """The angle-length plane binned on a `bins` x `bins/2` grid (for selections too large to
+    draw point by point): count and accuracy per cell."""
+    return frame(con, f"""
+        WITH p AS (
+            SELECT mt.model_id, mt.correct,
+                   mt.length * cos(radians(mt.angle_true)) AS x,
+                   mt.length * sin(radians(mt.angle_true)) AS y
+            {SELECTION} AND mt.angle_true IS NOT NULL
+        ),
+        r AS (SELECT greatest(max(abs(x)), max(y), 1e-9) AS radius FROM p),
+        b AS (
+            SELECT p.model_id, p.correct, r.radius * 2 / $bins AS w,
+                   least(floor((p.x + r.radius) / (r.radius * 2 / $bins)), $bins - 1) AS i,
+                   least(floor(p.y / (r.radius * 2 / $bins)), $bins / 2 - 1) AS j,
+                   r.radius
+            FROM p, r
+        )
+        SELECT m.name AS model, any_value(-b.radius + b.i * b.w) AS x0,
+               any_value(-b.radius + (b.i + 1) * b.w) AS x1,
+               any_value(b.j * b.w) AS y0, any_value((b.j + 1) * b.w) AS y1,
+               count(*) AS n, avg(b.correct::DOUBLE) AS accuracy
+        FROM b JOIN models m USING (model_id)
+        GROUP BY m.name, m.model_id, b.i, b.j
+        ORDER BY m.model_id
+    """, condition=condition_id, models=ids(model_ids), classes=ids(class_ids), bins=bins)
+
+
+def _paired(condition_id: int, model_ids: list[int], class_ids: list[int]) -> tuple[str, dict]:
+    """The same samples clean (c) and under `condition` (x), per model."""
+    sql = f"""
+        FROM metrics c
+        JOIN metrics x ON x.model_id = c.model_id AND x.sample_id = c.sample_id
+        JOIN samples s ON s.sample_id = c.sample_id
+        WHERE c.condition_id = {CLEAN_ID} AND x.condition_id = $condition
+          AND list_contains($models, c.model_id) AND list_contains($classes, s.label)
+    """
+    return sql, {"condition": condition_id, "models": ids(model_ids), "classes": ids(class_ids)}
+
+
+def shift_summary(con: Con, model_ids: list[int], condition_id: int,
+                  class_ids: list[int]) -> pl.DataFrame:
+    """Per model, how `condition` moves the same samples from where they are clean: mean shifts
+    of length, angle to the true class and margin distance, and the flips of `correct`."""
+    paired, params = _paired(condition_id, model_ids, class_ids)
+    return frame(con, f"""
+        SELECT (SELECT name FROM models WHERE model_id = c.model_id) AS model, count(*) AS samples,
+               avg(c.correct::DOUBLE) AS clean_accuracy, avg(x.correct::DOUBLE) AS accuracy,
+               avg(x.length - c.length) AS d_length,
+               avg(x.length / nullif(c.length, 0)) AS length_ratio,
+               avg(x.angle_true - c.angle_true) AS d_angle_true,
+               avg(x.margin_distance - c.margin_distance)
+                   FILTER (WHERE isfinite(x.margin_distance - c.margin_distance)) AS d_margin_distance,
+               count(*) FILTER (WHERE c.correct AND NOT x.correct) AS broken,
+               count(*) FILTER (WHERE NOT c.correct AND x.correct) AS fixed
+        {paired}
+        GROUP BY c.model_id
+        ORDER BY c.model_id
+    """, **params)
+
+
+def shift_histogram(con: Con, metric: str, model_ids: list[int], condition_id: int,
+                    class_ids: list[int], bins: int = 40) -> pl.DataFrame:
+    """Distribution of the paired shift metric(condition) - metric(clean) per model; `grp` is
+    whether the sample was right on clean."""
+    col = plottable(metric)
+    paired, params = _paired(condition_id, model_ids, class_ids)
+    values = (f"SELECT c.model_id, c.correct AS grp, x.{col} - c.{col} AS x {paired} "
+              f"AND isfinite(x.{col} - c.{col})")
+    return _histogram(con, values, bins, **params)
+
+
+def class_directions(con: Con, model_ids: list[int]) -> pl.DataFrame:
+    """Weight norm and bias of every class direction of the chosen models."""
+    return frame(con, """
+        SELECT m.name AS model, d.class_id, c.name AS class, d.weight_norm, d.bias
+        FROM class_directions d JOIN models m USING (model_id) JOIN classes c USING (class_id)
+        WHERE list_contains($models, d.model_id)
+        ORDER BY d.model_id, d.class_id
+    """, models=ids(model_ids))
+
+
+def class_pair_angles(con: Con, model_ids: list[int]) -> pl.DataFrame:
+    """Pairwise angles (degrees) and dot products of the class directions of the chosen models."""
+    return frame(con, """
+        SELECT m.name AS model, p.class_a, a.name AS class_a_name, p.class_b, b.name AS class_b_name,
+               p.angle, p.dot
+        FROM class_pairs p
+        JOIN models m USING (model_id)
+        JOIN classes a ON a.class_id = p.class_a
+        JOIN classes b ON b.class_id = p.class_b
+        WHERE list_contains($models, p.model_id)
+        ORDER BY p.model_id, p.class_a, p.class_b
+    """, models=ids(model_ids))
+
+
+# The plane of W_a and W_b: u1 = W_a / ||W_a||, u2 the unit part of W_b orthogonal to u1. W_b is
+# (bx, by) there, with bx = W_a.W_b / ||W_a|| and by = sqrt(||W_b||^2 - bx^2).
+PAIR_FRAME = """
+    SELECT p.model_id, da.weight_norm AS na, db.weight_norm AS nb,
+           p.dot / nullif(da.weight_norm, 0) AS bx,
+           sqrt(greatest(db.weight_norm ^ 2 - (p.dot / nullif(da.weight_norm, 0)) ^ 2, 0)) AS by,
+           da.bias - db.bias AS bias_diff
+    FROM class_pairs p
+    JOIN class_directions da ON da.model_id = p.model_id AND da.class_id = p.class_a
+    JOIN class_directions db ON db.model_id = p.model_id AND db.class_id = p.class_b
+    WHERE p.class_a = $a AND p.class_b = $b AND list_contains($models, p.model_id)
+"""
+
+
+def class_pair_plane(con: Con, model_ids: list[int], condition_id: int, class_a: int,
+                     class_b: int) -> pl.DataFrame:
+    """Samples labelled a or b, placed exactly in the plane of W_a and W_b: x = f.u1, y = f.u2,
+    from `length`, `angles` and the Gram alone (f.W_b = length ||W_b|| cos theta_b)."""
+    return frame(con, f"""
+        WITH g AS ({PAIR_FRAME})
+        SELECT m.name AS model, mt.sample_id, cl.name AS label, pc.name AS pred, mt.correct,
+               mt.margin_distance,
+               mt.length * cos(radians(mt.angles[$a + 1])) AS x,
+               (mt.length * g.nb * cos(radians(mt.angles[$b + 1]))
+                - g.bx * mt.length * cos(radians(mt.angles[$a + 1]))) / nullif(g.by, 0) AS y
+        FROM metrics mt
+        JOIN g USING (model_id)
+        JOIN models m USING (model_id)
+        JOIN samples s USING (sample_id)
+        JOIN classes cl ON cl.class_id = s.label
+        JOIN classes pc ON pc.class_id = mt.pred
+        WHERE mt.condition_id = $condition AND s.label IN ($a, $b) AND mt.angles IS NOT NULL
+        ORDER BY mt.model_id, mt.sample_id
+    """, models=ids(model_ids), condition=condition_id, a=int(class_a), b=int(class_b))
+
+
+def class_pair_boundary(con: Con, model_ids: list[int], class_a: int, class_b: int) -> pl.DataFrame:
+    """Per model, the decision boundary z_a = z_b in the plane of W_a and W_b: the line
+    bx_coef * x + by_coef * y + bias_diff = 0 (W_a - W_b lies in the plane, so it is exact), and
+    the two class directions' end points (a_x, 0) and (b_x, b_y)."""
+    return frame(con, f"""
+        WITH g AS ({PAIR_FRAME})
+        SELECT m.name AS model, g.na AS a_x, g.bx AS b_x, g.by AS b_y,
+               g.na - g.bx AS x_coef, -g.by AS y_coef, g.bias_diff
+        FROM g JOIN models m USING (model_id)
+        ORDER BY g.model_id
+    """, models=ids(model_ids), a=int(class_a), b=int(class_b))
+
+
+def sample_cards(con: Con, sample_ids: list[int], model_ids: list[int],
+                 condition_id: int) -> pl.DataFrame:
+    """The chosen samples with their clean (and, where stored, corrupted) thumbnails as data URLs
+    and every chosen model's prediction under `condition`."""
+    return frame(con, f"""
+        SELECT s.sample_id, cl.name AS label, {PNG_URL.format("s.thumbnail")} AS image,
+               {PNG_URL.format("any_value(t.thumbnail)")} AS corrupted,
+               string_agg(m.name || ': ' || pc.name || CASE WHEN mt.correct THEN ' ✓' ELSE ' ✗' END,
+                          ', ' ORDER BY m.model_id) AS predictions,
+               min(mt.margin_distance) AS min_margin_distance
+        FROM samples s
+        JOIN classes cl ON cl.class_id = s.label
+        LEFT JOIN condition_thumbnails t ON t.sample_id = s.sample_id AND t.condition_id = $condition
+        LEFT JOIN metrics mt ON mt.sample_id = s.sample_id AND mt.condition_id = $condition
+                            AND list_contains($models, mt.model_id)
+        LEFT JOIN models m ON m.model_id = mt.model_id
+        LEFT JOIN classes pc ON pc.class_id = mt.pred
+        WHERE list_contains($samples, s.sample_id)
+        GROUP BY s.sample_id, cl.name, s.thumbnail
+        ORDER BY s.sample_id
+    """, samples=ids(sample_ids), models=ids(model_ids), condition=condition_id)

@@ -1,0 +1,38 @@
+"""The rows compute hands the writer, typed: field names are the store's column names, so they
+live here, in `store/`, and nowhere in compute."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    model_id: int
+    name: str
+    arch: str
+    method: str  # 'dense' or a pruning method
+    target_sparsity: float | None  # what the recipe asked for (None for dense)
+    sparsity: float  # measured: zero weights / prunable weights
+    params_total: int
+    params_nonzero: int
+    reference_model_id: int | None  # the dense model a pruned one is compared with
+    num_classes: int
+    feature_dim: int
+    checkpoint: str | None = None
+    checkpoint_sha256: str | None = None
+    notes: str | None = None
+
+
+@dataclass(frozen=True)
+class ConditionRecord:
+    condition_id: int
+    name: str  # 'clean' or '<corruption>-<severity>'
+    corruption: str  # 'clean' for the clean condition
+    severity: int  # 0 for clean, 1..5 otherwise
+    family: str  # clean, noise, blur, weather, digital, extra
+    benchmark: bool  # counts towards mean corruption accuracy and mCE
+
+    @classmethod
+    def clean(cls) -> ConditionRecord:
+        return cls(0, "clean", "clean", 0, "clean", False)
