@@ -248,10 +248,10 @@ def _prune(table: Any, where: str) -> PruneSpec:
 
 def _source_parameters(source: str) -> tuple[dict[str, Any], set[str]]:
     """The options a data source takes (name -> type) and which of them it needs."""
-    from compute.datasets import DATASETS
+    from compute.datasets import DATASETS, list_datasets
 
     if source not in DATASETS:
-        raise UserError(f"unknown data source '{source}' in [data] (known: {', '.join(sorted(DATASETS))})")
+        raise UserError(f"unknown data source '{source}' in [data] (known: {', '.join(list_datasets())})")
     fn = DATASETS[source]
     hints = typing.get_type_hints(fn)
     params = inspect.signature(fn).parameters

@@ -45,9 +45,14 @@ def register(name: str) -> Callable:
     return wrap
 
 
+def list_datasets() -> list[str]:
+    """The registered data sources' names."""
+    return sorted(DATASETS)
+
+
 def load_data(source: str, **options: object) -> DataSplits:
     if source not in DATASETS:
-        known = ", ".join(sorted(DATASETS))
+        known = ", ".join(list_datasets())
         raise UserError(f"unknown data source '{source}' (known: {known})")
     return DATASETS[source](**options)
 

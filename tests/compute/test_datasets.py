@@ -5,8 +5,15 @@ import pytest
 import torch
 from PIL import Image
 
-from compute.datasets import load_data
+from compute.datasets import list_datasets, load_data
 from compute.errors import UserError
+
+
+def test_the_registry_lists_every_source_and_refuses_others():
+    assert list_datasets() == ["cifar10", "digits", "imagefolder"]
+    known = r"unknown data source 'mnist' \(known: cifar10, digits, imagefolder\)"
+    with pytest.raises(UserError, match=known):
+        load_data("mnist")
 
 
 def test_digits_are_a_fixed_stratified_split_of_real_images():
