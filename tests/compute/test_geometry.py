@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import torch
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -33,9 +33,14 @@ def problems(draw):
 @given(problems())
 def test_stored_columns_rebuild_logits_and_follow_the_definitions(problem):
     f, w, b, y = problem
+    z = f @ w.T + b
+    # Where two logits tie, the prediction and the nearest boundary depend on which way the
+    # last bit of a sum rounds, and two codes summing in another order may differ: not a
+    # difference of definitions. (Ties have tests of their own below.)
+    gaps = z.sort(dim=1).values.diff(dim=1)
+    assume(bool((gaps > 1e-9 * (1 + z.abs().max())).all()))
     g = geometry(f, w, b, y)
     ref = reference_geometry(f.numpy(), w.numpy(), b.numpy(), y.numpy())
-    z = f @ w.T + b
     defined = g["length"] > 0
     rebuilt = logits_from_geometry(g["length"], g["angles"], w.norm(dim=1), b)
     scale = float(1 + z.abs().max())
