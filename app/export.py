@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import io
+import json
+from collections.abc import Callable
 
 import polars as pl
 import streamlit as st
 
 
+def _flat(dtype: pl.DataType) -> bool:
+    """A list or array of plain values (not of structs, maps or lists)."""
+    return isinstance(dtype, pl.List | pl.Array) and not dtype.inner.is_nested()
+
+
 def csv_bytes(frame: pl.DataFrame) -> bytes:
-    """CSV has no lists or bytes: lists become space-separated values, binary columns are dropped."""
-    flat = frame.select(pl.exclude(pl.Binary)).with_columns(
-        pl.col(c).cast(pl.List(pl.String)).list.join(" ")
-        for c, t in frame.schema.items() if isinstance(t, (pl.List, pl.Array))
+    """CSV has no nesting or bytes: lists of plain values become space-separated values, other
+    nested values (structs, maps, lists of them) JSON text, binary columns are dropped."""
+    frame = frame.select(pl.exclude(pl.Binary))
+    flat = frame.with_columns(
+        pl.col(c).cast(pl.List(pl.String)).list.join(" ") if _flat(t)
+        else pl.Series(c, [None if v is None else json.dumps(v, default=str)
+                           for v in frame[c].to_list()], dtype=pl.String)
+        for c, t in frame.schema.items() if t.is_nested()
     )
     return flat.write_csv().encode()
 
@@ -23,11 +34,28 @@ def parquet_bytes(frame: pl.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
+def _prepared(make: Callable[[pl.DataFrame], bytes], frame: pl.DataFrame) -> bytes | None:
+    """The file's bytes, or None where the frame holds what the format cannot (an infinite
+    timestamp, say: Polars panics rather than raising)."""
+    try:
+        return make(frame)
+    except BaseException as exc:  # a Rust panic arrives as a BaseException subclass
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+        return None
+
+
 def download_buttons(frame: pl.DataFrame, name: str, key: str) -> None:
-    """CSV and Parquet download buttons, side by side."""
-    left, right, _ = st.columns([1, 1, 5])
-    left.download_button("CSV", csv_bytes(frame), f"{name}.csv", "text/csv", key=f"{key}_csv",
-                         icon=":material/download:")
-    right.download_button("Parquet", parquet_bytes(frame), f"{name}.parquet",
-                          "application/vnd.apache.parquet", key=f"{key}_parquet",
-                          icon=":material/download:")
+    """CSV and Parquet download buttons, side by side; one sentence where a format cannot hold
+    the result."""
+    left, right, note = st.columns([1, 1, 5])
+    for column, label, make, mime in ((left, "CSV", csv_bytes, "text/csv"),
+                                      (right, "Parquet", parquet_bytes,
+                                       "application/vnd.apache.parquet")):
+        data = _prepared(make, frame)
+        if data is None:
+            note.caption(f"No {label} of this result: it holds values {label} cannot store "
+                         "(cast them to VARCHAR in the query).")
+            continue
+        column.download_button(label, data, f"{name}.{label.lower()}", mime,
+                               key=f"{key}_{label.lower()}", icon=":material/download:")

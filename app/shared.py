@@ -13,11 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import polars as pl
 import streamlit as st
 
-from store import StoreError, open_store, queries
+from store import StoreError, live, queries, sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_STORE = ROOT / "stores" / "demo.duckdb"
@@ -33,21 +32,16 @@ def store_path() -> Path:
     return Path(chosen).expanduser().resolve() if chosen else DEFAULT_STORE
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
-def _connection(path: str, mtime: float) -> duckdb.DuckDBPyConnection:
-    # Keyed on mtime: a rebuild renames a new file over the old one, and the next rerun opens it.
-    return open_store(path)
-
-
-def _store_key() -> tuple[str, float]:
+def _store_key() -> tuple[str, tuple[int, int, int]]:
+    """The store's path and the version of the file there: a rebuild is a new version."""
     path = store_path()
-    return str(path), path.stat().st_mtime if path.exists() else 0.0
+    return str(path), live.version_key(path) if path.is_file() else (0, 0, 0)
 
 
 @st.cache_data(show_spinner="Querying the store…", max_entries=512)
-def _run(name: str, key: tuple[str, float], args: tuple) -> pl.DataFrame:
+def _run(name: str, key: tuple[str, tuple[int, int, int]], args: tuple) -> pl.DataFrame:
     # A cursor per query: DuckDB connections are not shared across Streamlit's threads.
-    with _connection(*key).cursor() as cur:
+    with live.current(key[0]).con.cursor() as cur:
         return getattr(queries, name)(cur, *args)
 
 
@@ -56,10 +50,10 @@ def query(fn: Callable[..., object], *args: object) -> pl.DataFrame:
     return _run(fn.__name__, _store_key(), args)
 
 
-def sandbox_connection() -> duckdb.DuckDBPyConnection:
-    """The SQL page's connection: the app's own, which is read-only with external access off
-    and its configuration locked (store.schema.READ_CONFIG); each query runs on a cursor."""
-    return _connection(*_store_key())
+def sql_pool(**limits: object) -> sandbox.Pool:
+    """The SQL page's query workers on the current version of the store: processes of their own,
+    each with a read-only connection that exposes nothing of the server (store/sandbox.py)."""
+    return live.sql_pool(store_path(), **limits)
 
 
 def require_store() -> None:
@@ -75,7 +69,7 @@ def require_store() -> None:
         )
         st.stop()
     try:
-        _connection(*_store_key())
+        live.current(path)
     except StoreError as exc:
         st.error(str(exc))
         st.stop()

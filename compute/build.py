@@ -26,10 +26,22 @@ from compute.devices import resolve_device
 from compute.errors import UserError
 from compute.evaluation import evaluate, reproducible
 from compute.models import measure_sparsity
-from compute.preparation import PreparedModel, check_methods, prepare_models
+from compute.preparation import PreparedModel, preflight, prepare_models
 from store.derived import shift_moment_views
 from store.records import ModelRecord
 from store.writer import StoreWriter
+
+
+def check_output(path: Path) -> None:
+    """The store can be written there: not a folder, and its folder can be made and written."""
+    if path.is_dir():
+        raise UserError(f"--out {path} is a folder: name the store file, e.g. {path / 'store.duckdb'}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot make the folder {path.parent} for the store ({exc.strerror})") from None
+    if not os.access(path.parent, os.W_OK):
+        raise UserError(f"cannot write in {path.parent}: choose another --out")
 
 
 def model_record(m: PreparedModel, ids: dict[str, int], num_classes: int) -> ModelRecord:
@@ -61,7 +73,9 @@ def _meta(cfg: BuildConfig, data: DataSplits, device: torch.device) -> dict[str,
         "config_path": str(cfg.path),
         "config_toml": cfg.text,
         "dataset": data.name,
-        "corruption_source": f"official files in {cfg.cifar10c}" if cfg.cifar10c else "generated",
+        "corruption_source": ("none" if not cfg.corruptions else
+                              f"official files in {cfg.cifar10c}" if cfg.cifar10c else "generated"),
+        "skipped_images": "\n".join(data.skipped),
         "device": device.type,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
@@ -83,7 +97,8 @@ def build(cfg: BuildConfig, device: str = "auto", threads: int | None = None) ->
     if str(cfg.path.parent.resolve()) not in sys.path:
         sys.path.insert(0, str(cfg.path.parent.resolve()))
     resolve_conditions(cfg)  # unknown names fail before the data is read
-    check_methods(cfg)
+    preflight(cfg)
+    check_output(cfg.output)
     data = load_data(cfg.data.source, **cfg.data.options)
     conditions = resolve_conditions(cfg, data.test)
     num_classes = len(data.classes)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 from compute.errors import UserError
@@ -32,6 +32,7 @@ class DataSplits:
     classes: list[str]
     train: ImageSet | None  # None when the config only evaluates given checkpoints
     test: ImageSet
+    skipped: list[str] = field(default_factory=list)  # unreadable images left out
 
 
 DATASETS: dict[str, Callable[..., DataSplits]] = {}
@@ -86,8 +87,11 @@ def digits(test_fraction: float = 0.25, seed: int = 0, size: int = 32) -> DataSp
     return DataSplits("digits", classes, subset(train_idx), subset(test_idx))
 
 
-def _read_folder(root: Path, classes: list[str] | None = None) -> tuple[list[str], ImageSet]:
-    """An ImageFolder tree (root/<class>/<image>): classes sorted by name, as torchvision does."""
+def _read_folder(root: Path, classes: list[str] | None = None,
+                 skip_unreadable: bool = False) -> tuple[list[str], ImageSet, list[str]]:
+    """An ImageFolder tree (root/<class>/<image>): classes sorted by name, as torchvision does.
+    Also returns the images skipped as unreadable (only with `skip_unreadable`; otherwise the
+    first unreadable image is an error naming it)."""
     from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
 
     if not root.is_dir():
@@ -101,26 +105,50 @@ def _read_folder(root: Path, classes: list[str] | None = None) -> tuple[list[str
         raise UserError(f"image folder {root} holds no images for a class ({exc})") from None
     if not items:
         raise UserError(f"image folder {root} holds no images")
-    arrays = []
-    for path, _ in tqdm(items, desc=f"reading {root.name}", unit="img", leave=False):
-        with Image.open(path) as img:
-            arrays.append(np.asarray(img.convert("RGB")))
+    arrays, kept, skipped = [], [], []
+    # As a context manager, so that an error clears the bar and leaves one line on the terminal.
+    with tqdm(items, desc=f"reading {root.name}", unit="img", leave=False) as bar:
+        for path, label in bar:
+            try:
+                with Image.open(path) as img:
+                    arrays.append(np.asarray(img.convert("RGB")))
+                kept.append((path, label))
+            except (OSError, ValueError, Image.DecompressionBombError) as exc:
+                if not skip_unreadable:
+                    reason = ("not an image PIL can decode" if isinstance(exc, UnidentifiedImageError)
+                              else str(exc))
+                    raise UserError(f"cannot read image {path} ({reason}); replace or remove it, or "
+                                    "set skip_unreadable = true in [data] to leave such images "
+                                    "out") from None
+                skipped.append(str(path))
+    items = kept
+    if not items:
+        raise UserError(f"image folder {root} holds no readable images")
     shapes = {a.shape for a in arrays}
     if len(shapes) > 1:
         raise UserError(f"images in {root} differ in size ({sorted(shapes)[:3]}...); resize them")
     images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
     labels = torch.tensor([label for _, label in items], dtype=torch.long)
     sources = [str(Path(path).relative_to(root.parent)) for path, _ in items]
-    return found, ImageSet(images, labels, sources)
+    return found, ImageSet(images, labels, sources), skipped
 
 
 @register("imagefolder")
-def imagefolder(root: str, test: str = "test", train: str | None = None) -> DataSplits:
-    """ImageFolder trees under `root`: `test` is evaluated, `train` (optional) trains models."""
+def imagefolder(root: str, test: str = "test", train: str | None = None,
+                name: str | None = None, skip_unreadable: bool = False) -> DataSplits:
+    """ImageFolder trees under `root`: `test` is evaluated, `train` (optional) trains models.
+    `name` names the data set in the store (default: the test folder's first part, e.g.
+    "cifar10" for test = "cifar10/test", or the root's name); `skip_unreadable` leaves out
+    images that cannot be decoded (listed in the store's meta) instead of stopping."""
     base = Path(root)
-    classes, test_set = _read_folder(base / test)
-    train_set = _read_folder(base / train, classes)[1] if train else None
-    return DataSplits(base.name, classes, train_set, test_set)
+    classes, test_set, skipped = _read_folder(base / test, skip_unreadable=skip_unreadable)
+    train_set = None
+    if train:
+        _, train_set, more = _read_folder(base / train, classes, skip_unreadable)
+        skipped += more
+    parts = Path(test).parts
+    label = name or (parts[0] if len(parts) > 1 else base.resolve().name)
+    return DataSplits(label, classes, train_set, test_set, skipped)
 
 
 @register("cifar10")

@@ -7,6 +7,7 @@ wrapped in a `Probe` that normalises [0, 1] inputs and captures the input of the
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 
 import torch
@@ -55,21 +56,62 @@ def _torchvision_model(name: str, num_classes: int) -> nn.Module:
     return torchvision.models.get_model(name, weights=None, num_classes=num_classes)
 
 
-def _foreign_model(spec: str, num_classes: int) -> nn.Module:
+def _foreign_factory(spec: str) -> Callable[..., nn.Module]:
+    """The callable `factory` of `package.module:factory`, imported (UserError if it is not)."""
     import importlib
 
     module_name, _, factory_name = spec.partition(":")
     try:
         module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise UserError(f"cannot import '{module_name}' for architecture '{spec}' ({exc})") from None
+    except Exception as exc:  # any error of the user's module, not only ImportError
+        raise UserError(f"cannot import '{module_name}' for architecture '{spec}' "
+                        f"({type(exc).__name__}: {exc})") from None
     factory = getattr(module, factory_name, None)
     if not callable(factory):
         raise UserError(f"'{module_name}' has no callable '{factory_name}' (architecture '{spec}')")
-    net = factory(num_classes=num_classes)
+    return factory
+
+
+def _foreign_model(spec: str, num_classes: int) -> nn.Module:
+    """A model from `package.module:factory`: called with `num_classes=` where it takes it (or
+    any keyword), without arguments where it takes none; either way its last nn.Linear must
+    have one output per class."""
+    factory = _foreign_factory(spec)
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        params = {}
+    takes = "num_classes" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+    try:
+        net = factory(num_classes=num_classes) if takes else factory()
+    except Exception as exc:
+        raise UserError(f"'{spec}' failed to build a model ({type(exc).__name__}: {exc})") from None
     if not isinstance(net, nn.Module):
         raise UserError(f"'{spec}' returned a {type(net).__name__}, not a torch.nn.Module")
+    linears = [m for m in net.modules() if isinstance(m, nn.Linear)]
+    if linears and linears[-1].out_features != num_classes:
+        raise UserError(f"'{spec}' builds a model with {linears[-1].out_features} outputs, the data "
+                        f"set has {num_classes} classes" + ("" if takes else
+                        ": give the factory a num_classes parameter"))
     return net
+
+
+def check_architecture(name: str) -> None:
+    """Fail early, before any data is read, if `name` names no architecture this can build."""
+    if name in ARCHITECTURES:
+        return
+    if name.startswith("torchvision:"):
+        import torchvision
+
+        if name.removeprefix("torchvision:") not in torchvision.models.list_models(
+                module=torchvision.models):
+            raise UserError(f"torchvision has no classification model "
+                            f"'{name.removeprefix('torchvision:')}'")
+        return
+    if ":" in name:
+        _foreign_factory(name)
+        return
+    create_model(name, 2)  # raises the unknown-architecture message
 
 
 # --- the embedded default's small CNN -----------------------------------------------------------

@@ -24,7 +24,7 @@ from compute import checkpoints
 from compute.config import BuildConfig, ModelSpec, TrainRecipe
 from compute.datasets import DataSplits, ImageSet
 from compute.errors import UserError
-from compute.models import Probe, create_model
+from compute.models import Probe, check_architecture, create_model
 from compute.pruning import Context, get_method
 from compute.training import Masks, train
 
@@ -63,9 +63,18 @@ def _key(*parts: object) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-def check_methods(cfg: BuildConfig) -> None:
-    """Unknown pruning methods fail before any data is read or model trained."""
+def preflight(cfg: BuildConfig) -> None:
+    """What can be checked of the models before any data is read or model trained: their
+    architectures exist (foreign factories import), their checkpoints are there."""
+    trains = [m.name for m in cfg.models if m.train is not None or m.prune is not None]
+    if trains and cfg.data.source == "imagefolder" and not cfg.data.options.get("train"):
+        raise UserError(f"model '{trains[0]}' trains, so [data] needs a 'train' folder beside "
+                        "'test'")
     for spec in cfg.models:
+        if spec.arch is not None:
+            check_architecture(spec.arch)
+        if spec.checkpoint is not None and not Path(spec.checkpoint).is_file():
+            raise UserError(f"model '{spec.name}': checkpoint {spec.checkpoint} does not exist")
         if spec.prune is not None:
             get_method(spec.prune.method)
 

@@ -1,8 +1,9 @@
 """SQL: any question the pages do not answer, asked of the store directly, safely.
 
-Queries run on a cursor of the app's own connection, which is read-only with external access off
-and its configuration locked (app/shared.py); one read statement per run, checked against
-DuckDB's own parse tree, stopped at a time limit and cut at a row limit (store/sandbox.py)."""
+One read statement per run, checked against DuckDB's own parse tree, run in a worker process of
+its own with a read-only connection, stopped for certain at the time limit (the worker is killed
+if need be), its memory bounded, and the result cut at a row and a byte limit (store/sandbox.py).
+Every refusal or failure is one sentence on the page."""
 
 import os
 
@@ -12,7 +13,7 @@ import streamlit as st
 
 from app import state
 from app.export import download_buttons
-from app.shared import query, require_store, sandbox_connection
+from app.shared import query, require_store, sql_pool
 from store import queries, sandbox
 
 TIME_LIMIT = float(os.environ.get("RLE_SQL_TIME_LIMIT", sandbox.TIME_LIMIT_S))
@@ -47,16 +48,16 @@ with editor:
 if sql.strip():
     try:
         with st.spinner("Running…"):
-            result = sandbox.run(sandbox_connection(), sql, TIME_LIMIT, ROW_LIMIT)
+            result = sql_pool(time_limit=TIME_LIMIT, row_limit=ROW_LIMIT).run(sql)
     except sandbox.Refused as refusal:
         st.error(str(refusal))
         st.stop()
     frame = result.frame
-    note = (f" — only the first {ROW_LIMIT:,} are shown: add a LIMIT or aggregate for the rest"
-            if result.truncated else "")
-    st.markdown(f"**{len(frame):,} rows** in {result.seconds * 1000:.0f} ms{note}")
+    st.markdown(f"**{len(frame):,} rows** in {result.seconds * 1000:.0f} ms")
     if result.truncated:
-        st.warning(f"The result was cut at the row limit ({ROW_LIMIT:,} rows).")
+        st.warning(f"The result was {result.note}: add a LIMIT or aggregate for the rest.")
+    elif result.note:
+        st.caption(f"Columns {result.note}.")
     shown = frame.select(pl.exclude(pl.Binary))  # thumbnails as bytes would only be noise here
     st.dataframe(shown, hide_index=True)
     download_buttons(frame, "query", "sql")

@@ -1,56 +1,93 @@
 """Ad hoc SQL over a store that cannot hurt anyone, even when the app is shared publicly.
 
 Layers, each enough on its own for most attacks, together for all of them:
-1. The connection: read-only, external access off (no files, no network, no extensions), the
-   configuration locked after a memory limit is set (`store.schema.READ_CONFIG`).
-2. The statement: exactly one, and a plain read query (SELECT / WITH ... SELECT / VALUES).
-3. What it names, from DuckDB's own parse tree: only the store's tables and views (and the
-   query's own CTEs), only harmless table functions, no settings or environment readers.
-4. Running it: a timer interrupts it at the time limit, and at most `row_limit` rows come back.
-Every refusal is a `Refused` whose message is one sentence saying why.
+1. The statement: exactly one, a plain read query (SELECT / WITH ... SELECT / VALUES), of
+   reasonable length.
+2. What it names, from DuckDB's own parse tree, scope by scope: only the store's tables and views,
+   the query's own CTEs where they are visible, harmless table functions, no settings, files or
+   environment readers.
+3. Where it runs: a worker process (`store/sql_worker.py`) with its own read-only connection
+   (external access off, configuration locked, temporary files and "home" in a private empty
+   directory, no spilling to disk), an address-space limit and DuckDB's memory limit. The app
+   waits at most the time limit plus `GRACE_S`, then kills the worker and starts another: every
+   query ends, interruptible or not.
+4. What comes back: at most `row_limit` rows and `byte_limit` bytes, columns of types the page
+   cannot show turned into text.
+Every refusal or failure is a `Refused` whose message is one sentence saying why.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import select
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute
 
 TIME_LIMIT_S = 10.0
 ROW_LIMIT = 10_000
+BYTE_LIMIT = 64 * 1024 * 1024  # of the result's columns, as Arrow holds them
+MEMORY_MB = 1024  # DuckDB's memory limit in a worker
+MAX_QUERY_CHARS = 20_000
+GRACE_S = 1.5  # past the time limit, the worker is killed
+WORKERS = 2  # queries running at once; more wait for a free worker
 
 # Table functions that read nothing but their arguments.
 TABLE_FUNCTIONS = {"range", "generate_series", "unnest"}
 # Scalar functions that read settings, variables or the environment (files are already closed).
-DENIED_FUNCTIONS = {"current_setting", "getenv", "getvariable", "current_schemas", "version"}
+DENIED_FUNCTIONS = {"current_setting", "getenv", "getvariable", "current_schemas", "version",
+                    "current_database", "current_catalog"}
 DENIED_PREFIXES = ("duckdb_", "pragma_", "read_", "glob")
 READABLE_SCHEMAS = {"", "main", "information_schema"}
 SETTINGS_TABLES = {"pg_settings", "duckdb_settings", "duckdb_secrets", "duckdb_extensions"}
+MEMORY_MESSAGE = ("The query needed more memory than this page allows; filter or aggregate "
+                  "more, or select fewer columns.")
 
 
 class Refused(Exception):
-    """A query the SQL page will not run; the message is one sentence for the user."""
+    """A query the SQL page will not run or could not finish; one sentence for the user."""
 
 
 @dataclass
 class Result:
     frame: pl.DataFrame
-    truncated: bool      # more rows existed than were returned
+    truncated: bool      # more rows (or bytes) existed than were returned
     seconds: float
+    note: str = ""       # what was changed to show it (a cut, columns turned into text)
 
 
 def _one_line(message: str) -> str:
     first = message.strip().splitlines()[0] if message.strip() else "unknown error"
+    first = first if len(first) <= 300 else first[:297] + "..."
     return first if first.endswith(".") else first + "."
 
 
-def _walk(node: object, found: dict[str, list]) -> None:
-    if isinstance(node, dict):
+def _names(tree: dict) -> dict[str, list]:
+    """What a parse tree names: functions, table functions, and every base table with the CTE
+    names visible where it stands (a CTE is visible in the query node that declares it, its
+    other CTEs and everything below; not outside). Iterative: deep trees do not recurse."""
+    found: dict[str, list] = {"functions": [], "table_functions": [], "tables": []}
+    stack: list[tuple[object, frozenset]] = [(tree, frozenset())]
+    while stack:
+        node, visible = stack.pop()
+        if isinstance(node, list):
+            stack.extend((v, visible) for v in node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        if "cte_map" in node:
+            declared = {str(e.get("key", "")).lower() for e in node["cte_map"].get("map", [])}
+            visible = visible | declared
         if node.get("class") == "FUNCTION":
             found["functions"].append(str(node.get("function_name", "")).lower())
         if node.get("type") == "TABLE_FUNCTION":
@@ -58,20 +95,23 @@ def _walk(node: object, found: dict[str, list]) -> None:
         if node.get("type") == "BASE_TABLE":
             found["tables"].append((str(node.get("catalog_name") or ""),
                                     str(node.get("schema_name") or "").lower(),
-                                    str(node.get("table_name", "")).lower()))
-        if "cte_map" in node:
-            found["ctes"].extend(str(e.get("key", "")).lower() for e in node["cte_map"].get("map", []))
-        for value in node.values():
-            _walk(value, found)
-    elif isinstance(node, list):
-        for value in node:
-            _walk(value, found)
+                                    str(node.get("table_name", "")).lower(), visible))
+        stack.extend((v, visible) for v in node.values())
+    return found
 
 
 def check(con: duckdb.DuckDBPyConnection, sql: str) -> str:
     """The one read statement of `sql`, or `Refused` saying why not."""
     if not sql.strip():
         raise Refused("The query is empty: write a SELECT statement.")
+    try:
+        sql.encode("utf-8")
+    except UnicodeEncodeError:
+        raise Refused("The query holds characters that are not valid text; type it again or "
+                      "paste it as plain text.") from None
+    if len(sql) > MAX_QUERY_CHARS:
+        raise Refused(f"The query is {len(sql):,} characters long; this page takes up to "
+                      f"{MAX_QUERY_CHARS:,}.")
     try:
         statements = con.extract_statements(sql)
     except duckdb.Error as exc:
@@ -82,11 +122,14 @@ def check(con: duckdb.DuckDBPyConnection, sql: str) -> str:
     if statement.type != duckdb.StatementType.SELECT:
         kind = statement.type.name.replace("_", " ")
         raise Refused(f"Only read queries (SELECT, WITH, VALUES) run here, not {kind}.")
-    tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [statement.query]).fetchall()[0][0])
+    try:
+        text = con.execute("SELECT json_serialize_sql(?)", [statement.query]).fetchall()[0][0]
+        tree = json.loads(text)
+    except (duckdb.Error, RecursionError, ValueError):
+        raise Refused("The query is nested too deeply to check; write it more simply.") from None
     if tree.get("error"):
         raise Refused(f"DuckDB cannot parse this: {_one_line(tree.get('error_message', ''))}")
-    found: dict[str, list] = {"functions": [], "table_functions": [], "tables": [], "ctes": []}
-    _walk(tree, found)
+    found = _names(tree)
     for name in found["table_functions"]:
         if name not in TABLE_FUNCTIONS:
             raise Refused(f"The table function {name}() is not available here (only "
@@ -96,8 +139,8 @@ def check(con: duckdb.DuckDBPyConnection, sql: str) -> str:
             raise Refused(f"The function {name}() reads settings, files or the environment, "
                           "which this page does not allow.")
     known = _readable_tables(con)
-    for catalog, schema, table in found["tables"]:
-        if table in found["ctes"] and not schema:
+    for catalog, schema, table, ctes in found["tables"]:
+        if not catalog and not schema and table in ctes:
             continue
         if catalog or schema not in READABLE_SCHEMAS or table in SETTINGS_TABLES or (
                 schema != "information_schema" and table not in known):
@@ -126,10 +169,36 @@ def _unique(names: list[str]) -> list[str]:
     return out
 
 
-def run(con: duckdb.DuckDBPyConnection, sql: str, time_limit: float = TIME_LIMIT_S,
-        row_limit: int = ROW_LIMIT) -> Result:
-    """Check and run one read query on a cursor of `con`, interrupted at `time_limit` seconds,
-    returning at most `row_limit` rows."""
+def _as_text(column: pa.ChunkedArray) -> list[str | None]:
+    try:
+        return pa.compute.cast(column, pa.string()).to_pylist()
+    except (pa.ArrowException, NotImplementedError):
+        return [None if v is None else str(v) for v in column.to_pylist()]
+
+
+def _showable(table: pa.Table) -> tuple[pl.DataFrame, list[str]]:
+    """The result as a Polars frame; columns Polars cannot hold (unions, intervals, ...), and
+    dates and times beyond what it can show (DuckDB's 'infinity'), become text. Returns the frame
+    and the names of those columns."""
+    columns, as_text = {}, []
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        try:
+            if pa.types.is_temporal(column.type):
+                column.to_pylist()  # raises for values no calendar holds
+            columns[name] = pl.from_arrow(column).rename(name)
+        except BaseException as exc:  # Polars raises many types, and panics (BaseException)
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                raise
+            as_text.append(name)
+            columns[name] = pl.Series(name, _as_text(column), dtype=pl.String)
+    return pl.DataFrame(list(columns.values())), as_text
+
+
+def execute(con: duckdb.DuckDBPyConnection, sql: str, time_limit: float = TIME_LIMIT_S,
+            row_limit: int = ROW_LIMIT, byte_limit: int = BYTE_LIMIT) -> Result:
+    """Check and run one read query on a cursor of `con` (in a worker: see `Pool`), interrupted
+    at `time_limit` where DuckDB can be, returning at most `row_limit` rows and about
+    `byte_limit` bytes."""
     query = check(con, sql)
     cur = con.cursor()
     timed_out = threading.Event()
@@ -141,18 +210,27 @@ def run(con: duckdb.DuckDBPyConnection, sql: str, time_limit: float = TIME_LIMIT
     timer = threading.Timer(time_limit, stop)
     start = time.perf_counter()
     timer.start()
+    cut = ""
     try:
-        reader = cur.sql(query).to_arrow_reader(min(row_limit + 1, 100_000))
-        batches, rows = [], 0
+        # Streamed in small batches: a result far over the byte limit is never held whole.
+        reader = cur.sql(query).to_arrow_reader(256)
+        batches, rows, size = [], 0, 0
         for batch in reader:
             batches.append(batch)
             rows += batch.num_rows
+            size += batch.nbytes
             if rows > row_limit:
+                cut = "rows"
+                break
+            if size > byte_limit:
+                cut = "bytes"
                 break
         table = pa.Table.from_batches(batches, schema=reader.schema)
     except duckdb.InterruptException:
         raise Refused(f"The query ran past the {time_limit:g} s limit and was stopped; "
                       "filter or aggregate more.") from None
+    except duckdb.OutOfMemoryException:
+        raise Refused(MEMORY_MESSAGE) from None
     except duckdb.Error as exc:
         if timed_out.is_set():
             raise Refused(f"The query ran past the {time_limit:g} s limit and was stopped; "
@@ -161,12 +239,139 @@ def run(con: duckdb.DuckDBPyConnection, sql: str, time_limit: float = TIME_LIMIT
     finally:
         timer.cancel()
         cur.close()
-    seconds = time.perf_counter() - start
-    truncated = table.num_rows > row_limit
-    frame = pl.from_arrow(table.slice(0, row_limit).rename_columns(_unique(table.column_names)))
-    if not isinstance(frame, pl.DataFrame):
-        frame = frame.to_frame()
-    return Result(frame, truncated, seconds)
+    if cut == "bytes":  # keep the rows that fit, the last batch's in proportion to its size
+        kept, total = 0, 0
+        for batch in batches:
+            if total + batch.nbytes <= byte_limit:
+                total += batch.nbytes
+                kept += batch.num_rows
+                continue
+            per_row = batch.nbytes / max(batch.num_rows, 1)
+            kept += int((byte_limit - total) // per_row) if per_row else batch.num_rows
+            break
+        table = table.slice(0, kept)
+    table = table.slice(0, row_limit).rename_columns(_unique(table.column_names))
+    frame, as_text = _showable(table)
+    notes = []
+    if cut == "rows":
+        notes.append(f"cut at the row limit ({row_limit:,} rows)")
+    if cut == "bytes":
+        notes.append(f"cut at {byte_limit / 2**20:.0f} MB")
+    if as_text:
+        notes.append(f"shown as text: {', '.join(as_text)}")
+    return Result(frame, bool(cut), time.perf_counter() - start, "; ".join(notes))
+
+
+def frame_bytes(frame: pl.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.write_ipc(buffer)
+    return buffer.getvalue()
+
+
+class Pool:
+    """Worker processes for one store, each answering one query at a time (`store/sql_worker.py`).
+
+    `run` takes a free worker (waiting for one while all are busy), sends it the query and waits
+    for the answer at most the time limit plus GRACE_S; a worker that does not answer by then,
+    or dies, is killed and replaced. Thread-safe: Streamlit's sessions share one pool.
+    """
+
+    def __init__(self, store: str | Path, size: int = WORKERS, time_limit: float = TIME_LIMIT_S,
+                 row_limit: int = ROW_LIMIT, byte_limit: int = BYTE_LIMIT,
+                 memory_mb: int = MEMORY_MB) -> None:
+        self.store = str(Path(store).resolve())
+        self.args = [self.store, str(time_limit), str(row_limit), str(byte_limit), str(memory_mb)]
+        self.time_limit = time_limit
+        self.free: list[subprocess.Popen | None] = [None] * size  # None: start one when needed
+        self.available = threading.Semaphore(size)
+        self.lock = threading.Lock()
+        self.closed = False
+
+    def _start(self) -> subprocess.Popen:
+        root = Path(__file__).resolve().parent.parent
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+        proc = subprocess.Popen([sys.executable, "-m", "store.sql_worker", *self.args],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, env=env, cwd=root)
+        header = self._answer(proc, 60.0)
+        if header is None or not json.loads(header).get("ready"):
+            self._kill(proc)
+            raise Refused("The SQL page could not start its query worker; try again.")
+        return proc
+
+    @staticmethod
+    def _answer(proc: subprocess.Popen, timeout: float) -> bytes | None:
+        """The worker's next frame, or None if none came within `timeout` or it died."""
+        from store.sql_worker import read_frame
+
+        ready, _, _ = select.select([proc.stdout], [], [], timeout)
+        if not ready:
+            return None
+        return read_frame(proc.stdout)
+
+    @staticmethod
+    def _kill(proc: subprocess.Popen) -> None:
+        proc.kill()
+        proc.wait()
+
+    def run(self, sql: str) -> Result:
+        from store.sql_worker import write_frame
+
+        try:
+            request = sql.encode("utf-8")
+        except UnicodeEncodeError:
+            raise Refused("The query holds characters that are not valid text; type it again or "
+                          "paste it as plain text.") from None
+
+        if not self.available.acquire(timeout=60 + 2 * self.time_limit):
+            raise Refused("The SQL page is busy with other queries; try again in a moment.")
+        with self.lock:
+            slot = next(i for i, p in enumerate(self.free) if p is not False)
+            proc, self.free[slot] = self.free[slot], False
+        try:
+            if proc is None or proc.poll() is not None:
+                proc = self._start()
+            start = time.perf_counter()
+            try:
+                write_frame(proc.stdin, request)
+                answer = self._answer(proc, self.time_limit + GRACE_S)
+            except (BrokenPipeError, OSError):
+                answer = None
+            if answer is None and self.closed:
+                raise Refused("The store was rebuilt while this query ran; run it again.")
+            if answer is None:
+                # Silent before the time limit: it died (its address-space limit, most likely).
+                died = time.perf_counter() - start < self.time_limit or proc.poll() is not None
+                self._kill(proc)
+                proc = None
+                if died:
+                    raise Refused(MEMORY_MESSAGE)
+                raise Refused(f"The query ran past the {self.time_limit:g} s limit and was "
+                              "stopped; filter or aggregate more.")
+            header, _, body = answer.partition(b"\n")
+            info = json.loads(header)
+            if "refused" in info:
+                if info["refused"] == MEMORY_MESSAGE:  # the worker exits: reap it
+                    self._kill(proc)
+                    proc = None
+                raise Refused(info["refused"])
+            frame = pl.read_ipc(io.BytesIO(body))
+            return Result(frame, info["truncated"], time.perf_counter() - start, info["note"])
+        finally:
+            with self.lock:
+                if self.closed and proc:  # the store was rebuilt meanwhile: not for reuse
+                    self._kill(proc)
+                    proc = None
+                self.free[slot] = proc
+            self.available.release()
+
+    def close(self) -> None:
+        self.closed = True
+        with self.lock:
+            for proc in self.free:
+                if proc:
+                    self._kill(proc)
+            self.free = [None] * len(self.free)
 
 
 # Starting points for the SQL page, each a question a user of this tool asks.

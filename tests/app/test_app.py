@@ -242,3 +242,25 @@ def test_sql_page_notes_a_truncated_result(synthetic_store, monkeypatch):
     at = page_on(synthetic_store, monkeypatch, "sql.py", q="SELECT * FROM range(100000)")
     assert "cut at the row limit (100 rows)" in at.warning[0].value
     assert len(at.dataframe[-1].value) == 100
+
+
+def test_a_store_rebuilt_under_the_running_app_shows_on_the_next_run(synthetic_store, tmp_path,
+                                                                     monkeypatch):
+    import os
+    import shutil
+
+    path = tmp_path / "served.duckdb"
+    shutil.copy(synthetic_store, path)
+    at = page_on(path, monkeypatch, "sql.py", q="SELECT count(*) AS n FROM models")
+    assert at.dataframe[-1].value["n"].to_list() == [2]
+    rebuilt = tmp_path / "rebuilt.duckdb"
+    shutil.copy(synthetic_store, rebuilt)
+    con = duckdb.connect(str(rebuilt))
+    con.execute("DELETE FROM models WHERE name = 'magnitude-80'")
+    con.close()
+    os.replace(rebuilt, path)  # as a build commits: a new file renamed over the old
+    at.run()
+    assert not at.exception and not at.error
+    assert at.dataframe[-1].value["n"].to_list() == [1]
+    overview = page_on(path, monkeypatch, "overview.py")
+    assert not overview.exception

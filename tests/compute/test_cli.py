@@ -1,9 +1,11 @@
 """Every bad input exits 2 with one line that names the problem; nothing stored is lost."""
 
 import hashlib
+from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
 from compute.models import create_model
 from store import open_store
@@ -74,13 +76,53 @@ def write_case(tmp_path, case):
     if case == "unknown pruning method":
         cfg.write_text(TINY_CONFIG.replace('method = "magnitude"', 'method = "magnitud"'))
         return cfg, "unknown pruning method 'magnitud'"
+    if case == "unreadable image":
+        folder = tmp_path / "images" / "test"
+        for k, cls in enumerate(("cat", "dog")):
+            (folder / cls).mkdir(parents=True)
+            Image.new("RGB", (32, 32), (k * 100, 0, 0)).save(folder / cls / "ok.png")
+        broken = folder / "dog" / "broken.png"
+        broken.write_bytes((folder / "cat" / "ok.png").read_bytes()[:40])  # truncated
+        cfg.write_text(CHECKPOINT_MODEL.format(arch="small_cnn", checkpoint="none.pt").replace(
+            'source = "digits"', 'source = "imagefolder"\nroot = "images"\ntrain = "test"').replace(
+            'checkpoint = "none.pt"', 'train = { epochs = 1 }'))
+        return cfg, f"cannot read image {broken}"
+    if case == "training without a train folder":
+        cfg.write_text(CHECKPOINT_MODEL.format(arch="small_cnn", checkpoint="x.pt").replace(
+            'source = "digits"', 'source = "imagefolder"\nroot = "nowhere"').replace(
+            'checkpoint = "x.pt"', 'train = { epochs = 1 }'))
+        return cfg, "needs a 'train' folder beside 'test'"
+    if case == "checkpoint checked before the data":
+        # The data folder is missing too: the checkpoint, checked first, is what is reported.
+        cfg.write_text(CHECKPOINT_MODEL.format(arch="small_cnn", checkpoint="gone.pt").replace(
+            'source = "digits"', 'source = "imagefolder"\nroot = "nowhere"'))
+        return cfg, "gone.pt does not exist"
+    if case == "foreign factory that fails":
+        (tmp_path / "broken_models.py").write_text("def net():\n    raise RuntimeError('no')\n")
+        cfg.write_text(CHECKPOINT_MODEL.format(arch="broken_models:net", checkpoint="x.pt").replace(
+            'checkpoint = "x.pt"', 'train = { epochs = 1 }'))
+        return cfg, "'broken_models:net' failed to build a model (RuntimeError: no)"
+    if case == "foreign module that fails to import":
+        (tmp_path / "bad_import.py").write_text("raise ValueError('broken on import')\n")
+        cfg.write_text(CHECKPOINT_MODEL.format(arch="bad_import:net", checkpoint="x.pt").replace(
+            'checkpoint = "x.pt"', 'train = { epochs = 1 }'))
+        return cfg, "cannot import 'bad_import'"
     raise AssertionError(case)
 
 
 CASES = ["missing config", "malformed config", "unknown key", "unknown architecture",
          "unknown corruption", "missing checkpoint", "not a checkpoint", "checkpoint does not fit",
          "class-count mismatch", "no device", "typo in [evaluation]", "typo in [data]",
-         "value of the wrong type", "batch size 0", "not UTF-8", "unknown pruning method"]
+         "value of the wrong type", "batch size 0", "not UTF-8", "unknown pruning method",
+         "unreadable image", "training without a train folder",
+         "checkpoint checked before the data", "foreign factory that fails",
+         "foreign module that fails to import"]
+
+
+def terminal_lines(stderr: str) -> list[str]:
+    """What a terminal shows of stderr: per line, the text after its last carriage return (a
+    progress bar redraws and clears itself that way), blank lines left out."""
+    return [line.split("\r")[-1] for line in stderr.split("\n") if line.split("\r")[-1].strip()]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -91,10 +133,14 @@ def test_bad_input_exits_2_with_one_line(tmp_path, tiny_store, case):
     before = hashlib.sha256(existing.read_bytes()).hexdigest()
     extra = ["--device", "tpu"] if case == "no device" else []
     result = run_cli("build", str(config), "--out", str(existing), *extra)
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    lines = terminal_lines(result.stderr)
     assert result.returncode == 2, result.stderr
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert words in lines[0]
+    # One line says what is wrong, and it is the last: before it there may be only the progress
+    # of work that had started (reading images, say).
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert len(errors) == 1 and lines[-1] == errors[0], result.stderr
+    assert all(line.startswith("reading ") or line == errors[0] for line in lines), result.stderr
+    assert words in errors[0]
     assert "Traceback" not in result.stderr
     assert hashlib.sha256(existing.read_bytes()).hexdigest() == before
 
@@ -119,3 +165,43 @@ def test_a_foreign_architecture_next_to_the_config_builds(tmp_path, tiny_store):
     row = open_store(tmp_path / "f.duckdb").execute(
         "SELECT arch, feature_dim, clean_accuracy FROM models").fetchone()
     assert row[0] == "my_models:mlp" and row[1] == 32 and row[2] > 0.5
+
+
+def test_out_naming_a_folder_is_refused_before_any_work(tmp_path, tiny_config):
+    result = run_cli("build", str(tiny_config), "--out", str(tmp_path))
+    assert result.returncode == 2 and "is a folder: name the store file" in result.stderr
+    assert "training" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unreadable_images_can_be_left_out_and_are_recorded(tmp_path):
+    config, _ = write_case(tmp_path, "unreadable image")
+    config.write_text(config.read_text().replace(
+        'train = "test"', 'train = "test"\nskip_unreadable = true'))
+    result = run_cli("build", str(config), "--out", str(tmp_path / "s.duckdb"))
+    assert result.returncode == 0, result.stderr[-1500:]
+    con = open_store(tmp_path / "s.duckdb")
+    assert con.execute("SELECT count(*) FROM samples").fetchone() == (2,)
+    skipped = con.execute("SELECT value FROM meta WHERE key = 'skipped_images'").fetchone()[0]
+    assert [Path(p).name for p in skipped.splitlines()] == ["broken.png", "broken.png"]
+    assert con.execute("SELECT value FROM meta WHERE key = 'dataset'").fetchone() == ("images",)
+
+
+def test_a_factory_without_num_classes_builds_when_its_head_fits(tmp_path, tiny_store):
+    (tmp_path / "plain_models.py").write_text(
+        "import torch.nn as nn\n"
+        "def ten_way():\n"
+        "    return nn.Sequential(nn.Flatten(), nn.Linear(3072, 16), nn.ReLU(), nn.Linear(16, 10))\n"
+        "def five_way():\n"
+        "    return nn.Sequential(nn.Flatten(), nn.Linear(3072, 5))\n")
+    config = tmp_path / "plain.toml"
+    config.write_text('name = "plain"\noutput = "p.duckdb"\n[data]\nsource = "digits"\n'
+                      '[conditions]\ncorruptions = []\n'
+                      '[[models]]\nname = "mlp"\narch = "plain_models:ten_way"\ntrain = { epochs = 1 }\n')
+    result = run_cli("build", str(config))
+    assert result.returncode == 0, result.stderr[-1500:]
+    meta = dict(open_store(tmp_path / "p.duckdb").execute("SELECT key, value FROM meta").fetchall())
+    assert meta["corruption_source"] == "none"
+    config.write_text(config.read_text().replace("ten_way", "five_way"))
+    result = run_cli("build", str(config))
+    assert result.returncode == 2
+    assert "builds a model with 5 outputs, the data set has 10 classes" in result.stderr

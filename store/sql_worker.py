@@ -1,0 +1,75 @@
+"""A process that answers the SQL page's queries, one at a time, on its own read-only connection.
+
+    python -m store.sql_worker STORE TIME_LIMIT ROW_LIMIT BYTE_LIMIT MEMORY_MB
+
+It runs apart from the app so that the app can stop any query for certain (by killing it) and
+bound its memory (an address-space limit, here, and DuckDB's memory limit). Requests arrive on
+stdin and answers leave on stdout as frames: a 4-byte length, then the bytes. A request is the
+query text (UTF-8); an answer is a JSON header, and for a result the Arrow IPC stream of its
+columns after a newline.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import struct
+import sys
+import tempfile
+import time
+
+# Room on top of DuckDB's memory limit for the interpreter, DuckDB's threads, the result, and the
+# virtual address space Polars' allocator reserves up front (about 2 GB, little of it used).
+OVERHEAD_MB = 3072
+
+
+def read_frame(stream) -> bytes | None:
+    head = stream.read(4)
+    if len(head) < 4:
+        return None
+    (size,) = struct.unpack("!I", head)
+    return stream.read(size)
+
+
+def write_frame(stream, payload: bytes) -> None:
+    stream.write(struct.pack("!I", len(payload)) + payload)
+    stream.flush()
+
+
+def main() -> None:
+    store, time_limit, row_limit, byte_limit, memory_mb = sys.argv[1:6]
+    limit = (int(memory_mb) + OVERHEAD_MB) * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    # The store is imported only now: its libraries count against the limit like everything else.
+    import duckdb
+
+    from store import sandbox
+    from store.schema import READ_CONFIG
+
+    # A private directory for DuckDB's temporary files and "home": nothing of the server's to read.
+    private = tempfile.mkdtemp(prefix="rle-sql-")
+    os.chdir(private)
+    config = {**READ_CONFIG, "memory_limit": f"{memory_mb}MB", "temp_directory": private,
+              "home_directory": private, "max_temp_directory_size": "0B"}
+    con = duckdb.connect(store, read_only=True, config=config)
+    out = sys.stdout.buffer
+    write_frame(out, json.dumps({"ready": True}).encode())
+    while (request := read_frame(sys.stdin.buffer)) is not None:
+        start = time.perf_counter()
+        try:
+            result = sandbox.execute(con, request.decode("utf-8", errors="replace"),
+                                     float(time_limit), int(row_limit), int(byte_limit))
+        except (sandbox.Refused, MemoryError) as refusal:
+            message = str(refusal) if isinstance(refusal, sandbox.Refused) else sandbox.MEMORY_MESSAGE
+            write_frame(out, json.dumps({"refused": message}).encode())
+            if message == sandbox.MEMORY_MESSAGE:
+                return  # a process that ran out of memory keeps its fragments: start afresh
+            continue
+        header = {"rows": result.frame.height, "truncated": result.truncated,
+                  "seconds": time.perf_counter() - start, "note": result.note}
+        write_frame(out, json.dumps(header).encode() + b"\n" + sandbox.frame_bytes(result.frame))
+
+
+if __name__ == "__main__":
+    main()
