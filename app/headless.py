@@ -12,6 +12,7 @@ import contextlib
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,6 +60,8 @@ def serve(store: Path) -> Iterator[str]:
                 break
         else:
             raise RuntimeError("streamlit exited before serving: " + "".join(output)[-2000:])
+        # Keep reading what it prints: a full pipe would stop the server mid-request.
+        threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()
