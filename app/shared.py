@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import streamlit as st
 
@@ -41,8 +42,12 @@ def _store_key() -> tuple[str, tuple[int, int, int]]:
 @st.cache_data(show_spinner="Querying the store…", max_entries=512)
 def _run(name: str, key: tuple[str, tuple[int, int, int]], args: tuple) -> pl.DataFrame:
     # A cursor per query: DuckDB connections are not shared across Streamlit's threads.
-    with live.current(key[0]).con.cursor() as cur:
-        return getattr(queries, name)(cur, *args)
+    try:
+        with live.current(key[0]).con.cursor() as cur:
+            return getattr(queries, name)(cur, *args)
+    except duckdb.ConnectionException:  # a rebuild released that version just now: read anew
+        with live.current(key[0]).con.cursor() as cur:
+            return getattr(queries, name)(cur, *args)
 
 
 def query(fn: Callable[..., object], *args: object) -> pl.DataFrame:

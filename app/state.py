@@ -56,7 +56,8 @@ def text_area(label: str, key: str, default: str = "", **kwargs: Any) -> str:
     wanted = st.query_params.get_all(key)
     _seed(key, wanted[-1] if wanted else default)
     value = st.text_area(label, key=key, **kwargs)
-    st.query_params[key] = value
+    # Text that is not valid UTF-8 (a lone surrogate) has no URL form: it stays off the link.
+    st.query_params[key] = value.encode("utf-8", errors="replace").decode("utf-8")
     return value
 
 

@@ -35,7 +35,7 @@ async def session(browser, base: str, number: int, times: dict, errors: list) ->
     for name, path, tab, _ in views:
         start = time.perf_counter()
         try:
-            await page.goto(base + path)
+            await page.goto(base + path, timeout=180_000)
             await page.wait_for_function(SETTLED, timeout=180_000, polling=250)
             if tab:
                 await page.get_by_role("tab", name=tab).click()

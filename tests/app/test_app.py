@@ -272,3 +272,18 @@ def test_a_deployed_app_keeps_error_details_off_the_page():
 
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["client"]["showErrorDetails"] == "none"
+
+
+def test_no_hostile_query_shows_a_traceback_on_the_page(synthetic_store, monkeypatch):
+    from tests.store.test_sandbox import HOSTILE, digest
+
+    before = digest(synthetic_store)
+    at = page_on(synthetic_store, monkeypatch, "sql.py")
+    for sql, reason in HOSTILE:
+        if sql != sql.encode("utf-8", errors="replace").decode("utf-8"):
+            continue  # a lone surrogate cannot travel from a browser (tested on the function)
+        at.text_area(key="q").set_value(sql).run()
+        assert not at.exception, sql
+        if sql.strip():
+            assert at.error and reason in at.error[0].value, (sql, at.error)
+    assert digest(synthetic_store) == before
