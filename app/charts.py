@@ -15,6 +15,83 @@ from app import state
 # Beyond this many marks a browser redraws sluggishly: bin in SQL instead.
 MAX_MARKS = 20_000
 
+# The main column is about this wide in a 1,280 px window (the sidebar open): fixed-size faceted
+# charts are sized to fit it, so no chart runs off the right edge from 1,280 to 1,920 px.
+FIT_WIDTH = 780
+
+
+def panel_width(columns: int, legend: bool = False) -> int:
+    """Width of one panel of a chart faceted into `columns` columns that fits FIT_WIDTH, with
+    room for a y axis, the spacing between panels and, if asked, a legend on the right."""
+    room = FIT_WIDTH - 70 - 20 * (columns - 1) - (140 if legend else 0)
+    return room // columns
+
+
+# One hue per pruning method, dense in near-black; models of one method at several sparsities
+# get lighter shades of it as sparsity grows. Fixed for a model, whatever a chart shows.
+METHOD_HUES = {
+    "dense": (40, 40, 40), "magnitude": (31, 119, 180), "gmp": (23, 190, 207),
+    "ltr": (44, 160, 44), "random": (127, 127, 127), "snip": (255, 127, 14),
+    "edgepopup": (214, 39, 40), "biprop": (148, 103, 189),
+}
+OTHER_HUES = [(140, 86, 75), (227, 119, 194), (188, 189, 34), (174, 199, 232), (152, 223, 138)]
+
+
+def _shade(rgb: tuple[int, int, int], level: float) -> str:
+    """`rgb` lighter (level > 0, towards white) or darker (level < 0, towards black)."""
+    if level >= 0:
+        r, g, b = (round(c + (255 - c) * level) for c in rgb)
+    else:
+        r, g, b = (round(c * (1 + level)) for c in rgb)
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def sparsity_level(sparsity: float | None) -> float:
+    """Lightness of a model's shade from its own sparsity alone (not its rank among the store's
+    models, so adding a model recolours nothing): the method's hue at 80 %, darker towards 40 %,
+    lighter towards 98 %."""
+    if sparsity is None:
+        return 0.0
+    return min(max((sparsity - 0.8) * 2.5, -0.4), 0.45)
+
+
+def model_colours(models: pl.DataFrame) -> dict[str, str]:
+    """A colour for every model of the store (columns model, method, sparsity), in its order:
+    its method's hue, shaded by its sparsity. Methods without a hue of their own take the next
+    spare one in the store's order."""
+    spare = iter(OTHER_HUES * 8)
+    hues: dict[str, tuple[int, int, int]] = {}
+    colours = {}
+    for name, method, sparsity in models.select("model", "method", "sparsity").iter_rows():
+        if method not in hues:
+            hues[method] = METHOD_HUES.get(method) or next(spare)
+        colours[name] = _shade(hues[method], sparsity_level(sparsity))
+    return colours
+
+
+def model_color(colours: Mapping[str, str], field: str = "model", title: str = "model",
+                legend: bool = True, shown: Sequence[str] | None = None) -> alt.Color:
+    """The colour encoding of models: every model keeps its colour on every chart and page
+    (`shown` limits the legend to the models a chart draws, colours unchanged)."""
+    if shown is not None:
+        colours = {m: c for m, c in colours.items() if m in set(shown)}
+    return alt.Color(f"{field}:N", title=title, sort=list(colours),
+                     scale=alt.Scale(domain=list(colours), range=list(colours.values())),
+                     legend=alt.Legend(labelLimit=0, symbolLimit=0) if legend else None)
+
+
+def spread(values: Sequence[float], gap: float) -> list[float]:
+    """Label positions near `values`, in the same order, at least `gap` apart: pushed apart
+    upwards from the lowest, then shifted back so that on average they sit on their values."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    placed: dict[int, float] = {}
+    last = None
+    for i in order:
+        last = values[i] if last is None else max(values[i], last + gap)
+        placed[i] = last
+    shift = sum(placed[i] - values[i] for i in order) / max(len(order), 1)
+    return [placed[i] - shift for i in range(len(values))]
+
 
 def heatmap(data: pl.DataFrame, x: str, y: str, value: str, *, x_sort: Sequence[str],
             y_sort: Sequence[str], domain: tuple[float, float] | None = None, fmt: str = ".1%",
@@ -43,15 +120,16 @@ def heatmap(data: pl.DataFrame, x: str, y: str, value: str, *, x_sort: Sequence[
     return (rects + text).properties(height=alt.Step(30))
 
 
-def histogram(data: pl.DataFrame, *, title: str, color: str = "model", dash: str | None = "grp",
-              dash_title: str = "", y: str = "share") -> alt.Chart:
-    """Binned counts from a histogram query (x0, x1, share/n), one step line per `color`."""
+def histogram(data: pl.DataFrame, *, title: str, colours: Mapping[str, str],
+              dash: str | None = "grp", dash_title: str = "", y: str = "share") -> alt.Chart:
+    """Binned counts from a histogram query (x0, x1, share/n), one step line per model."""
     data = data.with_columns(((pl.col("x0") + pl.col("x1")) / 2).alias("x"))
+    color = "model"
     enc: dict[str, Any] = {
         "x": alt.X("x:Q", title=title),
         "y": alt.Y(f"{y}:Q", title="share of samples" if y == "share" else "samples",
                    axis=alt.Axis(format="%") if y == "share" else alt.Axis()),
-        "color": alt.Color(f"{color}:N", title=color),
+        "color": model_color(colours, shown=data["model"].unique().to_list()),
         "tooltip": [color, alt.Tooltip("x0:Q", format=".3g"), alt.Tooltip("x1:Q", format=".3g"),
                     "n", alt.Tooltip("share:Q", format=".1%")],
     }

@@ -27,6 +27,7 @@ VIEWS = [
     ("geometry-distributions", "/geometry?condition=gaussian_noise-5", None, "Geometry"),
     ("geometry-angle-length", "/geometry?condition=gaussian_noise-5", "Angle-length plane",
      "Geometry: angle-length plane"),
+    ("geometry-class-directions", "/geometry", "Class directions", "Geometry: class directions"),
     ("geometry-class-pair", "/geometry?condition=clean&a=3&b=8", "Class-pair plane",
      "Geometry: class-pair plane"),
     ("similarity", "/similarity", None, "Similarity"),
@@ -69,8 +70,8 @@ def serve(store: Path) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def browser() -> Iterator[object]:
-    """A headless Chromium page (Playwright) with a desktop-sized viewport."""
+def browser(width: int = 1400) -> Iterator[object]:
+    """A headless Chromium page (Playwright) with a desktop-sized viewport `width` pixels wide."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
@@ -78,7 +79,7 @@ def browser() -> Iterator[object]:
     with sync_playwright() as p:
         chrome = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
         try:
-            yield chrome.new_page(viewport={"width": 1400, "height": 1000})
+            yield chrome.new_page(viewport={"width": width, "height": 1000})
         finally:
             chrome.close()
 
@@ -110,3 +111,13 @@ def open_view(page: object, url: str, tab: str | None = None) -> None:
     if tab:
         page.get_by_role("tab", name=tab).click()
         settle(page)
+
+
+def screenshot(page: object, path: Path, width: int) -> None:
+    """A picture of the whole page at `width` px: the app scrolls inside its own container, so
+    the window grows to the content (at most 8,000 px) instead of Playwright's full_page."""
+    height = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+    page.set_viewport_size({"width": width, "height": min(int(height) + 40, 8000)})
+    settle(page)
+    page.screenshot(path=str(path))
+    page.set_viewport_size({"width": width, "height": 1000})

@@ -17,6 +17,7 @@ import duckdb
 import polars as pl
 import streamlit as st
 
+from app.charts import model_colours
 from store import StoreError, live, queries, sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,6 +90,11 @@ class Catalog:
     classes: pl.DataFrame
 
     @property
+    def colours(self) -> dict[str, str]:
+        """Every model's colour, the same on every chart of every page."""
+        return model_colours(self.models)
+
+    @property
     def model_id(self) -> dict[str, int]:
         return dict(zip(self.models["model"], self.models["model_id"], strict=True))
 
@@ -107,5 +113,11 @@ def catalog() -> Catalog:
 
 
 def percent(label: str, help: str | None = None) -> st.column_config.NumberColumn:
-    """A table column showing a 0..1 fraction as a percentage."""
-    return st.column_config.NumberColumn(label, help=help, format="percent")
+    """A table column showing a fraction as a percentage with one decimal, the same in every
+    row (the frame's column goes through `in_percent` first)."""
+    return st.column_config.NumberColumn(label, help=help, format="%.1f %%")
+
+
+def in_percent(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:
+    """Fractions (0..1) as percentages (0..100), for columns shown with `percent`."""
+    return frame.with_columns(pl.col(c) * 100 for c in columns if c in frame.columns)

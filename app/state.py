@@ -19,6 +19,16 @@ def _seed(key: str, value: Any) -> None:
         st.session_state[key] = value
 
 
+def follow(key: str, value: Any, driver: Any) -> None:
+    """Reset the widget `key` to `value` whenever `driver` (what its default depends on) changes,
+    so a choice made for one condition does not linger under the next."""
+    marker = f"_{key}_follows"
+    if marker in st.session_state and st.session_state[marker] != driver:
+        st.session_state[key] = value
+        st.query_params[key] = str(value)
+    st.session_state[marker] = driver
+
+
 def _from_url(key: str) -> list[str]:
     return [v for v in st.query_params.get_all(key) if v != ""]
 

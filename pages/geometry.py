@@ -9,8 +9,18 @@ import polars as pl
 import streamlit as st
 
 from app import state
-from app.charts import MAX_MARKS, empty, heatmap, histogram, linked_selection, sample_table
-from app.shared import catalog, query, require_store
+from app.charts import (
+    MAX_MARKS,
+    empty,
+    heatmap,
+    histogram,
+    linked_selection,
+    model_color,
+    panel_width,
+    sample_table,
+)
+from app.planes import boundary_in_view, nearest_class_rays
+from app.shared import catalog, in_percent, percent, query, require_store
 from store import catalogue, queries
 
 st.title("Geometry")
@@ -19,13 +29,19 @@ require_store()
 store = catalog()
 models, conditions, classes = store.models, store.conditions, store.classes
 model_id, condition_id, class_id = store.model_id, store.condition_id, store.class_id
+colours = store.colours
 
 top = st.columns([3, 2, 3])
 with top[0]:
     chosen = state.multiselect("Models", list(model_id), key="models",
                                default=list(model_id)[:3])
 with top[1]:
-    condition = state.selectbox("Condition", list(condition_id), key="condition")
+    # A corruption at its strongest severity shows a difference at first sight; clean shows none.
+    corrupted = conditions.filter(pl.col("severity") > 0)
+    strongest = (corrupted.filter(pl.col("severity") == corrupted["severity"].max())["condition"][0]
+                 if not corrupted.is_empty() else "clean")
+    condition = state.selectbox("Condition", list(condition_id), key="condition",
+                                default=strongest)
 with top[2]:
     chosen_classes = state.multiselect("Classes", list(class_id), key="classes",
                                        default=list(class_id))
@@ -51,8 +67,9 @@ tabs = st.tabs(["Distributions", "Angle-length plane", "Clean → corrupted", "C
                 "Class-pair plane"])
 
 with tabs[0]:
-    st.caption("Per model, correct (solid) and wrong (dashed) samples apart, as a share of each "
-               "group; binned in SQL between the 0.5 % and 99.5 % quantiles.")
+    st.caption("Per model, correct (solid) and wrong (dashed) samples apart, each as a share of "
+               "its own group (the counts are under each chart); binned in SQL between the 0.5 % "
+               "and 99.5 % quantiles.")
     cells = st.columns(2)
     for i, metric in enumerate(catalogue.CORE):
         hist = query(queries.metric_histogram, metric, ids, cond, cids)
@@ -62,13 +79,19 @@ with tabs[0]:
                 continue
             hist = hist.with_columns(pl.when(pl.col("grp")).then(pl.lit("correct"))
                                      .otherwise(pl.lit("wrong")).alias("grp"))
-            st.altair_chart(histogram(hist, title=catalogue.BY_NAME[metric].title,
+            st.altair_chart(histogram(hist, title=catalogue.BY_NAME[metric].title, colours=colours,
                                       dash_title="prediction"), width="stretch")
+            counts = hist.group_by("model", "grp", maintain_order=True).agg(pl.col("n").sum())
+            st.caption(" · ".join(
+                f"{m}: {part.filter(pl.col('grp') == 'correct')['n'].sum():,} correct, "
+                f"{part.filter(pl.col('grp') == 'wrong')['n'].sum():,} wrong"
+                for (m,), part in counts.group_by("model", maintain_order=True)))
 
 with tabs[1]:
-    st.caption("Polar view: the angle to the true class direction is the polar angle, the feature "
-               "length the radius. Far out and near 0° is confident and right; past the ring of "
-               "other classes' angles it goes wrong.")
+    st.caption("Polar view, equal scales: the angle to the true class direction is the polar "
+               "angle, the feature length the radius. Far out and near 0° is confident and right; "
+               "the dashed ray is each model's median angle to the nearest other class direction, "
+               "where its rivals typically sit.")
     size = query(queries.selection_size, ids, cond, cids)
     if size > MAX_MARKS:
         cells = query(queries.angle_length_bins, ids, cond, cids)
@@ -80,7 +103,8 @@ with tabs[1]:
             color=alt.Color("accuracy:Q", scale=alt.Scale(scheme="redyellowgreen", domain=[0, 1])),
             opacity=alt.Opacity("n:Q", scale=alt.Scale(type="log", range=[0.3, 1]), legend=None),
             tooltip=["model", "n", alt.Tooltip("accuracy:Q", format=".1%")],
-        ).properties(width=300, height=170).facet(facet=alt.Facet("model:N", sort=order), columns=3)
+        ).properties(width=panel_width(2, legend=True), height=panel_width(2, legend=True) // 2
+                     ).facet(facet=alt.Facet("model:N", sort=order), columns=2)
         st.altair_chart(chart)
     else:
         points = query(queries.angle_length_points, ids, cond, cids)
@@ -88,16 +112,31 @@ with tabs[1]:
             empty("No sample in this selection has a defined angle.")
         else:
             brush = alt.selection_interval(name="pick", encodings=["x", "y"])
-            chart = alt.Chart(points).mark_circle(size=18, opacity=0.7).encode(
-                x=alt.X("x:Q", title="length · cos(angle_true)"),
-                y=alt.Y("y:Q", title="length · sin(angle_true)"),
+            radius = float(points["length"].max()) * 1.05
+            # Equal scales: the panel is twice as wide as high and spans [-r, r] x [0, r].
+            width = panel_width(2, legend=True)
+            x_scale = alt.Scale(domain=[-radius, radius], nice=False)
+            y_scale = alt.Scale(domain=[0, radius], nice=False)
+            chart = alt.Chart().mark_circle(size=18, opacity=0.7).encode(
+                x=alt.X("x:Q", title="length · cos(angle_true)", scale=x_scale),
+                y=alt.Y("y:Q", title="length · sin(angle_true)", scale=y_scale),
                 color=alt.condition(brush, alt.Color("correct:N", scale=alt.Scale(
                     domain=[True, False], range=["#1a9850", "#d73027"])), alt.value("lightgray")),
                 tooltip=["sample_id", "label", "pred", alt.Tooltip("length:Q", format=".3f"),
                          alt.Tooltip("angle_true:Q", format=".1f"),
                          alt.Tooltip("margin_distance:Q", format=".3f")],
-            ).add_params(brush).properties(width=300, height=170).facet(
-                facet=alt.Facet("model:N", sort=order), columns=3)
+            ).add_params(brush)
+            # Both layers of a faceted chart must share one data set: the rays ride along as rows
+            # without a sample, and each layer filters its own.
+            rays = nearest_class_rays(points, radius)
+            both = pl.concat([points.with_columns(pl.lit(None, pl.String).alias("ray")),
+                              rays], how="diagonal_relaxed")
+            ray = alt.Chart().mark_line(color="gray", strokeDash=[4, 4]).encode(
+                x=alt.X("x:Q", scale=x_scale), y=alt.Y("y:Q", scale=y_scale),
+                detail="ray:N").transform_filter("isValid(datum.ray)")
+            chart = alt.layer(chart.transform_filter("!isValid(datum.ray)"), ray,
+                              data=both).properties(width=width, height=width // 2).facet(
+                facet=alt.Facet("model:N", sort=order), columns=2)
             event = st.altair_chart(chart, on_select="rerun", key="al_chart")
             show_picked(linked_selection(event, "pick", points, "al"), ids, cond)
 
@@ -107,9 +146,9 @@ with tabs[2]:
               "where they sit clean.")
     else:
         summary = query(queries.shift_summary, ids, cond, cids)
-        st.dataframe(summary, hide_index=True, column_config={
-            "clean_accuracy": st.column_config.NumberColumn("clean accuracy", format="percent"),
-            "accuracy": st.column_config.NumberColumn(f"accuracy ({condition})", format="percent"),
+        st.dataframe(in_percent(summary, "clean_accuracy", "accuracy"), hide_index=True, column_config={
+            "clean_accuracy": percent("clean accuracy"),
+            "accuracy": percent(f"accuracy ({condition})"),
             "d_length": st.column_config.NumberColumn("Δ length", format="%.3f"),
             "length_ratio": st.column_config.NumberColumn("length ratio", format="%.3f"),
             "d_angle_true": st.column_config.NumberColumn("Δ angle_true (°)", format="%.2f"),
@@ -126,35 +165,35 @@ with tabs[2]:
             hist = hist.with_columns(pl.when(pl.col("grp")).then(pl.lit("right when clean"))
                                      .otherwise(pl.lit("wrong when clean")).alias("grp"))
             st.altair_chart(histogram(hist, title=f"{metric} under {condition} minus clean",
+                                      colours=colours,
                                       dash_title="clean prediction"), width="stretch")
 
 with tabs[3]:
     directions = query(queries.class_directions, ids)
     pairs = query(queries.class_pair_angles, ids).filter(pl.col("class_a") != pl.col("class_b"))
     names = classes["class"].to_list()
-    left, right = st.columns([3, 2])
-    with left:
-        st.caption("Angles between class directions W_a, W_b (degrees): pruning that squeezes "
-                   "classes together leaves less angle for a corruption to cross.")
-        st.altair_chart(
-            heatmap(pairs, "class_b_name", "class_a_name", "angle", x_sort=names, y_sort=names,
-                    fmt=".0f", scheme="blues")
-            .properties(width=240, height=240)
-            .facet(facet=alt.Facet("model:N", sort=order), columns=3)
-        )
-    with right:
-        long = directions.unpivot(index=["model", "class"], on=["weight_norm", "bias"])
-        st.altair_chart(
-            alt.Chart(long).mark_bar().encode(
-                x=alt.X("class:N", sort=names, title=None),
-                xOffset=alt.XOffset("model:N", sort=order),
-                y=alt.Y("value:Q", title=None),
-                color=alt.Color("model:N", sort=order),
-                row=alt.Row("variable:N", title=None),
-                tooltip=["model", "class", "variable", alt.Tooltip("value:Q", format=".4f")],
-            ).properties(height=150).resolve_scale(y="independent"),
-            width="stretch",
-        )
+    st.caption("Angles between class directions W_a, W_b (degrees): pruning that squeezes "
+               "classes together leaves less angle for a corruption to cross.")
+    side = panel_width(3, legend=True)
+    st.altair_chart(
+        heatmap(pairs, "class_b_name", "class_a_name", "angle", x_sort=names, y_sort=names,
+                fmt=".0f", scheme="blues")
+        .properties(width=side, height=side)
+        .facet(facet=alt.Facet("model:N", sort=order), columns=3)
+    )
+    st.caption("Length and bias of each class direction, per model.")
+    long = directions.unpivot(index=["model", "class"], on=["weight_norm", "bias"])
+    st.altair_chart(
+        alt.Chart(long).mark_bar().encode(
+            x=alt.X("class:N", sort=names, title="class", axis=alt.Axis(labelAngle=0)),
+            xOffset=alt.XOffset("model:N", sort=order),
+            y=alt.Y("value:Q", title=None),
+            color=model_color(colours, shown=order),
+            row=alt.Row("variable:N", title=None),
+            tooltip=["model", "class", "variable", alt.Tooltip("value:Q", format=".4f")],
+        ).properties(height=150).resolve_scale(y="independent"),
+        width="stretch",
+    )
 
 with tabs[4]:
     a_col, b_col = st.columns(2)
@@ -178,28 +217,14 @@ with tabs[4]:
         elif len(plane) > MAX_MARKS:
             empty(f"{len(plane):,} points is more than a browser draws smoothly: choose fewer models.")
         else:
-            lo, hi = plane["x"].min(), plane["x"].max()
-            pad = 0.05 * (hi - lo or 1.0)
-            ylo, yhi = plane["y"].min(), plane["y"].max()
-            lines = []
-            for row in bounds.iter_rows(named=True):
-                xc, yc, c = row["x_coef"], row["y_coef"], row["bias_diff"]
-                if yc and abs(yc) > 1e-12:  # y = -(xc x + c) / yc
-                    for x in (lo - pad, hi + pad):
-                        lines.append({"model": row["model"], "x": x, "y": -(xc * x + c) / yc,
-                                      "end": x == lo - pad})
-                elif xc:
-                    for y in (ylo, yhi):
-                        lines.append({"model": row["model"], "x": -c / xc, "y": y, "end": y == ylo})
+            lines, (x_lo, x_hi), (y_lo, y_hi) = boundary_in_view(plane, bounds)
             # One data set for both layers: a faceted layer chart needs its data at the top.
             data = pl.concat([plane.with_columns(pl.lit("sample").alias("kind")),
-                              pl.DataFrame(lines, schema={"model": pl.String, "x": pl.Float64,
-                                                          "y": pl.Float64, "end": pl.Boolean})
-                              .drop("end").with_columns(pl.lit("boundary").alias("kind"))],
-                             how="diagonal")
+                              lines.with_columns(pl.lit("boundary").alias("kind"))],
+                             how="diagonal_relaxed")
             brush = alt.selection_interval(name="pair_pick", encodings=["x", "y"])
-            x_scale = alt.Scale(domain=[lo - pad, hi + pad])
-            y_scale = alt.Scale(domain=[ylo - pad, yhi + pad])
+            x_scale = alt.Scale(domain=[x_lo, x_hi], nice=False)
+            y_scale = alt.Scale(domain=[y_lo, y_hi], nice=False)
             base = alt.Chart(data)
             dots = base.transform_filter("datum.kind == 'sample'").mark_point(
                 size=22, filled=True, opacity=0.75).encode(
@@ -213,7 +238,8 @@ with tabs[4]:
             ).add_params(brush)
             boundary = base.transform_filter("datum.kind == 'boundary'").mark_line(
                 color="black", strokeDash=[6, 3], clip=True).encode(x="x:Q", y="y:Q")
-            chart = alt.layer(dots, boundary).properties(width=300, height=260).facet(
-                facet=alt.Facet("model:N", sort=order), columns=3)
+            width = panel_width(2, legend=True)
+            chart = alt.layer(dots, boundary).properties(width=width, height=width * 4 // 5).facet(
+                facet=alt.Facet("model:N", sort=order), columns=2)
             event = st.altair_chart(chart, on_select="rerun", key="pair_chart")
             show_picked(linked_selection(event, "pair_pick", plane, "pair"), ids, cond)

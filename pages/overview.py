@@ -2,11 +2,12 @@
 where robustness goes as sparsity grows."""
 
 import altair as alt
+import polars as pl
 import streamlit as st
 
 from app import state
-from app.charts import heatmap
-from app.shared import percent, query, require_store
+from app.charts import heatmap, model_color, panel_width, spread
+from app.shared import catalog, in_percent, percent, query, require_store
 from store import queries
 
 st.title("Overview")
@@ -19,14 +20,16 @@ st.caption(
     f"{summary['metric_rows']:,} metric rows · built {summary.get('created_at', '?')}"
 )
 
-models = query(queries.model_overview)
+models = query(queries.model_overview).with_columns(pl.col("reference").fill_null("—"))
+colours = catalog().colours
 st.subheader("Models")
 # One architecture is the common case: then it goes in the caption, not in every row.
 archs = models["arch"].unique().to_list()
 if len(archs) == 1:
     st.caption(f"Architecture: **{archs[0]}** for every model.")
 st.dataframe(
-    models.drop("model_id", "params_total", "target_sparsity", *(["arch"] if len(archs) == 1 else [])),
+    in_percent(models, "sparsity", "clean_accuracy", "mean_corruption_accuracy")
+    .drop("model_id", "params_total", "target_sparsity", *(["arch"] if len(archs) == 1 else [])),
     hide_index=True,
     column_config={
         "model": "Model",
@@ -77,7 +80,7 @@ def severity_lines(data: object, *extra: str) -> alt.Chart:
     return alt.Chart(data).mark_line(point=True).encode(
         x=alt.X("severity:O", title="severity (0 = clean)", axis=alt.Axis(labelAngle=0)),
         y=alt.Y("accuracy:Q", axis=alt.Axis(format="%"), scale=alt.Scale(zero=False)),
-        color=alt.Color("model:N", sort=model_order),
+        color=model_color(colours),
         tooltip=["model", *extra, "severity", alt.Tooltip("accuracy:Q", format=".1%")],
     )
 
@@ -85,9 +88,12 @@ def severity_lines(data: object, *extra: str) -> alt.Chart:
 st.subheader("Accuracy vs severity, by corruption family")
 st.altair_chart(
     severity_lines(query(queries.accuracy_by_family), "family")
-    .properties(width=250, height=200)
+    .properties(width=panel_width(3, legend=True), height=180)
     .facet(facet=alt.Facet("family:N", title=None), columns=3),
 )
+st.caption("Families as the benchmark groups its corruptions; **extra** holds its four held-out "
+           "corruptions (speckle noise, Gaussian blur, spatter, saturate), which mean corruption "
+           "accuracy and mCE leave out.")
 
 left, right = st.columns(2)
 with left:
@@ -104,17 +110,29 @@ with right:
     if scatter.is_empty():
         st.info("No benchmark corruption in this store: mean corruption accuracy is undefined.")
     else:
+        # Names beside the points, pushed apart where models of one sparsity sit close together,
+        # and on the left of points in the right half so they stay inside the chart.
+        span = scatter["mean_corruption_accuracy"].max() - scatter["mean_corruption_accuracy"].min()
+        scatter = scatter.with_columns(
+            pl.Series("label_y", spread(scatter["mean_corruption_accuracy"].to_list(),
+                                        0.055 * (span or 0.1))),
+            (pl.col("sparsity") > 0.5).alias("left"))
         base = alt.Chart(scatter).encode(
-            x=alt.X("sparsity:Q", axis=alt.Axis(format="%"), title="measured sparsity"),
+            x=alt.X("sparsity:Q", axis=alt.Axis(format="%"), title="measured sparsity",
+                    scale=alt.Scale(domain=[0, 1])),
             y=alt.Y("mean_corruption_accuracy:Q", axis=alt.Axis(format="%"),
                     scale=alt.Scale(zero=False), title="mean corruption accuracy"),
         )
         points = base.mark_point(size=120, filled=True).encode(
-            color=alt.Color("method:N"),
+            color=model_color(colours, legend=False),
             tooltip=["model", "method", alt.Tooltip("sparsity:Q", format=".1%"),
                      alt.Tooltip("clean_accuracy:Q", format=".1%"),
                      alt.Tooltip("mean_corruption_accuracy:Q", format=".1%"),
                      alt.Tooltip("mce:Q", format=".1f")],
         )
-        st.altair_chart(points.properties(height=300), width="stretch")
+        label = {"text": "model:N", "y": "label_y:Q", "color": model_color(colours, legend=False)}
+        labels = [base.transform_filter(f"{'' if left else '!'}datum.left")
+                  .mark_text(align="right" if left else "left", dx=-10 if left else 10, fontSize=11)
+                  .encode(**label) for left in (True, False)]
+        st.altair_chart(alt.layer(points, *labels).properties(height=300), width="stretch")
         st.caption("Each point is a model: up and to the right keeps robustness at high sparsity.")

@@ -6,7 +6,7 @@ import polars as pl
 import streamlit as st
 
 from app import state
-from app.charts import empty
+from app.charts import empty, model_color, panel_width
 from app.export import download_buttons
 from app.shared import catalog, query, require_store
 from store import catalogue, queries
@@ -32,6 +32,8 @@ def detail(sample: int) -> None:
     corruption_names = query(queries.corruptions)["corruption"].to_list()
     if corruption_names:
         default = conditions.filter(pl.col("condition") == condition)["corruption"][0]
+        default = default if default in corruption_names else corruption_names[0]
+        state.follow("along", default, condition)  # a new condition brings its own corruption
         along = state.selectbox("Path as the severity of this corruption grows", corruption_names,
                                 key="along", default=default)
         path = query(queries.sample_path, sample, along)
@@ -41,7 +43,7 @@ def detail(sample: int) -> None:
             base = alt.Chart(path).encode(
                 x=alt.X("x:Q", title="length · cos(angle_true)"),
                 y=alt.Y("y:Q", title="length · sin(angle_true)"),
-                color=alt.Color("model:N", sort=list(model_id)),
+                color=model_color(store.colours, legend=False),
             )
             lines = base.mark_line().encode(order="severity:O")
             dots = base.mark_point(filled=True, size=70).encode(
@@ -51,9 +53,15 @@ def detail(sample: int) -> None:
                          alt.Tooltip("angle_true:Q", format=".1f")],
             )
             labels = base.mark_text(dx=7, dy=-7, fontSize=10).encode(text="severity:O")
-            st.altair_chart((lines + dots + labels).properties(height=340), width="stretch")
-            st.caption("The angle-length plane (as on the Geometry page): each line is one model, "
-                       "from clean (0) to the strongest severity; a cross is a wrong prediction.")
+            # A panel per model, each on its own scale: feature lengths differ several-fold
+            # between models, and one shared scale would flatten the short ones.
+            chart = alt.layer(lines, dots, labels).properties(width=panel_width(3), height=170).facet(
+                facet=alt.Facet("model:N", sort=list(model_id), title=None), columns=3,
+            ).resolve_scale(x="independent", y="independent")
+            st.altair_chart(chart)
+            st.caption("The angle-length plane (as on the Geometry page), one panel per model on "
+                       "its own scale: from clean (0) to the strongest severity; a cross is a "
+                       "wrong prediction.")
     table = query(queries.sample_metrics, sample)
     st.dataframe(table, hide_index=True, height=320)
 

@@ -27,23 +27,29 @@ st.caption(f"Read-only queries over the whole store: one statement per run, at m
 
 
 def load_example() -> None:
+    """An example picked loads into the editor; the box then reads "—" again, since the text is
+    the user's to edit from there."""
     choice = st.session_state["example"]
     if choice in sandbox.EXAMPLE_QUERIES:
         st.session_state["q"] = sandbox.EXAMPLE_QUERIES[choice]
+    st.session_state["example"] = "—"
 
 
 editor, schema = st.columns([3, 1])
 with schema:
-    st.markdown("**Tables**")
     columns = query(queries.schema_overview)
-    for table, part in columns.group_by("table", maintain_order=True):
-        with st.expander(table[0]):
-            st.dataframe(part.drop("table"), hide_index=True, width="stretch")
+    tables = columns["table"].unique(maintain_order=True).to_list()
+    listed = st.selectbox("Columns of", tables, key="schema_table",
+                          index=tables.index("metrics_named") if "metrics_named" in tables else 0)
+    st.dataframe(columns.filter(pl.col("table") == listed).drop("table"), hide_index=True,
+                 width="stretch", height=260)
 with editor:
     st.selectbox("Examples", ["—", *sandbox.EXAMPLE_QUERIES], key="example",
                  on_change=load_example)
     sql = state.text_area("Query", key="q", default=next(iter(sandbox.EXAMPLE_QUERIES.values())),
-                          height=220, help="Ctrl+Enter runs the query.")
+                          height=220)
+    st.button("Run", type="primary", icon=":material/play_arrow:",
+              help="Runs the query (so does Ctrl+Enter in the editor).")
 
 if sql.strip():
     try:
@@ -53,7 +59,8 @@ if sql.strip():
         st.error(str(refusal))
         st.stop()
     frame = result.frame
-    st.markdown(f"**{len(frame):,} rows** in {result.seconds * 1000:.0f} ms")
+    st.markdown(f"**{len(frame):,} row{'' if len(frame) == 1 else 's'}** in "
+                f"{result.seconds * 1000:.0f} ms")
     if result.truncated:
         st.warning(f"The result was {result.note}: add a LIMIT or aggregate for the rest.")
     elif result.note:
@@ -66,9 +73,14 @@ if sql.strip():
         cols = st.columns(3)
         names = shown.columns
         numeric = [c for c, t in shown.schema.items() if t.is_numeric()]
-        x = cols[0].selectbox("x", names, key="chart_x")
+        # A first guess worth drawing: a category along x and a number up y (an id is rarely
+        # what the y axis should show).
+        categorical = [c for c in names if c not in numeric]
+        x_default = categorical[0] if categorical else names[0]
+        x = cols[0].selectbox("x", names, key="chart_x", index=names.index(x_default))
         y_options = [c for c in numeric if c != x] or [c for c in names if c != x]
-        y = cols[1].selectbox("y", y_options, key="chart_y")
+        y_first = [c for c in y_options if not c.endswith("_id")] or y_options
+        y = cols[1].selectbox("y", y_options, key="chart_y", index=y_options.index(y_first[0]))
         colour = cols[2].selectbox("colour", ["—", *[c for c in names if c not in (x, y)]],
                                    key="chart_colour")
         kind = "point" if shown.schema[x].is_numeric() else "bar"

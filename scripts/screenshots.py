@@ -16,30 +16,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.headless import VIEWS, browser, open_view, serve, settle  # noqa: E402
+from app.headless import VIEWS, browser, open_view, screenshot, serve  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", default=str(ROOT / "stores" / "demo.duckdb"))
     parser.add_argument("--out", default=str(ROOT / "docs" / "img"))
+    parser.add_argument("--width", type=int, default=1400,
+                        help="window width in CSS pixels (the layouts hold from 1280 to 1920)")
     args = parser.parse_args()
     store, out = Path(args.store), Path(args.out)
     if not store.is_file():
         sys.exit(f"error: no store at {store}: build it with `python -m compute build configs/demo.toml`")
     out.mkdir(parents=True, exist_ok=True)
-    with serve(store) as base, browser() as page:
+    with serve(store) as base, browser(width=args.width) as page:
         for name, path, tab, _ in VIEWS:
             open_view(page, base + path, tab)
             if page.locator('[data-testid="stException"]').count():
                 sys.exit(f"error: the page {path} shows an exception; not taking its screenshot")
-            # The app scrolls inside its own container: grow the window to the content instead.
-            height = page.evaluate(
-                "() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
-            page.set_viewport_size({"width": 1400, "height": min(int(height) + 40, 8000)})
-            settle(page)
-            page.screenshot(path=str(out / f"{name}.png"))
-            page.set_viewport_size({"width": 1400, "height": 1000})
+            screenshot(page, out / f"{name}.png", args.width)
             print(f"wrote {out / name}.png")
 
 

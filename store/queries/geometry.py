@@ -50,12 +50,14 @@ def selection_size(con: Con, model_ids: list[int], condition_id: int, class_ids:
 def angle_length_points(con: Con, model_ids: list[int], condition_id: int,
                         class_ids: list[int]) -> pl.DataFrame:
     """Every selected sample in the angle-length plane: angle to the true class direction as the
-    polar angle, feature length as the radius (x = length cos, y = length sin)."""
+    polar angle, feature length as the radius (x = length cos, y = length sin), and the angle to
+    the nearest other class direction (angle_other)."""
     return frame(con, f"""
         SELECT (SELECT name FROM models WHERE model_id = mt.model_id) AS model, mt.sample_id,
                (SELECT name FROM classes WHERE class_id = s.label) AS label,
                (SELECT name FROM classes WHERE class_id = mt.pred) AS pred, mt.correct,
-               mt.length, mt.angle_true, mt.margin_distance,
+               mt.length, mt.angle_true, mt.angle_true + mt.angle_gap AS angle_other,
+               mt.margin_distance,
                mt.length * cos(radians(mt.angle_true)) AS x,
                mt.length * sin(radians(mt.angle_true)) AS y
         {SELECTION} AND mt.angle_true IS NOT NULL

@@ -2,6 +2,7 @@
 torch or compute."""
 
 import ast
+import json
 import re
 import subprocess
 import sys
@@ -9,6 +10,8 @@ import textwrap
 from pathlib import Path
 
 import duckdb
+import polars as pl
+import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -37,7 +40,7 @@ def test_overview_shows_models_and_reacts_to_its_choices(synthetic_store, monkey
     at = app_on(synthetic_store, monkeypatch).run()
     table = at.dataframe[0].value
     assert list(table["model"]) == ["dense", "magnitude-80"]
-    assert table["sparsity"][1] == pytest.approx(0.8, abs=0.005)
+    assert table["sparsity"][1] == pytest.approx(80.0, abs=0.5)  # shown in percent
     assert table["mce"][0] == pytest.approx(100.0)  # the dense model is its own reference
     box = at.selectbox(key="corruption")
     assert box.options == ["all corruptions (mean)", "gaussian_noise", "contrast", "pixelate"]
@@ -63,11 +66,14 @@ def test_geometry_reacts_to_models_condition_and_classes(synthetic_store, monkey
     at = geometry_on(synthetic_store, monkeypatch)
     assert len(at.get("vega_lite_chart")) >= 6
     assert at.multiselect(key="models").value == ["dense", "magnitude-80"]
-    assert any("corrupted condition" in i.value for i in at.info)  # clean: no shift to show
-    for condition in ["gaussian_noise-5", "pixelate-1", "clean"]:
+    # Opens on a corruption at its strongest severity, where there is a shift to show.
+    assert at.selectbox(key="condition").value == "gaussian_noise-5"
+    assert not any("corrupted condition" in i.value for i in at.info)
+    for condition in ["pixelate-1", "clean"]:
         at.selectbox(key="condition").set_value(condition).run()
         assert not at.exception, (condition, at.exception)
         assert at.query_params["condition"] == condition
+    assert any("corrupted condition" in i.value for i in at.info)  # clean: no shift to show
     at.selectbox(key="condition").set_value("contrast-5").run()
     assert len(at.dataframe) >= 1  # the shift summary
     at.multiselect(key="models").unselect("dense").run()
@@ -99,7 +105,7 @@ def test_a_shared_link_reopens_the_same_view(synthetic_store, monkeypatch):
     assert (at.selectbox(key="a").value, at.selectbox(key="b").value) == ("1", "7")
     # A stale or hand-edited link falls back to defaults instead of breaking the page.
     at = geometry_on(synthetic_store, monkeypatch, models="no-such-model", condition="fog-9")
-    assert at.selectbox(key="condition").value == "clean"
+    assert at.selectbox(key="condition").value == "gaussian_noise-5"
     assert any("at least one model" in i.value for i in at.info)
 
 
@@ -287,3 +293,59 @@ def test_no_hostile_query_shows_a_traceback_on_the_page(synthetic_store, monkeyp
         if sql.strip():
             assert at.error and reason in at.error[0].value, (sql, at.error)
     assert digest(synthetic_store) == before
+
+
+def model_scales(at: AppTest) -> list[dict[str, str]]:
+    """Every colour scale over model names in the page's charts, as {model: colour}."""
+    found = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            scale = node.get("scale")
+            if (node.get("field") == "model" and isinstance(scale, dict)
+                    and "range" in scale and "domain" in scale):
+                found.append(dict(zip(scale["domain"], scale["range"], strict=True)))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for chart in at.get("vega_lite_chart"):
+        walk(json.loads(chart.proto.spec))
+    return found
+
+
+def test_a_model_keeps_its_colour_on_every_page_and_selection(synthetic_store, monkeypatch):
+    at = app_on(synthetic_store, monkeypatch).run()
+    seen: list[dict[str, str]] = model_scales(at)
+    at.switch_page("pages/geometry.py").run()
+    seen += model_scales(at)
+    at.multiselect(key="models").set_value(["magnitude-80"]).run()  # one model fewer
+    seen += model_scales(at)
+    at.switch_page("pages/samples.py").run()
+    seen += model_scales(at)
+    assert len(seen) >= 4
+    colour: dict[str, str] = {}
+    for scale in seen:
+        for model, c in scale.items():
+            assert colour.setdefault(model, c) == c, (model, c, colour[model])
+    assert colour["dense"] != colour["magnitude-80"]
+
+
+def test_the_class_pair_plane_shows_every_boundary(synthetic_store, monkeypatch):
+    at = geometry_on(synthetic_store, monkeypatch, condition="contrast-5", a="0", b="1")
+    chart = next(c for c in at.get("vega_lite_chart") if "pair_pick" in c.proto.spec)
+    spec = json.loads(chart.proto.spec)
+    # Streamlit ships a chart's data beside its spec, as Arrow.
+    rows = pl.from_arrow(pa.ipc.open_stream(chart.proto.datasets[0].data.data).read_all()).to_dicts()
+    ends = [r for r in rows if r.get("kind") == "boundary"]
+    assert ends, "no boundary drawn"
+    x_scale = spec["spec"]["layer"][0]["encoding"]["x"]["scale"]["domain"]
+    y_scale = spec["spec"]["layer"][0]["encoding"]["y"]["scale"]["domain"]
+    for model in {r["model"] for r in ends}:
+        (x0, y0), (x1, y1) = [(r["x"], r["y"]) for r in ends if r["model"] == model]
+        along = [(x0 + t / 100 * (x1 - x0), y0 + t / 100 * (y1 - y0)) for t in range(101)]
+        inside = [x_scale[0] <= x <= x_scale[1] and y_scale[0] <= y <= y_scale[1]
+                  for x, y in along]
+        assert sum(inside) >= 10, (model, x_scale, y_scale, ends)  # crosses the view

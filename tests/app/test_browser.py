@@ -1,9 +1,38 @@
 """Every page in a real browser (Debian's Chromium through Playwright): AppTest runs the scripts,
-this also runs the front end, where a bad chart spec or a failing component shows up."""
+this also runs the front end, where a bad chart spec, a failing component or a layout that runs
+off the screen shows up. Screenshots of every view at 1,280 and 1,920 px are kept in
+build/screenshots/ for a person to look at."""
+
+import re
+from pathlib import Path
 
 import pytest
 
-from app.headless import VIEWS, browser, open_view, serve
+from app.headless import VIEWS, browser, open_view, screenshot, serve, settle
+
+SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
+
+# Visible elements of the main column whose right edge passes the window's, unless a scrolling
+# box inside the page (a data frame's grid) clips them: those the user has to scroll the whole
+# page sideways to see.
+OVERFLOWING = """() => {
+    const width = document.documentElement.clientWidth;
+    const main = document.querySelector('[data-testid="stMain"]');
+    const clipped = (e) => {
+        for (let a = e.parentElement; a && a !== main; a = a.parentElement) {
+            const style = getComputedStyle(a);
+            if (style.overflowX !== 'visible' && a.getBoundingClientRect().right <= width + 1)
+                return true;
+        }
+        return false;
+    };
+    return [...main.querySelectorAll('*')]
+        .filter(e => e.checkVisibility() && e.getBoundingClientRect().right > width + 1)
+        .filter(e => !clipped(e))
+        .map(e => (e.dataset.testid || e.tagName.toLowerCase()) + ' right='
+                   + Math.round(e.getBoundingClientRect().right))
+        .slice(0, 5);
+}"""
 
 
 @pytest.fixture(scope="module")
@@ -12,10 +41,11 @@ def served(synthetic_store):
         yield base
 
 
+@pytest.mark.parametrize("width", [1280, 1920])
 @pytest.mark.parametrize("shot", VIEWS, ids=[s[0] for s in VIEWS])
-def test_every_view_draws_in_chromium(served, shot):
+def test_every_view_draws_in_chromium_and_fits_the_window(served, shot, width):
     name, path, tab, _ = shot
-    with browser() as page:
+    with browser(width=width) as page:
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         open_view(page, served + path, tab)
@@ -25,4 +55,18 @@ def test_every_view_draws_in_chromium(served, shot):
         for i in range(charts.count()):
             assert charts.nth(i).locator("canvas, svg").count() >= 1, (name, i)
         assert not errors, errors
+        assert page.evaluate(OVERFLOWING) == [], (name, width)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        screenshot(page, SHOTS / f"{name}-{width}.png", width)
 
+
+def test_the_sql_page_runs_a_query_from_its_run_button(served):
+    with browser(width=1280) as page:
+        open_view(page, served + "/sql")
+        editor = page.get_by_label("Query")
+        editor.fill("SELECT count(*) AS models FROM models")
+        page.get_by_role("button", name="Run").click()
+        # The button's rerun starts after the click returns: wait for its answer to appear.
+        page.locator("strong", has_text=re.compile(r"^1 row$")).wait_for(timeout=30_000)
+        settle(page)
+        assert "SELECT+count" in page.url  # the query that ran is the one in the link
