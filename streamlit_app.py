@@ -14,11 +14,13 @@ st.set_page_config(
 )
 
 page = st.navigation([
-    st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
-    st.Page("pages/geometry.py", title="Geometry", icon=":material/explore:"),
-    st.Page("pages/similarity.py", title="Similarity", icon=":material/join_inner:"),
-    st.Page("pages/samples.py", title="Samples", icon=":material/photo_library:"),
-    st.Page("pages/sql.py", title="SQL", icon=":material/terminal:"),
+    st.Page("views/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+    st.Page("views/pruning.py", title="Pruning vs dense", icon=":material/content_cut:",
+            url_path="pruning"),
+    st.Page("views/geometry.py", title="Geometry", icon=":material/explore:"),
+    st.Page("views/similarity.py", title="Similarity", icon=":material/join_inner:"),
+    st.Page("views/samples.py", title="Samples", icon=":material/photo_library:"),
+    st.Page("views/sql.py", title="SQL", icon=":material/terminal:"),
 ])
 st.sidebar.caption(f"Store: `{store_path().name}`")
 page.run()

@@ -111,8 +111,13 @@ def heatmap(data: pl.DataFrame, x: str, y: str, value: str, *, x_sort: Sequence[
     if len(x_sort) * len(y_sort) > 400:
         return rects.properties(height=alt.Step(26))
     # Dark text on light cells: the upper half of viridis-like schemes, the middle of diverging ones.
-    light = (f"abs(datum.{value}) < 0.5" if diverging
-             else f"datum.{value} > {(domain[0] + domain[1]) / 2 if domain else 0.5}")
+    if diverging:  # light in the middle of the (symmetric) domain
+        light = f"abs(datum.{value}) < {0.5 * (domain[1] if domain else 1)}"
+    elif domain:  # viridis-like: light in the upper half
+        light = f"datum.{value} > {(domain[0] + domain[1]) / 2}"
+    else:  # sequential schemes without a fixed domain: light at the low end
+        top = data[value].max() if not data.is_empty() else 1
+        light = f"datum.{value} < {0.5 * (top or 1)}"
     text = base.mark_text(fontSize=10).encode(
         text=alt.Text(f"{value}:Q", format=fmt),
         color=alt.condition(light, alt.value("black"), alt.value("white")),

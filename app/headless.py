@@ -24,6 +24,7 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
 # Every view: (name, URL path and query, tab to open or None, what it shows).
 VIEWS = [
     ("overview", "/", None, "Overview"),
+    ("pruning", "/pruning?severity=5", None, "Pruning vs dense"),
     ("geometry-distributions", "/geometry?condition=gaussian_noise-5", None, "Geometry"),
     ("geometry-angle-length", "/geometry?condition=gaussian_noise-5", "Angle-length plane",
      "Geometry: angle-length plane"),

@@ -63,3 +63,12 @@ def synthetic_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.support.synthetic import build_synthetic_store
 
     return build_synthetic_store(tmp_path_factory.mktemp("synthetic") / "synthetic.duckdb")
+
+
+@pytest.fixture(scope="session")
+def collapsed_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The synthetic store plus a pruned model at chance accuracy (do not modify it)."""
+    from tests.support.synthetic import build_synthetic_store
+
+    return build_synthetic_store(tmp_path_factory.mktemp("collapsed") / "collapsed.duckdb",
+                                 collapsed=True)

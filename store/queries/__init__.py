@@ -27,6 +27,7 @@ from store.queries.overview import (
     accuracy_grid,
     model_overview,
 )
+from store.queries.pruning import NEAR_CHANCE, change_vs_dense, near_chance_models, pruning_flips
 from store.queries.samples import (
     SAMPLE_CATEGORIES,
     sample_category,
@@ -39,11 +40,12 @@ from store.queries.similarity import corruption_correlation, model_similarity
 from store.queries.sql import schema_overview
 
 __all__ = [
-    "SAMPLE_CATEGORIES", "accuracy_by_corruption", "accuracy_by_family", "accuracy_by_severity",
-    "accuracy_grid", "angle_length_bins", "angle_length_points", "class_directions",
-    "class_pair_angles", "class_pair_boundary", "class_pair_plane", "classes", "conditions",
-    "corruption_correlation", "corruptions", "metric_histogram", "model_overview",
-    "model_similarity", "models", "sample_cards", "sample_category", "sample_export",
-    "sample_images", "sample_metrics", "sample_path", "schema_overview", "selection_size",
-    "shift_histogram", "shift_summary", "store_summary",
+    "NEAR_CHANCE", "SAMPLE_CATEGORIES", "accuracy_by_corruption", "accuracy_by_family",
+    "accuracy_by_severity", "accuracy_grid", "angle_length_bins", "angle_length_points",
+    "change_vs_dense", "class_directions", "class_pair_angles", "class_pair_boundary",
+    "class_pair_plane", "classes", "conditions", "corruption_correlation", "corruptions",
+    "metric_histogram", "model_overview", "model_similarity", "models", "near_chance_models",
+    "pruning_flips", "sample_cards", "sample_category", "sample_export", "sample_images",
+    "sample_metrics", "sample_path", "schema_overview", "selection_size", "shift_histogram",
+    "shift_summary", "store_summary",
 ]

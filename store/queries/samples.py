@@ -14,8 +14,8 @@ SAMPLE_CATEGORIES: dict[str, str] = {
     "pruning-fragile": "the dense reference is right and the pruned model wrong",
     "pruning-gain": "the dense reference is wrong and the pruned model right",
     "corruption-fragile": "the model is right on clean and wrong under the condition",
-    "always-right": "every chosen model is right under every condition",
-    "always-wrong": "every chosen model is wrong under every condition",
+    "always-right": "every compared model is right under the condition",
+    "always-wrong": "every compared model is wrong under the condition",
     "models-disagree": "the chosen models do not all predict the same class under the condition",
 }
 
@@ -27,9 +27,9 @@ _CATEGORY_SQL = {
     "corruption-fragile": "SELECT f.sample_id FROM focus f JOIN focus_clean c USING (sample_id) "
                           "WHERE c.correct AND NOT f.correct",
     "always-right": "SELECT sample_id FROM metrics WHERE list_contains($models, model_id) "
-                    "GROUP BY sample_id HAVING bool_and(correct)",
+                    "AND condition_id = $condition GROUP BY sample_id HAVING bool_and(correct)",
     "always-wrong": "SELECT sample_id FROM metrics WHERE list_contains($models, model_id) "
-                    "GROUP BY sample_id HAVING NOT bool_or(correct)",
+                    "AND condition_id = $condition GROUP BY sample_id HAVING NOT bool_or(correct)",
     "models-disagree": "SELECT sample_id FROM metrics WHERE list_contains($models, model_id) "
                        "AND condition_id = $condition GROUP BY sample_id "
                        "HAVING count(DISTINCT pred) > 1",

@@ -20,7 +20,7 @@ from tests.conftest import ROOT
 
 APP = str(ROOT / "streamlit_app.py")
 # The pages the app navigates to, read from streamlit_app.py so a new page cannot go untested.
-PAGES = re.findall(r'st\.Page\("pages/(\w+\.py)"', (ROOT / "streamlit_app.py").read_text())
+PAGES = re.findall(r'st\.Page\("views/(\w+\.py)"', (ROOT / "streamlit_app.py").read_text())
 
 
 def app_on(store: Path, monkeypatch) -> AppTest:
@@ -31,7 +31,7 @@ def app_on(store: Path, monkeypatch) -> AppTest:
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_renders_on_a_real_store(synthetic_store, monkeypatch, page):
     at = app_on(synthetic_store, monkeypatch).run()
-    at.switch_page(f"pages/{page}").run()
+    at.switch_page(f"views/{page}").run()
     assert not at.exception, at.exception
     assert not at.error
 
@@ -57,7 +57,7 @@ def geometry_on(store: Path, monkeypatch, **params: str | list[str]) -> AppTest:
     at = app_on(store, monkeypatch)
     at.query_params.update(params)
     at.run()
-    at.switch_page("pages/geometry.py").run()
+    at.switch_page("views/geometry.py").run()
     assert not at.exception, at.exception
     return at
 
@@ -111,7 +111,7 @@ def test_a_shared_link_reopens_the_same_view(synthetic_store, monkeypatch):
 
 def test_similarity_reacts_and_explains_empty_choices(synthetic_store, monkeypatch):
     at = app_on(synthetic_store, monkeypatch).run()
-    at.switch_page("pages/similarity.py").run()
+    at.switch_page("views/similarity.py").run()
     assert not at.exception, at.exception
     assert any("pixelate" in m.value for m in at.markdown)  # a redundant pair named in words
     over = at.multiselect(key="over")
@@ -143,7 +143,7 @@ def test_foreign_file_gets_an_error_not_a_traceback(tmp_path, monkeypatch):
     assert "not a Robustness Lottery store" in at.error[0].value
 
 
-APP_FILES = [ROOT / "streamlit_app.py", *sorted((ROOT / "pages").glob("*.py")),
+APP_FILES = [ROOT / "streamlit_app.py", *sorted((ROOT / "views").glob("*.py")),
              *sorted((ROOT / "app").glob("*.py")), *sorted((ROOT / "store").rglob("*.py"))]
 
 
@@ -183,7 +183,7 @@ def page_on(store: Path, monkeypatch, page: str, **params: str | list[str]) -> A
     at = app_on(store, monkeypatch)
     at.query_params.update(params)
     at.run()
-    at.switch_page(f"pages/{page}").run()
+    at.switch_page(f"views/{page}").run()
     assert not at.exception, at.exception
     return at
 
@@ -319,11 +319,11 @@ def model_scales(at: AppTest) -> list[dict[str, str]]:
 def test_a_model_keeps_its_colour_on_every_page_and_selection(synthetic_store, monkeypatch):
     at = app_on(synthetic_store, monkeypatch).run()
     seen: list[dict[str, str]] = model_scales(at)
-    at.switch_page("pages/geometry.py").run()
+    at.switch_page("views/geometry.py").run()
     seen += model_scales(at)
     at.multiselect(key="models").set_value(["magnitude-80"]).run()  # one model fewer
     seen += model_scales(at)
-    at.switch_page("pages/samples.py").run()
+    at.switch_page("views/samples.py").run()
     seen += model_scales(at)
     assert len(seen) >= 4
     colour: dict[str, str] = {}
@@ -349,3 +349,33 @@ def test_the_class_pair_plane_shows_every_boundary(synthetic_store, monkeypatch)
         inside = [x_scale[0] <= x <= x_scale[1] and y_scale[0] <= y <= y_scale[1]
                   for x, y in along]
         assert sum(inside) >= 10, (model, x_scale, y_scale, ends)  # crosses the view
+
+
+def test_pruning_page_ranks_methods_and_counts_what_pruning_breaks(synthetic_store, monkeypatch):
+    at = app_on(synthetic_store, monkeypatch).run()
+    at.switch_page("views/pruning.py").run()
+    assert not at.exception, at.exception
+    assert not at.warning  # no model near chance here
+    ranked, flips = at.dataframe[0].value, at.dataframe[1].value
+    assert list(ranked["model"]) == ["magnitude-80"]
+    assert set(flips["corruption"]) == {"clean", "gaussian_noise", "contrast", "pixelate"}
+    assert flips["open"].str.startswith("/samples?category=pruning-fragile&model=magnitude-80").all()
+    for corruption in ["contrast", "all"]:
+        at.selectbox(key="corruption").set_value(corruption).run()
+        at.selectbox(key="severity").set_value("5").run()
+        assert not at.exception, at.exception
+        assert at.query_params["corruption"] == corruption
+
+
+def test_a_model_near_chance_is_flagged_and_left_out_of_rankings(collapsed_store, monkeypatch):
+    at = app_on(collapsed_store, monkeypatch).run()
+    assert any("random-80" in w.value for w in at.warning)
+    table = at.dataframe[0].value.set_index("model")
+    assert table["mce"].isna()["random-80"] and not table["mce"].isna()["magnitude-80"]
+    at.toggle(key="near_mce").set_value(True).run()
+    assert not at.dataframe[0].value.set_index("model")["mce"].isna()["random-80"]
+    at.switch_page("views/pruning.py").run()
+    assert any("random-80" in w.value for w in at.warning)
+    assert "random-80" not in list(at.dataframe[0].value["model"])
+    at.toggle(key="include_near").set_value(True).run()
+    assert "random-80" in list(at.dataframe[0].value["model"])

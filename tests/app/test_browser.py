@@ -70,3 +70,15 @@ def test_the_sql_page_runs_a_query_from_its_run_button(served):
         page.locator("strong", has_text=re.compile(r"^1 row$")).wait_for(timeout=30_000)
         settle(page)
         assert "SELECT+count" in page.url  # the query that ran is the one in the link
+
+
+def test_a_shared_link_is_the_first_visit_of_a_fresh_server(synthetic_store):
+    # Streamlit runs a deep link's file directly, without the entry script, on a fresh server
+    # when a folder named pages/ sits beside it (docs/design-notes.md): then the navigation
+    # shows file names and the store caption is missing.
+    with serve(synthetic_store) as base, browser(width=1280) as page:
+        open_view(page, base + "/geometry?condition=contrast-5")
+        nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
+        assert "Overview" in nav and "Pruning vs dense" in nav, nav
+        assert "Store:" in page.locator('[data-testid="stSidebar"]').inner_text()
+        assert page.locator("h1").first.inner_text() == "Geometry"

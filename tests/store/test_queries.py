@@ -93,6 +93,30 @@ def test_accuracy_and_mce_by_construction(con):
     assert rows["pruned"]["reference"] == "dense"
 
 
+def test_pruned_models_against_their_dense_reference_by_construction(con):
+    # Conditions: clean, noise-1, noise-2, blur-1, blur-2; wrong: dense 0,1,2,0,1, pruned 1,2,3,1,2
+    # (the first k samples): so at severity 2 pruning breaks sample 2 under noise and 1 under
+    # blur, on clean sample 0, and mends none.
+    flips = queries.pruning_flips(con, 2)
+    got = {r["condition"]: (r["fragile"], r["gain"], r["n"]) for r in flips.iter_rows(named=True)}
+    assert got == {"clean": (1, 0, 4), "noise-2": (1, 0, 4), "blur-2": (1, 0, 4)}
+    # Over all severities the same identity holds per condition: fragile - gain = n x (dense
+    # accuracy - pruned accuracy).
+    every = queries.pruning_flips(con, None)
+    grid = queries.accuracy_grid(con).pivot(on="model", index="condition", values="accuracy")
+    for row in every.join(grid, on="condition").iter_rows(named=True):
+        assert row["fragile"] - row["gain"] == pytest.approx(row["n"] * (row["dense"] - row["pruned"]))
+    change = queries.change_vs_dense(con, 2)
+    rows = {r["corruption"]: r for r in change.iter_rows(named=True)}
+    assert set(rows) == {"noise", "blur"} and rows["noise"]["model"] == "pruned"
+    assert rows["noise"]["change"] == pytest.approx(0.25 - 0.5)
+    assert rows["noise"]["drop"] == pytest.approx(0.75 - 0.25)  # clean minus corrupted
+    assert rows["noise"]["reference_drop"] == pytest.approx(1.0 - 0.5)
+    mean = {r["corruption"]: r["accuracy"] for r in queries.change_vs_dense(con).iter_rows(named=True)}
+    assert mean == pytest.approx({"noise": 0.375, "blur": 0.625})
+    assert queries.near_chance_models(con).is_empty()  # 75 % and 100 % on 3 classes
+
+
 def test_accuracy_by_corruption_family_and_severity(con):
     grid = queries.accuracy_by_corruption(con, 2)
     got = {(r["model"], r["corruption"]): r["accuracy"] for r in grid.iter_rows(named=True)}
@@ -247,8 +271,10 @@ def test_sample_categories_by_construction(con):
     assert category(con, "corruption-fragile", condition=2) == {1, 2}
     assert category(con, "corruption-fragile", model=0, condition=4) == {0}
     assert category(con, "always-right") == {3}
-    assert category(con, "always-wrong") == set()
-    assert category(con, "always-wrong", models=(1,)) == {0}
+    assert category(con, "always-wrong") == {0, 1}
+    assert category(con, "always-wrong", condition=3) == set()  # dense right on all there
+    assert category(con, "always-wrong", models=(1,)) == {0, 1, 2}  # under condition 2
+    assert category(con, "always-wrong", models=(1,), condition=0) == {0}
     assert category(con, "models-disagree", condition=2) == {2}  # same wrong class elsewhere
     assert category(con, "models-disagree", condition=0) == {0}
 

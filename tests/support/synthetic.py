@@ -50,14 +50,19 @@ def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
     return float(cross / (np.linalg.norm(x.T @ x) * np.linalg.norm(y.T @ y)))
 
 
-def build_synthetic_store(path: Path, seed: int = 0) -> Path:
+COLLAPSED = ("random-80", "random", 0.8, 0.8)  # features blind to the class: near chance
+
+
+def build_synthetic_store(path: Path, seed: int = 0, collapsed: bool = False) -> Path:
+    """The store at `path`; `collapsed` adds COLLAPSED, a pruned model at chance accuracy."""
     rng = np.random.default_rng(seed)
+    models = [*MODELS, COLLAPSED] if collapsed else MODELS
     labels = np.arange(SAMPLES) % len(CLASSES)
     images = rng.integers(0, 256, (SAMPLES, 8, 8)).repeat(4, 1).repeat(4, 2)  # 32x32 grey
     conds = conditions()
-    weights = [rng.normal(0, 1, (len(CLASSES), FEATURES)) for _ in MODELS]
+    weights = [rng.normal(0, 1, (len(CLASSES), FEATURES)) for _ in models]
     weights[1] = np.where(rng.random(weights[1].shape) < 0.8, 0.0, weights[0] * 1.3)
-    biases = [rng.normal(0, 0.1, len(CLASSES)) for _ in MODELS]
+    biases = [rng.normal(0, 0.1, len(CLASSES)) for _ in models]
     base = rng.normal(0, 1, (SAMPLES, FEATURES))
     with StoreWriter(path, f"synthetic-{seed}", num_classes=len(CLASSES)) as writer:
         writer.put_meta({"config_name": "synthetic", "dataset": "digits", "device": "cpu",
@@ -66,7 +71,7 @@ def build_synthetic_store(path: Path, seed: int = 0) -> Path:
         writer.put_conditions(conds)
         writer.put_samples(labels, [f"synthetic[{i}]" for i in range(SAMPLES)],
                            [png(im) for im in images])
-        for m, (name, method, target, sparsity) in enumerate(MODELS):
+        for m, (name, method, target, sparsity) in enumerate(models):
             writer.put_model(ModelRecord(m, name, "synthetic", method, target, sparsity,
                                          weights[m].size, int((weights[m] != 0).sum()),
                                          0 if m else None, len(CLASSES), FEATURES),
@@ -75,15 +80,17 @@ def build_synthetic_store(path: Path, seed: int = 0) -> Path:
         for c in conds:
             noise = 0.6 + 0.35 * c.severity
             features = []
-            for m in range(len(MODELS)):
+            for m in range(len(models)):
                 w = weights[m]
                 f = 2.5 * w[labels] / np.linalg.norm(w[labels], axis=1, keepdims=True).clip(1e-9)
                 f = f + noise * base + 0.3 * rng.normal(0, 1, base.shape)
+                if models[m] == COLLAPSED:
+                    f = rng.normal(0, 1, base.shape)
                 features.append(f)
                 writer.put_metrics(m, c.condition_id, np.arange(SAMPLES, dtype=np.int32),
                                    reference_geometry(f, w, biases[m], labels))
             cka = np.array([[linear_cka(a, b) for b in features] for a in features])
-            writer.put_similarity(c.condition_id, list(range(len(MODELS))), cka)
+            writer.put_similarity(c.condition_id, list(range(len(models))), cka)
             if c.severity:
                 shade = np.clip(images[kept] * (1 - 0.1 * c.severity), 0, 255)
                 writer.put_condition_thumbnails(c.condition_id, kept, [png(im) for im in shade])

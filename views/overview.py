@@ -23,6 +23,18 @@ st.caption(
 models = query(queries.model_overview).with_columns(pl.col("reference").fill_null("—"))
 colours = catalog().colours
 st.subheader("Models")
+# A collapsed model loses little to corruptions because it has little to lose: its (relative) mCE
+# would rank it among the most robust, so it gets none unless asked.
+near = query(queries.near_chance_models)["model"].to_list()
+if near:
+    keep = st.toggle("Give near-chance models an mCE", value=False, key="near_mce")
+    st.warning(f"Near chance on clean data (below {queries.NEAR_CHANCE:g} × chance): "
+               f"**{', '.join(near)}**. " + ("Their mCE is shown but says little." if keep else
+                                            "Their mCE is left out: it would look best."))
+    if not keep:
+        models = models.with_columns(
+            pl.when(pl.col("model").is_in(near)).then(None).otherwise(pl.col(c)).alias(c)
+            for c in ("mce", "relative_mce"))
 # One architecture is the common case: then it goes in the caption, not in every row.
 archs = models["arch"].unique().to_list()
 if len(archs) == 1:

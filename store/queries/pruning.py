@@ -1,0 +1,71 @@
+"""The Pruning page's queries: every pruned model read against its dense reference, per corruption
+(accuracy change, what the corruption takes from each) and per sample (how many samples pruning
+breaks or mends under each condition)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from store.queries.common import Con, frame
+
+# Clean accuracy below this multiple of chance (1 / number of classes) marks a collapsed model:
+# it cannot lose much to corruptions, so its (relative) mCE would rank it among the most robust.
+NEAR_CHANCE = 1.5
+
+
+def near_chance_models(con: Con) -> pl.DataFrame:
+    """Models whose clean accuracy is below NEAR_CHANCE x chance, with that accuracy."""
+    return frame(con, """
+        SELECT m.name AS model, m.clean_accuracy,
+               1.0 / (SELECT count(*) FROM classes) AS chance
+        FROM models m
+        WHERE m.clean_accuracy < $factor / (SELECT count(*) FROM classes)
+        ORDER BY m.model_id
+    """, factor=NEAR_CHANCE)
+
+
+def change_vs_dense(con: Con, severity: int | None = None) -> pl.DataFrame:
+    """Per pruned model and corruption (at one severity, or averaged over all): its accuracy, its
+    dense reference's, the change (pruned minus dense), and what the corruption takes from each
+    (clean minus corrupted accuracy, the *drop*)."""
+    return frame(con, """
+        WITH acc AS (
+            SELECT a.model_id, c.corruption, any_value(c.family) AS family,
+                   bool_and(c.benchmark) AS benchmark, min(c.condition_id) AS first_id,
+                   avg(a.accuracy) AS accuracy
+            FROM accuracy a JOIN conditions c USING (condition_id)
+            WHERE c.severity > 0 AND ($severity IS NULL OR c.severity = $severity)
+            GROUP BY a.model_id, c.corruption
+        )
+        SELECT m.name AS model, m.model_id, m.method, r.name AS reference, x.corruption, x.family,
+               x.benchmark, x.first_id, x.accuracy, d.accuracy AS reference_accuracy,
+               x.accuracy - d.accuracy AS change,
+               m.clean_accuracy - x.accuracy AS drop,
+               r.clean_accuracy - d.accuracy AS reference_drop
+        FROM models m
+        JOIN models r ON r.model_id = m.reference_model_id
+        JOIN acc x ON x.model_id = m.model_id
+        JOIN acc d ON d.model_id = r.model_id AND d.corruption = x.corruption
+        ORDER BY m.model_id, x.first_id
+    """, severity=severity)
+
+
+def pruning_flips(con: Con, severity: int | None = None) -> pl.DataFrame:
+    """Per pruned model and condition (clean and every corruption at `severity`, or all
+    severities): how many samples pruning breaks (the dense reference right, the pruned model
+    wrong: *pruning-fragile*) and mends (*pruning-gain*), out of how many."""
+    return frame(con, """
+        SELECT m.name AS model, m.model_id, c.condition_id, c.name AS condition, c.corruption,
+               c.severity,
+               count(*) FILTER (WHERE r.correct AND NOT p.correct) AS fragile,
+               count(*) FILTER (WHERE NOT r.correct AND p.correct) AS gain,
+               count(*) AS n
+        FROM models m
+        JOIN metrics p ON p.model_id = m.model_id
+        JOIN metrics r ON r.model_id = m.reference_model_id AND r.sample_id = p.sample_id
+                      AND r.condition_id = p.condition_id
+        JOIN conditions c ON c.condition_id = p.condition_id
+        WHERE c.severity = 0 OR $severity IS NULL OR c.severity = $severity
+        GROUP BY ALL
+        ORDER BY m.model_id, c.condition_id
+    """, severity=severity)

@@ -1,0 +1,128 @@
+"""Pruning: every pruned model read against its dense reference. Which method keeps robustness
+under which corruption, what each corruption takes from the pruned model and from the dense one,
+and how many samples pruning breaks or mends under each condition."""
+
+import altair as alt
+import polars as pl
+import streamlit as st
+
+from app import state
+from app.charts import empty, heatmap
+from app.shared import catalog, in_percent, percent, query, require_store
+from store import queries
+
+st.title("Pruning vs dense")
+require_store()
+
+store = catalog()
+changes_all = query(queries.change_vs_dense, None)
+if changes_all.is_empty():
+    empty("No pruned model with a dense reference in this store: nothing to compare.")
+    st.stop()
+
+severities = sorted(s for s in store.conditions["severity"].unique().to_list() if s > 0)
+collapsed = query(queries.near_chance_models)
+near = set(collapsed["model"].to_list())
+if near:
+    st.warning(
+        "Near chance on clean data (below "
+        f"{queries.NEAR_CHANCE:g} × chance = {queries.NEAR_CHANCE * collapsed['chance'][0]:.0%}): "
+        + ", ".join(f"**{m}** ({a:.1%})" for m, a in collapsed.select("model", "clean_accuracy")
+                    .iter_rows())
+        + ". A collapsed model has little left for a corruption to take, so it is left out of "
+        "the ranking below unless you include it.")
+
+top = st.columns([2, 3, 2])
+with top[0]:
+    level = state.severity("Severity", severities, key="severity")
+with top[1]:
+    corruptions = changes_all["corruption"].unique(maintain_order=True).to_list()
+    choice = state.selectbox("Corruption", ["all", *corruptions], key="corruption",
+                             format_func=lambda c: "all benchmark corruptions (mean)"
+                             if c == "all" else c)
+with top[2]:
+    include = st.toggle("Rank near-chance models", value=False, disabled=not near,
+                        key="include_near", help="Models whose clean accuracy is below "
+                        f"{queries.NEAR_CHANCE:g} × chance")
+
+changes = query(queries.change_vs_dense, level)
+if not include:
+    changes = changes.filter(~pl.col("model").is_in(list(near)))
+if changes.is_empty():
+    empty("Every pruned model here is near chance: include them to see them ranked.")
+    st.stop()
+
+st.subheader("Who keeps robustness")
+picked = (changes.filter(pl.col("benchmark")) if choice == "all"
+          else changes.filter(pl.col("corruption") == choice))
+ranked = (picked.group_by("model", "reference", maintain_order=True)
+          .agg(pl.col("accuracy", "reference_accuracy", "change", "drop", "reference_drop").mean())
+          .sort("accuracy", descending=True)
+          .with_row_index("rank", offset=1))
+st.caption("Pruned models ranked by accuracy under the corruption; the change is against the "
+           "model's dense reference under the same corruption, and the drop is what the corruption "
+           "takes from clean accuracy, the pruned model's beside its reference's (percentage "
+           "points).")
+if ranked["reference"].n_unique() == 1:  # the usual single dense model: say it once
+    ranked = ranked.drop("reference")
+st.dataframe(
+    in_percent(ranked, "accuracy", "reference_accuracy", "change", "drop", "reference_drop"),
+    hide_index=True,
+    column_config={
+        "rank": st.column_config.NumberColumn("#", width="small"),
+        "model": "Model", "reference": "Dense reference",
+        "accuracy": percent("Accuracy"),
+        "reference_accuracy": percent("Dense"),
+        "change": st.column_config.NumberColumn("Change vs dense", format="%+.1f pts"),
+        "drop": st.column_config.NumberColumn("Drop from clean", format="%.1f pts"),
+        "reference_drop": st.column_config.NumberColumn("Dense drop", format="%.1f pts"),
+    },
+)
+
+st.subheader("Change versus dense, per corruption")
+st.caption("Accuracy of the pruned model minus its dense reference's under each corruption "
+           "(percentage points, red: pruning lost robustness there, blue: gained).")
+models_shown = changes["model"].unique(maintain_order=True).to_list()
+order = changes.sort("first_id")["corruption"].unique(maintain_order=True).to_list()
+extreme = max(float(changes["change"].abs().max() or 0), 0.01)
+st.altair_chart(
+    heatmap(changes, "corruption", "model", "change", x_sort=order, y_sort=models_shown,
+            domain=(-extreme, extreme), fmt="+.1%", scheme="redblue", diverging=True,
+            tooltip=["family", alt.Tooltip("accuracy:Q", format=".1%"),
+                     alt.Tooltip("reference_accuracy:Q", format=".1%")]),
+    width="stretch",
+)
+
+st.subheader("Samples pruning breaks and mends")
+st.caption("Per condition, the samples the dense reference gets right and the pruned model wrong "
+           "(pruning-fragile), and the reverse (pruning-gain)"
+           + (", averaged over severities." if level is None else f", at severity {level}."))
+flips = query(queries.pruning_flips, level).filter(pl.col("model").is_in(models_shown))
+per_corruption = (flips.group_by("model", "corruption", maintain_order=True)
+                  .agg(pl.col("fragile", "gain").mean(), pl.col("n").first(),
+                       pl.col("condition_id").min().alias("first_id"),
+                       pl.col("condition").first())
+                  .with_columns((pl.col("fragile") - pl.col("gain")).alias("net")))
+columns = per_corruption.sort("first_id")["corruption"].unique(maintain_order=True).to_list()
+st.altair_chart(
+    heatmap(per_corruption, "corruption", "model", "fragile", x_sort=columns,
+            y_sort=models_shown, fmt=".0f", scheme="orangered",
+            tooltip=[alt.Tooltip("gain:Q", format=".0f"), "n"]),
+    width="stretch",
+)
+# One row per model and condition, with a link that opens those samples, images and all.
+links = per_corruption.with_columns(
+    pl.format("/samples?category=pruning-fragile&model={}&condition={}", "model", "condition")
+    .alias("open"))
+st.dataframe(
+    links.select("model", "corruption", "fragile", "gain", "net", "n", "open")
+    .sort("fragile", descending=True),
+    hide_index=True, height=280,
+    column_config={
+        "fragile": st.column_config.NumberColumn("Pruning-fragile", format="%.0f"),
+        "gain": st.column_config.NumberColumn("Pruning-gain", format="%.0f"),
+        "net": st.column_config.NumberColumn("Fragile − gain", format="%+.0f"),
+        "n": st.column_config.NumberColumn("Samples"),
+        "open": st.column_config.LinkColumn("Samples page", display_text="open"),
+    },
+)
