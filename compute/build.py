@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from compute.conditions import inspection_subset, resolve_conditions
+from compute.conditions import inspection_subset, listed_samples, resolve_conditions
 from compute.config import BuildConfig
 from compute.datasets import DataSplits, load_data, png_bytes
 from compute.devices import resolve_device
@@ -44,10 +44,15 @@ def check_output(path: Path) -> None:
         raise UserError(f"cannot write in {path.parent}: choose another --out")
 
 
+def reference_of(m: PreparedModel) -> str | None:
+    """The dense model a model is read against: its `reference`, else the model it came from."""
+    return m.spec.reference or m.spec.base
+
+
 def model_record(m: PreparedModel, ids: dict[str, int], num_classes: int) -> ModelRecord:
     """The row the store keeps of a model: its recipe's facts and its measured sparsity."""
     sparsity, total, nonzero = measure_sparsity(m.probe.net)
-    reference = m.spec.reference or m.spec.base
+    reference = reference_of(m)
     return ModelRecord(
         model_id=m.model_id,
         name=m.spec.name,
@@ -70,6 +75,7 @@ def _meta(cfg: BuildConfig, data: DataSplits, device: torch.device) -> dict[str,
 
     return {
         "config_name": cfg.name,
+        "listed_thumbnails": str(cfg.listed_thumbnails),
         "config_path": str(cfg.path),
         "config_toml": cfg.text,
         "dataset": data.name,
@@ -123,15 +129,15 @@ def build(cfg: BuildConfig, device: str = "auto", threads: int | None = None) ->
             writer.put_model(model_record(m, ids, num_classes), clf.weight.detach().cpu().numpy(),
                              clf.bias.detach().cpu().numpy())
         done = writer.done_pairs()
-        subset = inspection_subset(test.labels, cfg.thumbnails)
+        subset = inspection_subset(test.labels, cfg.thumbnails).numpy()
+        model_ids = [m.model_id for m in models]
+        references = [model_ids.index(ids[reference_of(m)]) if reference_of(m) else None
+                      for m in models]
+        clean_correct = None
         for condition in tqdm(conditions, desc=f"evaluating {len(models)} models", unit="cond"):
             todo = [m for m in models if (m.model_id, condition.condition_id) not in done]
             if not todo:
                 continue
-            if condition.corruption is not None and len(subset):
-                images = (condition.images(test, subset, dev) * 255).round().byte().cpu()
-                writer.put_condition_thumbnails(condition.condition_id, subset.numpy(),
-                                                [png_bytes(img) for img in images])
             # Every model runs, not only the missing ones: CKA needs all their features at once.
             # (Only a resumed condition re-runs a model.) Similarity first, so a condition whose
             # metrics are all written always has its similarity too.
@@ -140,6 +146,21 @@ def build(cfg: BuildConfig, device: str = "auto", threads: int | None = None) ->
             writer.put_similarity(condition.condition_id, [m.model_id for m in models],
                                   cka.cpu().numpy())
             sample_ids = np.arange(len(test), dtype=np.int32)
+            correct = np.stack([r["correct"] for r in results])
+            if condition.corruption is None:
+                clean_correct = correct
+            elif clean_correct is None:  # resumed after the clean condition was written
+                clean_correct = writer.correct(conditions[0].condition_id, model_ids, len(test))
+            if condition.corruption is not None:
+                margin = np.stack([r["margin_distance"] for r in results])
+                kept = np.union1d(subset, listed_samples(correct, clean_correct, margin,
+                                                         references, cfg.listed_thumbnails))
+                if len(kept):
+                    images = (condition.images(test, torch.from_numpy(kept), dev) * 255)
+                    writer.put_condition_thumbnails(
+                        condition.condition_id, kept,
+                        [png_bytes(img) for img in images.round().byte().cpu()])
+            # Metrics last: a condition whose metrics are written has its thumbnails too.
             writer.put_metrics_many([
                 (m.model_id, condition.condition_id, sample_ids, metrics)
                 for m, metrics in zip(models, results, strict=True)

@@ -4,8 +4,10 @@ corrupted images for the app."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from compute.cifar10c import OfficialCorruptions
@@ -71,3 +73,24 @@ def inspection_subset(labels: torch.Tensor, size: int) -> torch.Tensor:
     # Round-robin over classes: rank 0 of every class first, then rank 1, ...
     chosen = torch.argsort(rank * len(classes) + labels, stable=True)[:size]
     return torch.sort(chosen).values
+
+
+def listed_samples(correct: np.ndarray, clean_correct: np.ndarray, margin: np.ndarray,
+                   references: Sequence[int | None], per_list: int) -> np.ndarray:
+    """The samples the Samples page lists first under one condition, whose corrupted images the
+    store keeps: for every model the first `per_list` corruption-fragile samples (right on clean,
+    wrong here) and, for a model with a reference (its index in `references`), the first
+    `per_list` pruning-fragile and pruning-gain ones, in the page's order (largest |margin
+    distance| first, undefined last, then by sample id). Arrays are (models, samples)."""
+    chosen: set[int] = set()
+    for m in range(len(correct)):
+        lists = [clean_correct[m] & ~correct[m]]
+        r = references[m]
+        if r is not None:
+            lists += [correct[r] & ~correct[m], ~correct[r] & correct[m]]
+        decisive = np.nan_to_num(np.abs(margin[m]), nan=-1.0)  # undefined sorts last
+        for mask in lists:
+            idx = np.flatnonzero(mask)
+            order = np.lexsort((idx, -decisive[idx]))
+            chosen.update(idx[order[:per_list]].tolist())
+    return np.array(sorted(chosen), dtype=np.int64)

@@ -96,6 +96,9 @@ class BuildConfig:
     batch_size: int = 256
     cifar10c: Path | None = None  # official CIFAR-10-C files to read instead of generating
     thumbnails: int = 40  # samples whose corrupted images are stored for inspection
+    # Corrupted images also for the first this-many samples of every list the Samples page shows
+    # under a condition (corruption-fragile per model, pruning-fragile and -gain per pruned model).
+    listed_thumbnails: int = 48
     checkpoints: Path = Path("checkpoints")
 
     def fingerprint(self, **overrides: object) -> str:
@@ -126,6 +129,7 @@ class _Conditions:
                                           "severities in 1..5")
     cifar10c: str | None = None
     thumbnails: int = bounded(40, lambda v: v >= 0, "0 or more")
+    listed_thumbnails: int = bounded(48, lambda v: v >= 0, "0 or more")
 
 
 @dataclass(frozen=True)
@@ -349,6 +353,7 @@ def load_config(path: str | Path, data_root: str | None = None, out: str | None 
         batch_size=evaluation.get("batch_size", 256),
         cifar10c=cifar10c,
         thumbnails=conditions.get("thumbnails", 40),
+        listed_thumbnails=conditions.get("listed_thumbnails", 48),
         # Trained weights belong to the config's recipes, not to where one copy of the store goes.
         checkpoints=resolve(checkpoints),
     )

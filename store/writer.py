@@ -191,6 +191,19 @@ class StoreWriter:
 
     # --- metrics ----------------------------------------------------------------------------
 
+    def correct(self, condition_id: int, model_ids: Sequence[int], samples: int) -> np.ndarray:
+        """Which samples each model got right under a written condition ((models, samples) bool,
+        in `model_ids` order): what a resumed build needs of conditions it does not re-run."""
+        out = np.zeros((len(model_ids), samples), dtype=bool)
+        rows = self.con.execute(
+            "SELECT model_id, sample_id FROM metrics WHERE condition_id = ? AND correct",
+            [condition_id]).fetchnumpy()
+        row_of = {m: i for i, m in enumerate(model_ids)}
+        for m, s in zip(rows["model_id"], rows["sample_id"], strict=True):
+            if int(m) in row_of:
+                out[row_of[int(m)], s] = True
+        return out
+
     def done_pairs(self) -> set[tuple[int, int]]:
         q = "SELECT DISTINCT model_id, condition_id FROM metrics"
         return {(int(m), int(c)) for m, c in self.con.execute(q).fetchall()}

@@ -27,8 +27,14 @@ def detail(sample: int) -> None:
     images = query(queries.sample_images, sample)
     st.image(images["image"].to_list(), caption=images["condition"].to_list(), width=64)
     if len(images) == 1:
-        st.caption("Corrupted images are kept for the inspection subset only (`[conditions] "
-                   "thumbnails` in the config); this sample is not in it.")
+        st.caption("This sample's corrupted images are not in the store: a build keeps them for "
+                   "the inspection subset (`[conditions] thumbnails`) under every condition, and "
+                   "for the first samples of each list (`listed_thumbnails`) under that list's "
+                   "condition.")
+    elif len(images) < len(conditions):
+        st.caption(f"Corrupted images under the {len(images) - 1} of {len(conditions) - 1} "
+                   "conditions where this sample is among the first of a list; the inspection "
+                   "subset has them under all.")
     corruption_names = query(queries.corruptions)["corruption"].to_list()
     if corruption_names:
         default = conditions.filter(pl.col("condition") == condition)["corruption"][0]

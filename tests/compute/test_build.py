@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from compute.corruptions import select
-from store import open_store
+from store import open_store, queries
 from tests.compute.conftest import ROOT, run_cli
 
 TABLES = {"meta", "models", "classes", "class_directions", "class_pairs", "conditions", "samples",
@@ -45,6 +45,40 @@ def test_store_holds_the_contract_tables(built_store):
     assert (n_cka, bad_diagonal) == (n_models * n_models * n_conditions, 0)
     png = con.execute("SELECT thumbnail FROM samples LIMIT 1").fetchone()[0]
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def assert_listed_samples_have_their_images(con) -> int:
+    """Every sample the Samples page shows first (its grid) under a corrupted condition has its
+    corrupted image, for every list and model; returns how many lists were checked."""
+    per_list = int(con.execute("SELECT value FROM meta WHERE key = 'listed_thumbnails'").fetchone()[0])
+    models = con.execute("SELECT model_id, reference_model_id FROM models").fetchall()
+    all_models = [m for m, _ in models]
+    classes = [c for (c,) in con.execute("SELECT class_id FROM classes").fetchall()]
+    checked = 0
+    for (condition,) in con.execute("SELECT condition_id FROM conditions WHERE severity > 0").fetchall():
+        for model, reference in models:
+            lists = ["corruption-fragile"]
+            if reference is not None:
+                lists += ["pruning-fragile", "pruning-gain"]
+            for category in lists:
+                shown = queries.sample_category(con, category, model, condition, all_models, classes)
+                first = shown.head(per_list)
+                assert first["corrupted"].is_not_null().all(), (category, model, condition)
+                checked += 1
+    return checked
+
+
+def test_the_samples_each_list_shows_first_keep_their_corrupted_images(built_store):
+    con = open_store(built_store)
+    assert assert_listed_samples_have_their_images(con) > 0
+    # The inspection subset keeps its images under every corrupted condition.
+    per_condition = con.execute("""SELECT min(n) FROM (SELECT sample_id, count(*) AS n
+                                   FROM condition_thumbnails GROUP BY sample_id)""").fetchone()[0]
+    corrupted = con.execute("SELECT count(*) FROM conditions WHERE severity > 0").fetchone()[0]
+    full = con.execute("""SELECT count(*) FROM (SELECT sample_id FROM condition_thumbnails
+                          GROUP BY sample_id HAVING count(*) = ?)""", [corrupted]).fetchone()[0]
+    config = tomllib.loads(con.execute("SELECT value FROM meta WHERE key = 'config_toml'").fetchone()[0])
+    assert full >= config["conditions"].get("thumbnails", 40) and per_condition >= 1
 
 
 def test_models_record_measured_sparsity_and_reference(built_store):
@@ -167,6 +201,7 @@ def test_sigkill_half_way_leaves_the_old_store_intact_and_the_rerun_resumes(tiny
     assert con.execute("SELECT count(*) FROM conditions").fetchone()[0] == 16
     assert con.execute("SELECT count(*) FROM metrics").fetchone()[0] == 2 * 16 * 450
     assert not partial.exists()
+    assert_listed_samples_have_their_images(con)  # the resumed conditions' lists too
 
 
 @pytest.mark.parametrize("cuda", [True, False])
