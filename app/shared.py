@@ -67,11 +67,11 @@ def require_store() -> None:
     path = store_path()
     if not path.exists():
         st.info(
-            f"**No store at `{path}`.** Build the demo store (about a minute on a laptop CPU):\n\n"
-            "```bash\npip install -r requirements-compute.txt\n"
-            "python -m compute build configs/demo.toml\n```\n\n"
-            "or point the app at another one with "
-            f"`streamlit run streamlit_app.py -- --store PATH` (or `{STORE_ENV}=PATH`)."
+            f"**No store at `{path}`.** Build it from the demo config (about two minutes on a "
+            "2-core CPU; set up with `bash scripts/setup.sh requirements-compute.txt`):\n\n"
+            f"```bash\n.venv/bin/python -m compute build configs/demo.toml --out {path}\n```\n\n"
+            "or point the app at another store with "
+            f"`.venv/bin/streamlit run streamlit_app.py -- --store PATH` (or `{STORE_ENV}=PATH`)."
         )
         st.stop()
     try:
