@@ -98,7 +98,10 @@ def heatmap(data: pl.DataFrame, x: str, y: str, value: str, *, x_sort: Sequence[
             scheme: str = "viridis", diverging: bool = False,
             tooltip: Sequence[Any] = ()) -> alt.Chart:
     """A rect heatmap with the value written in every cell when there is room."""
-    scale = alt.Scale(scheme=scheme, domain=list(domain)) if domain else alt.Scale(scheme=scheme)
+    # Clamped: a value past the domain (the diagonal's r = 1 on a narrower correlation scale)
+    # takes the end colour.
+    scale = (alt.Scale(scheme=scheme, domain=list(domain), clamp=True) if domain
+             else alt.Scale(scheme=scheme))
     base = alt.Chart(data).encode(
         x=alt.X(f"{x}:N", sort=list(x_sort), title=None,
                 axis=alt.Axis(labelAngle=-45, labelOverlap=False)),
@@ -109,7 +112,7 @@ def heatmap(data: pl.DataFrame, x: str, y: str, value: str, *, x_sort: Sequence[
         tooltip=[x, y, alt.Tooltip(f"{value}:Q", format=fmt), *tooltip],
     )
     if len(x_sort) * len(y_sort) > 400:
-        return rects.properties(height=alt.Step(26))
+        return rects.properties(height=alt.Step(heatmap_step(len(x_sort) * len(y_sort))))
     # Dark text on light cells: the upper half of viridis-like schemes, the middle of diverging ones.
     if diverging:  # light in the middle of the (symmetric) domain
         light = f"abs(datum.{value}) < {0.5 * (domain[1] if domain else 1)}"
@@ -122,7 +125,35 @@ def heatmap(data: pl.DataFrame, x: str, y: str, value: str, *, x_sort: Sequence[
         text=alt.Text(f"{value}:Q", format=fmt),
         color=alt.condition(light, alt.value("black"), alt.value("white")),
     )
-    return (rects + text).properties(height=alt.Step(30))
+    return (rects + text).properties(height=alt.Step(heatmap_step(len(x_sort) * len(y_sort))))
+
+
+def heatmap_step(cells: int) -> int:
+    """Row height of a heatmap of `cells` cells: room for the value in each, or not."""
+    return 26 if cells > 400 else 30
+
+
+def dendrogram(lines: pl.DataFrame, leaves: int, step: int = 30, width: int = 150) -> alt.Chart:
+    """A dendrogram lying on its side, to stand right of a heatmap whose rows are its leaves
+    (`step` px each, top to bottom): lines from `analysis.correlation_dendrogram`, merge distance
+    growing to the right."""
+    top = max(float(lines["height1"].max() or 0.0), 0.05) if not lines.is_empty() else 1.0
+    return alt.Chart(lines).mark_rule(color="#555", strokeWidth=1.2).encode(
+        x=alt.X("height0:Q", title="distance (1 − r)", scale=alt.Scale(domain=[0, top], nice=False)),
+        x2="height1:Q",
+        y=alt.Y("pos0:Q", axis=None, scale=alt.Scale(domain=[0, leaves], reverse=True, nice=False,
+                                                       zero=False)),
+        y2="pos1:Q",
+    ).properties(width=width, height=leaves * step)
+
+
+def symmetric_domain(values: pl.Series, floor: float = 0.2) -> tuple[float, float]:
+    """(-m, m) around 0 for a diverging scale, m the largest |value| rounded up to a tenth (at
+    least `floor`): correlations that are all positive still spread over the colours."""
+    finite = values.drop_nulls().drop_nans()
+    m = float(finite.abs().max()) if len(finite) else 1.0
+    m = max(floor, min(1.0, -(-round(m * 100) // 10) / 10))
+    return -m, m
 
 
 def histogram(data: pl.DataFrame, *, title: str, colours: Mapping[str, str],

@@ -5,6 +5,7 @@ needs nothing heavier."""
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 
 
 def correlation_matrix(values: np.ndarray) -> np.ndarray:
@@ -58,13 +59,16 @@ def correlation_from_moments(n: int, products: np.ndarray, mean: np.ndarray | No
     return out
 
 
-def cluster_order(corr: np.ndarray) -> list[int]:
-    """Leaf order of average-linkage agglomerative clustering on the distance 1 - r (NaN counts
-    as uncorrelated), so that strongly correlated items sit side by side. Deterministic: ties go
-    to the lowest indices."""
+def cluster_tree(corr: np.ndarray) -> tuple[list[int], list[tuple[int, int, float]]]:
+    """Average-linkage agglomerative clustering on the distance 1 - r (NaN counts as
+    uncorrelated): (leaf order, merges). Merges are scipy's linkage rows without the size: the
+    two clusters joined (leaves 0..n-1, the i-th merge makes cluster n+i) and their distance, so
+    strongly correlated items sit side by side in the order. Deterministic: ties go to the lowest
+    indices."""
     n = len(corr)
     dist = 1.0 - np.nan_to_num(np.asarray(corr, dtype=np.float64), nan=0.0)
     clusters: dict[int, list[int]] = {i: [i] for i in range(n)}
+    merges: list[tuple[int, int, float]] = []
     while len(clusters) > 1:
         keys = sorted(clusters)
         best = None
@@ -73,7 +77,44 @@ def cluster_order(corr: np.ndarray) -> list[int]:
                 d = dist[np.ix_(clusters[a], clusters[b])].mean()
                 if best is None or d < best[0] - 1e-12:
                     best = (d, a, b)
-        _, a, b = best
-        clusters[a] = clusters[a] + clusters.pop(b)
-    return next(iter(clusters.values())) if clusters else []
+        d, a, b = best
+        clusters[n + len(merges)] = clusters.pop(a) + clusters.pop(b)
+        merges.append((a, b, float(d)))
+    order = next(iter(clusters.values())) if clusters else []
+    return order, merges
 
+
+def cluster_order(corr: np.ndarray) -> list[int]:
+    """The leaf order of `cluster_tree`."""
+    return cluster_tree(corr)[0]
+
+
+def dendrogram_segments(n: int, merges: list[tuple[int, int, float]],
+                        order: list[int]) -> list[tuple[float, float, float, float]]:
+    """The lines of a dendrogram as (position0, height0, position1, height1), positions in leaf
+    slots (leaf k of `order` at k + 0.5) and heights the merge distances: for every merge, a
+    stem up from each child and a bar between them at the merge's height."""
+    position = {leaf: k + 0.5 for k, leaf in enumerate(order)}
+    height = dict.fromkeys(range(n), 0.0)
+    lines = []
+    for i, (a, b, d) in enumerate(merges):
+        for child in (a, b):
+            lines.append((position[child], height[child], position[child], d))
+        lines.append((position[a], d, position[b], d))
+        position[n + i] = (position[a] + position[b]) / 2
+        height[n + i] = d
+    return lines
+
+
+def correlation_dendrogram(corr: pl.DataFrame, a: str = "corruption_a", b: str = "corruption_b",
+                           r: str = "r", order: str = "order_a") -> pl.DataFrame:
+    """The dendrogram of a long-form correlation (a, b, r, order_a as `corruption_correlation`
+    returns it), as line segments (pos0, height0, pos1, height1), leaves in the frame's order."""
+    names = corr.sort(order)[a].unique(maintain_order=True).to_list()
+    index = {name: i for i, name in enumerate(names)}
+    matrix = np.full((len(names), len(names)), np.nan)
+    for x, y, v in corr.select(a, b, r).iter_rows():
+        matrix[index[x], index[y]] = v
+    _, merges = cluster_tree(matrix)
+    lines = dendrogram_segments(len(names), merges, list(range(len(names))))
+    return pl.DataFrame(lines, schema=["pos0", "height0", "pos1", "height1"], orient="row")

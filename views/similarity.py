@@ -1,12 +1,13 @@
 """Similarity: which pruning methods behave alike, and which corruptions tell the same story."""
 
+import altair as alt
 import polars as pl
 import streamlit as st
 
 from app import state
-from app.charts import empty, heatmap
+from app.charts import dendrogram, empty, heatmap, heatmap_step, symmetric_domain
 from app.shared import catalog, query, require_store
-from store import catalogue, queries
+from store import analysis, catalogue, queries
 
 st.title("Similarity")
 require_store()
@@ -52,7 +53,8 @@ st.subheader("Corruptions × corruptions")
 st.caption("Each corruption moves every sample's geometry by some amount against clean; two "
            "corruptions that move the same samples the same way are redundant for judging a model. "
            "Correlation of those per-sample shifts, pooled over the chosen models, ordered by "
-           "average-linkage clustering.")
+           "average-linkage clustering (the tree on the right: corruptions that join near 0 "
+           "are redundant).")
 severities = sorted(s for s in conditions["severity"].unique().to_list() if s > 0)
 if not severities:
     empty("This store holds only the clean condition: there is no corruption to compare.")
@@ -75,9 +77,17 @@ if corr.is_empty() or corr["corruption_a"].n_unique() < 2:
     empty("At least two corruptions with finite shifts are needed for a correlation.")
     st.stop()
 order = corr.sort("order_a")["corruption_a"].unique(maintain_order=True).to_list()
-st.altair_chart(heatmap(corr, "corruption_b", "corruption_a", "r", x_sort=order, y_sort=order,
-                        domain=(-1.0, 1.0), fmt=".2f", scheme="redblue", diverging=True),
-                width="stretch")
+# Centred on 0 and as wide as the strongest correlation between two different corruptions, so
+# a table of positive correlations still spreads over the colours; the tree beside it shows at
+# which distance (1 - r) the corruptions join.
+off_diagonal = corr.filter(pl.col("corruption_a") != pl.col("corruption_b"))["r"]
+grid = heatmap(corr, "corruption_b", "corruption_a", "r", x_sort=order, y_sort=order,
+               domain=symmetric_domain(off_diagonal), fmt=".2f", scheme="redblue",
+               diverging=True).properties(width=alt.Step(30))
+tree = dendrogram(analysis.correlation_dendrogram(corr), len(order),
+                  step=heatmap_step(len(order) ** 2), width=80)
+# The legend below, so the tree touches the rows it joins (and the pair fits 1,280 px).
+st.altair_chart(alt.hconcat(grid, tree, spacing=4).configure_legend(orient="bottom"))
 top = (corr.filter(pl.col("order_a") < pl.col("order_b")).sort("r", descending=True).head(5))
 lines = [f"- **{row['corruption_a']}** and **{row['corruption_b']}** move samples alike "
          f"(r = {row['r']:.2f})" for row in top.iter_rows(named=True) if row["r"] > 0]

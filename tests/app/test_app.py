@@ -379,3 +379,18 @@ def test_a_model_near_chance_is_flagged_and_left_out_of_rankings(collapsed_store
     assert "random-80" not in list(at.dataframe[0].value["model"])
     at.toggle(key="include_near").set_value(True).run()
     assert "random-80" in list(at.dataframe[0].value["model"])
+
+
+def test_clustered_corruptions_have_their_tree_and_a_scale_centred_on_zero(synthetic_store,
+                                                                            monkeypatch):
+    at = app_on(synthetic_store, monkeypatch).run()
+    at.switch_page("views/similarity.py").run()
+    chart = next(c for c in at.get("vega_lite_chart") if '"hconcat"' in c.proto.spec)
+    grid, tree = json.loads(chart.proto.spec)["hconcat"]
+    domain = grid["layer"][0]["encoding"]["color"]["scale"]["domain"]
+    assert domain[0] == -domain[1] and 0 < domain[1] <= 1
+    assert tree["mark"]["type"] == "rule"
+    corruptions = {d for d in grid["layer"][0]["encoding"]["y"]["sort"]}
+    # k leaves merge k - 1 times; every merge draws two stems and a bar.
+    lines = [pl.from_arrow(pa.ipc.open_stream(d.data.data).read_all()) for d in chart.proto.datasets]
+    assert (len(corruptions) - 1) * 3 in {f.height for f in lines}

@@ -6,9 +6,12 @@ from hypothesis import strategies as st
 
 from store.analysis import (
     cluster_order,
+    cluster_tree,
     column_moments,
+    correlation_dendrogram,
     correlation_from_moments,
     correlation_matrix,
+    dendrogram_segments,
     pool_moments,
 )
 
@@ -76,3 +79,48 @@ def test_moments_of_too_few_rows_correlate_nothing():
     assert np.isnan(c[0, 1]) and (np.diag(c) == 1).all()
     empty = pool_moments([column_moments(np.full((3, 2), np.nan))] * 2)
     assert empty[0] == 0 and np.isnan(correlation_from_moments(*empty[::2])[0, 1])
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), k=st.integers(2, 12))
+def test_the_tree_is_scipys_average_linkage_on_one_minus_r(seed, k):
+    """Same merges at the same distances as scipy.cluster.hierarchy.linkage(method="average"),
+    the reference implementation, and a leaf order in which every cluster is contiguous."""
+    from scipy.cluster.hierarchy import linkage
+    from scipy.spatial.distance import squareform
+
+    rng = np.random.default_rng(seed)
+    corr = correlation_matrix(rng.normal(size=(40, k)) @ rng.normal(size=(k, k)))
+    order, merges = cluster_tree(corr)
+    dist = 1.0 - corr
+    np.fill_diagonal(dist, 0.0)
+    want = linkage(squareform(dist, checks=False), method="average")
+    assert np.allclose([d for _, _, d in merges], want[:, 2])
+    members = {i: {i} for i in range(k)}
+    rank = {leaf: p for p, leaf in enumerate(order)}
+    for i, (a, b, _) in enumerate(merges):
+        members[k + i] = members[a] | members[b]
+        slots = sorted(rank[m] for m in members[k + i])
+        assert slots == list(range(slots[0], slots[0] + len(slots)))  # contiguous: no crossing
+    assert {frozenset(members[int(a)] | members[int(b)]) for a, b in want[:, :2]} == {
+        frozenset(members[a] | members[b]) for a, b, _ in merges}
+
+
+def test_dendrogram_lines_stand_on_their_leaves_and_join_at_the_merge_height():
+    # 0 and 1 join at 0.2, then 2 joins them at 0.9; leaves drawn in the order 1, 0, 2.
+    lines = dendrogram_segments(3, [(0, 1, 0.2), (3, 2, 0.9)], [1, 0, 2])
+    assert lines[:3] == [(1.5, 0.0, 1.5, 0.2), (0.5, 0.0, 0.5, 0.2), (1.5, 0.2, 0.5, 0.2)]
+    assert lines[3:] == [(1.0, 0.2, 1.0, 0.9), (2.5, 0.0, 2.5, 0.9), (1.0, 0.9, 2.5, 0.9)]
+
+
+def test_the_correlation_dendrogram_has_two_stems_and_a_bar_per_merge():
+    import polars as pl
+
+    names = ["a", "b", "c"]
+    r = {("a", "b"): 0.9, ("a", "c"): 0.1, ("b", "c"): 0.3}
+    rows = [(x, y, 1.0 if x == y else r.get((x, y), r.get((y, x))), i)
+            for i, x in enumerate(names) for y in names]
+    frame = pl.DataFrame(rows, schema=["corruption_a", "corruption_b", "r", "order_a"], orient="row")
+    lines = correlation_dendrogram(frame)
+    assert lines.height == 6
+    assert np.allclose(sorted(set(lines["height1"])), [1 - 0.9, 1 - (0.1 + 0.3) / 2])
