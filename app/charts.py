@@ -158,20 +158,42 @@ def symmetric_domain(values: pl.Series, floor: float = 0.2) -> tuple[float, floa
 
 def histogram(data: pl.DataFrame, *, title: str, colours: Mapping[str, str],
               dash: str | None = "grp", dash_title: str = "", y: str = "share") -> alt.Chart:
-    """Binned counts from a histogram query (x0, x1, share/n), one step line per model."""
-    data = data.with_columns(((pl.col("x0") + pl.col("x1")) / 2).alias("x"))
-    color = "model"
+    """Binned counts from a histogram query (x0, x1, share/n, tail), one step line per model.
+    The tails beyond the binned range are triangles at its edges, at the height of their share,
+    pointing outwards: what lies beyond, shown as such instead of as a peak in an edge bin."""
+    if "tail" not in data.columns:
+        data = data.with_columns(pl.lit(None, pl.String).alias("tail"))
+    body = data.filter(pl.col("tail").is_null()).with_columns(
+        ((pl.col("x0") + pl.col("x1")) / 2).alias("x"))
+    tails = data.filter(pl.col("tail").is_not_null()).with_columns(
+        pl.when(pl.col("tail") == "below").then(pl.col("x1")).otherwise(pl.col("x0")).alias("x"))
+    shown = data["model"].unique().to_list()
+    y_enc = alt.Y(f"{y}:Q", title="share of samples" if y == "share" else "samples",
+                  axis=alt.Axis(format="%") if y == "share" else alt.Axis())
     enc: dict[str, Any] = {
         "x": alt.X("x:Q", title=title),
-        "y": alt.Y(f"{y}:Q", title="share of samples" if y == "share" else "samples",
-                   axis=alt.Axis(format="%") if y == "share" else alt.Axis()),
-        "color": model_color(colours, shown=data["model"].unique().to_list()),
-        "tooltip": [color, alt.Tooltip("x0:Q", format=".3g"), alt.Tooltip("x1:Q", format=".3g"),
+        "y": y_enc,
+        "color": model_color(colours, shown=shown),
+        "tooltip": ["model", alt.Tooltip("x0:Q", format=".3g"), alt.Tooltip("x1:Q", format=".3g"),
                     "n", alt.Tooltip("share:Q", format=".1%")],
     }
     if dash:
         enc["strokeDash"] = alt.StrokeDash(f"{dash}:N", title=dash_title)
-    return alt.Chart(data).mark_line(interpolate="step").encode(**enc).properties(height=220)
+    lines = alt.Chart(body).mark_line(interpolate="step").encode(**enc)
+    if tails.is_empty():
+        return lines.properties(height=220)
+    beyond = alt.Chart(tails).mark_point(size=70, filled=True, opacity=0.85).encode(
+        x="x:Q", y=y_enc, color=model_color(colours, shown=shown, legend=False),
+        shape=alt.Shape("tail:N", scale=alt.Scale(domain=["below", "above"],
+                                                  range=["triangle-left", "triangle-right"]),
+                        legend=None),
+        tooltip=["model", *([alt.Tooltip(f"{dash}:N", title=dash_title)] if dash else []),
+                 alt.Tooltip("tail:N", title="beyond the axis"),
+                 alt.Tooltip("x0:Q", title="from", format=".3g"),
+                 alt.Tooltip("x1:Q", title="to", format=".3g"), "n",
+                 alt.Tooltip("share:Q", format=".1%")],
+    )
+    return alt.layer(lines, beyond).properties(height=220)
 
 
 def empty(message: str) -> None:

@@ -69,7 +69,8 @@ tabs = st.tabs(["Distributions", "Angle-length plane", "Clean → corrupted", "C
 with tabs[0]:
     st.caption("Per model, correct (solid) and wrong (dashed) samples apart, each as a share of "
                "its own group (the counts are under each chart); binned in SQL between the 0.5 % "
-               "and 99.5 % quantiles.")
+               "and 99.5 % quantiles, with what lies beyond as triangles at the edges (hover for "
+               "how far it reaches).")
     cells = st.columns(2)
     for i, metric in enumerate(catalogue.CORE):
         hist = query(queries.metric_histogram, metric, ids, cond, cids)

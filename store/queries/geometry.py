@@ -11,23 +11,32 @@ from store.queries.common import CLEAN_ID, PNG_URL, SELECTION, Con, frame, ids
 
 def _histogram(con: Con, values_sql: str, bins: int, **params: object) -> pl.DataFrame:
     """Bin `values_sql` (columns model_id, grp, x) into `bins` equal bins between its 0.5 % and
-    99.5 % quantiles (values beyond go to the edge bins), per model and group."""
+    99.5 % quantiles, per model and group. Values beyond are not piled into the edge bins (they
+    would look like peaks): they come as one row per side, `tail` 'below' or 'above', spanning
+    (min, lo) or (hi, max); `tail` is null on the bins. `share` counts tails in."""
     return frame(con, f"""
         WITH v AS ({values_sql}),
         q AS (SELECT quantile_cont(x, 0.005) AS lo, quantile_cont(x, 0.995) AS hi FROM v),
         r AS (SELECT CASE WHEN hi > lo THEN lo ELSE lo - 0.5 END AS lo,
                      CASE WHEN hi > lo THEN hi ELSE lo + 0.5 END AS hi FROM q),
         b AS (
-            SELECT v.model_id, v.grp, r.lo, (r.hi - r.lo) / $bins AS width,
-                   least(greatest(floor((v.x - r.lo) / ((r.hi - r.lo) / $bins)), 0), $bins - 1) AS bin
+            SELECT v.model_id, v.grp, v.x, r.lo, r.hi, (r.hi - r.lo) / $bins AS width,
+                   CASE WHEN v.x < r.lo THEN -1 WHEN v.x > r.hi THEN $bins
+                        ELSE least(floor((v.x - r.lo) / ((r.hi - r.lo) / $bins)), $bins - 1)
+                   END AS bin
             FROM v, r
         )
-        SELECT m.name AS model, b.grp, any_value(b.lo + b.bin * b.width) AS x0,
-               any_value(b.lo + (b.bin + 1) * b.width) AS x1, count(*) AS n,
-               count(*) / sum(count(*)) OVER (PARTITION BY m.name, b.grp) AS share
+        SELECT m.name AS model, b.grp,
+               CASE WHEN b.bin = -1 THEN min(b.x) WHEN b.bin = $bins THEN any_value(b.hi)
+                    ELSE any_value(b.lo + b.bin * b.width) END AS x0,
+               CASE WHEN b.bin = -1 THEN any_value(b.lo) WHEN b.bin = $bins THEN max(b.x)
+                    ELSE any_value(b.lo + (b.bin + 1) * b.width) END AS x1,
+               count(*) AS n,
+               count(*) / sum(count(*)) OVER (PARTITION BY m.name, b.grp) AS share,
+               CASE WHEN b.bin = -1 THEN 'below' WHEN b.bin = $bins THEN 'above' END AS tail
         FROM b JOIN models m USING (model_id)
         GROUP BY m.name, m.model_id, b.grp, b.bin
-        ORDER BY m.model_id, b.grp, x0
+        ORDER BY m.model_id, b.grp, b.bin
     """, bins=bins, **params)
 
 

@@ -15,6 +15,9 @@ import duckdb
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from store import StoreError, derived, open_store, queries
 from store.analysis import correlation_matrix
@@ -324,3 +327,36 @@ def test_mce_and_relative_mce_follow_their_definitions_on_a_stored_build(synthet
     relative = (100 * sum(summed(1, c, True) for c in corruptions)
                 / sum(summed(0, c, True) for c in corruptions))
     assert row["mce"] == pytest.approx(mce) and row["relative_mce"] == pytest.approx(relative)
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=hnp.arrays(np.float64, st.integers(3, 300),
+                         elements=st.floats(-1e6, 1e6, allow_nan=False, width=32)),
+       bins=st.integers(2, 40))
+def test_histogram_tails_are_apart_and_every_value_is_counted_once(values, bins):
+    """Values beyond the 0.5 / 99.5 % quantiles come as 'below' / 'above' rows spanning what
+    they hold, never piled into the edge bins; the bins tile the range between; counts add up."""
+    from store.queries.geometry import _histogram
+
+    db = duckdb.connect()
+    db.execute("CREATE TABLE models AS SELECT 0 AS model_id, 'm' AS name")
+    db.execute("CREATE TABLE v AS SELECT 0 AS model_id, true AS grp, unnest($x)::DOUBLE AS x",
+               {"x": values.tolist()})
+    hist = _histogram(db, "SELECT model_id, grp, x FROM v", bins)
+    assert hist["n"].sum() == len(values)
+    assert hist["share"].sum() == pytest.approx(1.0)
+    body = hist.filter(pl.col("tail").is_null()).sort("x0")
+    lo, hi = np.quantile(values, [0.005, 0.995])
+    if hi > lo:
+        assert body["x0"].min() >= lo - 1e-6 * max(1, abs(lo))
+        assert body["x1"].max() <= hi + 1e-6 * max(1, abs(hi))
+        inside = ((values >= lo) & (values <= hi)).sum()
+        assert body["n"].sum() == pytest.approx(inside, abs=2)  # quantile rounding at the edges
+    for side, keep in (("below", values < lo), ("above", values > hi)):
+        tail = hist.filter(pl.col("tail") == side)
+        if hi > lo and keep.sum() > 2:
+            assert tail.height == 1
+            row = tail.row(0, named=True)
+            assert row["x0"] <= row["x1"]
+            assert (row["x0"], row["x1"]) == pytest.approx(
+                (values[keep].min(), lo) if side == "below" else (hi, values[keep].max()), rel=1e-6)
