@@ -218,18 +218,21 @@ def picked_samples(selection: Mapping[str, Any], data: pl.DataFrame, x: str = "x
 
 
 def linked_selection(event: Any, param: str, data: pl.DataFrame, url_key: str) -> list[int]:
-    """The samples picked in a chart, kept in the URL (`?url_key=...`).
+    """The samples picked in a chart. The URL keeps the box, not the samples
+    (`?url_key=x:lo,hi;y:lo,hi`: a few dozen characters however many it holds), and the samples
+    are what lies inside it in `data`; an older link that lists sample ids still opens them.
 
-    A link opened fresh carries its samples in the URL while the chart has no selection yet, so
-    only a change of the chart's selection (compared with the previous run) replaces them.
+    A link opened fresh carries its box in the URL while the chart has no selection yet, so only
+    a change of the chart's selection (compared with the previous run) replaces it.
     """
     selection = (event.selection or {}).get(param, {}) if event else {}
     seen_key = f"_{url_key}_last_selection"
     previous = st.session_state.get(seen_key)
     if previous is not None and selection != previous:
-        state.set_ids(url_key, picked_samples(selection, data))
+        state.set_box(url_key, selection)
     st.session_state[seen_key] = selection
-    return state.ids(url_key)
+    kept = state.box(url_key)
+    return picked_samples(kept, data) if kept else state.ids(url_key)
 
 
 def sample_table(cards: pl.DataFrame, limit: int = 60) -> None:

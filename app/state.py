@@ -7,7 +7,8 @@ current value back after every run. Values are the names users see, not internal
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import streamlit as st
@@ -92,6 +93,43 @@ def ids(key: str) -> list[int]:
 
 def set_ids(key: str, values: Sequence[int]) -> None:
     st.query_params[key] = [str(int(v)) for v in values] if values else ""
+
+
+def encode_box(box: Mapping[str, Sequence[float]]) -> str:
+    """A chart's interval selection as a short predicate for the URL: `x:lo,hi;y:lo,hi` (9
+    significant digits: the same samples fall inside), however many samples it holds."""
+    return ";".join(f"{field}:{float(min(v)):.9g},{float(max(v)):.9g}"
+                    for field, v in sorted(box.items()) if len(v) == 2)
+
+
+def decode_box(text: str) -> dict[str, list[float]] | None:
+    """`encode_box`'s inverse; None for anything that is not such a predicate."""
+    box: dict[str, list[float]] = {}
+    for part in text.split(";"):
+        field, _, bounds = part.partition(":")
+        lo, _, hi = bounds.partition(",")
+        try:
+            values = [float(lo), float(hi)]
+        except ValueError:
+            return None
+        if not field.isidentifier() or not all(math.isfinite(v) for v in values):
+            return None
+        box[field] = values
+    return box or None
+
+
+def box(key: str) -> dict[str, list[float]] | None:
+    """The interval selection kept as `?key=x:lo,hi;y:lo,hi`, or None."""
+    values = _from_url(key)
+    return decode_box(values[0]) if len(values) == 1 else None
+
+
+def set_box(key: str, selection: Mapping[str, Sequence[float]]) -> None:
+    text = encode_box(selection) if selection else ""
+    if text:
+        st.query_params[key] = text
+    else:
+        st.query_params.pop(key, None)
 
 
 def number_input(label: str, key: str, **kwargs: Any) -> float | None:

@@ -82,3 +82,30 @@ def test_a_shared_link_is_the_first_visit_of_a_fresh_server(synthetic_store):
         assert "Overview" in nav and "Pruning vs dense" in nav, nav
         assert "Store:" in page.locator('[data-testid="stSidebar"]').inner_text()
         assert page.locator("h1").first.inner_text() == "Geometry"
+
+
+def test_a_box_of_many_samples_is_kept_in_the_url_as_a_box_and_reopens(served):
+    with browser(width=1280) as page:
+        open_view(page, served + "/geometry?condition=clean&a=0&b=1", "Class-pair plane")
+        chart = page.locator('[data-testid="stVegaLiteChart"]:visible').last
+        box = chart.locator("canvas, svg").first.bounding_box()
+        # Across most of the first panel (below the facet titles, right of the y axis): a box
+        # holding many samples.
+        page.mouse.move(box["x"] + 90, box["y"] + 70)
+        page.mouse.down()
+        page.mouse.move(box["x"] + 320, box["y"] + 270, steps=10)
+        page.mouse.up()
+        picked = page.locator("strong", has_text=re.compile(r"^\d+ samples picked$"))
+        picked.wait_for(timeout=30_000)
+        settle(page)
+        count = int(picked.inner_text().split()[0])
+        assert count >= 20, count
+        query = page.url.split("?", 1)[1]
+        pair = [p for p in query.split("&") if p.startswith("pair=")]
+        assert len(pair) == 1 and len(pair[0]) < 120, query  # a box, not `count` ids
+        link = page.url
+    with browser(width=1280) as page:  # the link, opened by someone else
+        open_view(page, link, "Class-pair plane")
+        again = page.locator("strong", has_text=re.compile(r"^\d+ samples picked$"))
+        again.wait_for(timeout=30_000)
+        assert int(again.inner_text().split()[0]) == count
