@@ -28,12 +28,18 @@ st.subheader("Models × models")
 left, right = st.columns([3, 2])
 with left:
     chosen = state.multiselect("Models", list(model_id), key="models", default=list(model_id))
+# Beside single conditions: every corrupted condition pooled, for a verdict that does not hang
+# on one corruption.
+POOLED = "all corrupted conditions"
+corrupted = [condition_id[c] for c in conditions.filter(pl.col("severity") > 0)["condition"]]
 with right:
-    condition = state.selectbox("Condition", list(condition_id), key="condition")
+    condition = state.selectbox("Condition", [*condition_id, *([POOLED] if corrupted else [])],
+                                key="condition")
 if len(chosen) < 2:
     empty("Choose at least two models to compare them.")
 else:
-    pairs = query(queries.model_similarity, condition_id[condition], [model_id[m] for m in chosen])
+    scope = corrupted if condition == POOLED else condition_id[condition]
+    pairs = query(queries.model_similarity, scope, [model_id[m] for m in chosen])
     order = [m for m in model_id if m in chosen]
     cells = st.columns(2)
     for i, (column, (title, help_text)) in enumerate(MODEL_MEASURES.items()):

@@ -10,33 +10,42 @@ from store.catalogue import plottable
 from store.queries.common import Con, frame, ids
 
 
-def model_similarity(con: Con, condition_id: int, model_ids: list[int]) -> pl.DataFrame:
-    """Every ordered pair of the chosen models under one condition: prediction agreement, error
-    overlap (Jaccard of the wrong sets), correlation of per-sample margin distance, and the
-    linear CKA of their penultimate features (computed at build time, when features exist)."""
+def model_similarity(con: Con, condition_ids: int | list[int], model_ids: list[int]) -> pl.DataFrame:
+    """Every ordered pair of the chosen models under one condition, or pooled over several (every
+    (sample, condition) pair a row): prediction agreement, error overlap (Jaccard of the wrong
+    sets), correlation of per-sample margin distance, and the linear CKA of their penultimate
+    features (computed at build time per condition, when features exist; averaged here)."""
+    chosen = [condition_ids] if isinstance(condition_ids, int) else list(condition_ids)
     return frame(con, """
         WITH s AS (
-            SELECT model_id, sample_id, pred, correct,
+            SELECT model_id, condition_id, sample_id, pred, correct,
                    CASE WHEN isfinite(margin_distance) THEN margin_distance END AS md
             FROM metrics
-            WHERE condition_id = $condition AND list_contains($models, model_id)
+            WHERE list_contains($conditions, condition_id) AND list_contains($models, model_id)
+        ),
+        pairs AS (
+            SELECT a.model_id AS model_a_id, b.model_id AS model_b_id,
+                   avg((a.pred = b.pred)::DOUBLE) AS agreement,
+                   count(*) FILTER (WHERE NOT a.correct AND NOT b.correct)
+                       / nullif(count(*) FILTER (WHERE NOT a.correct OR NOT b.correct), 0)
+                       AS error_jaccard,
+                   corr(a.md, b.md) AS margin_correlation
+            FROM s a JOIN s b USING (condition_id, sample_id)
+            GROUP BY ALL
+        ),
+        cka AS (
+            SELECT model_a AS model_a_id, model_b AS model_b_id, avg(linear_cka) AS linear_cka
+            FROM model_similarity WHERE list_contains($conditions, condition_id)
+            GROUP BY ALL
         )
-        SELECT ma.name AS model_a, mb.name AS model_b, a.model_id AS model_a_id,
-               b.model_id AS model_b_id,
-               avg((a.pred = b.pred)::DOUBLE) AS agreement,
-               count(*) FILTER (WHERE NOT a.correct AND NOT b.correct)
-                   / nullif(count(*) FILTER (WHERE NOT a.correct OR NOT b.correct), 0) AS error_jaccard,
-               corr(a.md, b.md) AS margin_correlation,
-               any_value(ms.linear_cka) AS linear_cka
-        FROM s a
-        JOIN s b USING (sample_id)
-        JOIN models ma ON ma.model_id = a.model_id
-        JOIN models mb ON mb.model_id = b.model_id
-        LEFT JOIN model_similarity ms ON ms.model_a = a.model_id AND ms.model_b = b.model_id
-                                     AND ms.condition_id = $condition
-        GROUP BY ALL
-        ORDER BY model_a_id, model_b_id
-    """, condition=condition_id, models=ids(model_ids))
+        SELECT ma.name AS model_a, mb.name AS model_b, p.model_a_id, p.model_b_id,
+               p.agreement, p.error_jaccard, p.margin_correlation, cka.linear_cka
+        FROM pairs p
+        JOIN models ma ON ma.model_id = p.model_a_id
+        JOIN models mb ON mb.model_id = p.model_b_id
+        LEFT JOIN cka USING (model_a_id, model_b_id)
+        ORDER BY p.model_a_id, p.model_b_id
+    """, conditions=ids(chosen), models=ids(model_ids))
 
 
 def _stored_moments(con: Con, metric: str, model_ids: list[int], severity: int | None):

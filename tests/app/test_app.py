@@ -122,6 +122,9 @@ def test_similarity_reacts_and_explains_empty_choices(synthetic_store, monkeypat
     at.selectbox(key="severity").set_value("5").run()
     at.selectbox(key="condition").set_value("gaussian_noise-5").run()
     assert not at.exception, at.exception
+    at.selectbox(key="condition").set_value("all corrupted conditions").run()
+    assert not at.exception, at.exception
+    assert sum('"model_a"' in c.proto.spec for c in at.get("vega_lite_chart")) >= 3
     at.multiselect(key="models").set_value(["dense"]).run()
     assert any("at least two models" in i.value for i in at.info)
     at.multiselect(key="over").set_value([]).run()

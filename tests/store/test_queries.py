@@ -148,6 +148,14 @@ def test_agreement_error_overlap_and_cka(con):
     # wrong sets {0, 1} and {0, 1, 2}, with the same wrong class where both err
     assert noisy[("dense", "pruned")]["agreement"] == 0.75
     assert noisy[("dense", "pruned")]["error_jaccard"] == pytest.approx(2 / 3)
+    # Pooled over clean and noise: every (sample, condition) a row, errors counted over both
+    # (clean: both wrong 0 of 1 either-wrong; noise: 2 of 3), CKA averaged.
+    both = {(r["model_a"], r["model_b"]): r for r in
+            queries.model_similarity(con, [0, 2], [0, 1]).iter_rows(named=True)}
+    assert both[("dense", "pruned")]["agreement"] == 0.75
+    assert both[("dense", "pruned")]["error_jaccard"] == pytest.approx(2 / 4)
+    assert both[("dense", "pruned")]["linear_cka"] == pytest.approx(
+        (clean[("dense", "pruned")]["linear_cka"] + noisy[("dense", "pruned")]["linear_cka"]) / 2)
     assert noisy[("dense", "pruned")]["linear_cka"] == noisy[("pruned", "dense")]["linear_cka"]
 
 
