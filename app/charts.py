@@ -217,10 +217,9 @@ def picked_samples(selection: Mapping[str, Any], data: pl.DataFrame, x: str = "x
     return sorted(set(data.filter(inside)["sample_id"].to_list()))
 
 
-def linked_selection(event: Any, param: str, data: pl.DataFrame, url_key: str) -> list[int]:
-    """The samples picked in a chart. The URL keeps the box, not the samples
-    (`?url_key=x:lo,hi;y:lo,hi`: a few dozen characters however many it holds), and the samples
-    are what lies inside it in `data`; an older link that lists sample ids still opens them.
+def linked_box(event: Any, param: str, url_key: str) -> dict[str, list[float]] | None:
+    """The box dragged in a chart (field -> [lo, hi]), kept in the URL as the box itself
+    (`?url_key=x:lo,hi;y:lo,hi`: a few dozen characters however many samples it holds).
 
     A link opened fresh carries its box in the URL while the chart has no selection yet, so only
     a change of the chart's selection (compared with the previous run) replaces it.
@@ -231,7 +230,13 @@ def linked_selection(event: Any, param: str, data: pl.DataFrame, url_key: str) -
     if previous is not None and selection != previous:
         state.set_box(url_key, selection)
     st.session_state[seen_key] = selection
-    kept = state.box(url_key)
+    return state.box(url_key)
+
+
+def linked_selection(event: Any, param: str, data: pl.DataFrame, url_key: str) -> list[int]:
+    """The samples of `data` inside the box dragged in a chart (see `linked_box`); an older link
+    that lists sample ids still opens them."""
+    kept = linked_box(event, param, url_key)
     return picked_samples(kept, data) if kept else state.ids(url_key)
 
 

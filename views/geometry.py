@@ -8,18 +8,19 @@ import altair as alt
 import polars as pl
 import streamlit as st
 
-from app import state
+from app import angle_length, state
 from app.charts import (
     MAX_MARKS,
     empty,
     heatmap,
     histogram,
+    linked_box,
     linked_selection,
     model_color,
     panel_width,
     sample_table,
 )
-from app.planes import boundary_in_view, nearest_class_rays
+from app.planes import boundary_in_view
 from app.shared import catalog, in_percent, percent, query, require_store
 from store import catalogue, queries
 
@@ -52,6 +53,7 @@ ids = [model_id[m] for m in chosen]
 cids = [class_id[c] for c in chosen_classes]
 cond = condition_id[condition]
 order = [m for m in model_id if m in chosen]
+PICK_LIMIT = 2_000  # points fetched under a box dragged over the binned plane
 
 
 def show_picked(picked: list[int], model_ids: list[int], condition: int) -> None:
@@ -94,51 +96,29 @@ with tabs[1]:
                "the dashed ray is each model's median angle to the nearest other class direction, "
                "where its rivals typically sit.")
     size = query(queries.selection_size, ids, cond, cids)
-    if size > MAX_MARKS:
-        cells = query(queries.angle_length_bins, ids, cond, cids)
-        st.caption(f"{size:,} points: binned in SQL (colour: accuracy in the cell; pick samples on "
-                   "a smaller selection).")
-        chart = alt.Chart(cells).mark_rect().encode(
-            x=alt.X("x0:Q", title="length · cos(angle_true)"), x2="x1",
-            y=alt.Y("y0:Q", title="length · sin(angle_true)"), y2="y1",
-            color=alt.Color("accuracy:Q", scale=alt.Scale(scheme="redyellowgreen", domain=[0, 1])),
-            opacity=alt.Opacity("n:Q", scale=alt.Scale(type="log", range=[0.3, 1]), legend=None),
-            tooltip=["model", "n", alt.Tooltip("accuracy:Q", format=".1%")],
-        ).properties(width=panel_width(2, legend=True), height=panel_width(2, legend=True) // 2
-                     ).facet(facet=alt.Facet("model:N", sort=order), columns=2)
-        st.altair_chart(chart)
+    if size > angle_length.MAX_POINTS:
+        st.caption(f"{size:,} points: binned in SQL (colour: accuracy in the cell, opacity: how "
+                   "many). Drag a box over cells to list the samples under it.")
+        event = st.altair_chart(
+            angle_length.bins_chart(query(queries.angle_length_bins, ids, cond, cids), order),
+            on_select="rerun", key="al_cells")
+        box = linked_box(event, "cell_pick", "alb")
+        if box and "x0" in box and "y0" in box:
+            inside = query(queries.angle_length_points, ids, cond, cids,
+                           (*box["x0"], *box["y0"]), PICK_LIMIT)
+            if inside.height == PICK_LIMIT:
+                st.caption(f"The first {PICK_LIMIT:,} points under the box; drag a smaller one "
+                           "for the rest.")
+            show_picked(inside["sample_id"].unique(maintain_order=True).to_list(), ids, cond)
+        else:
+            show_picked([], ids, cond)
     else:
         points = query(queries.angle_length_points, ids, cond, cids)
         if points.is_empty():
             empty("No sample in this selection has a defined angle.")
         else:
-            brush = alt.selection_interval(name="pick", encodings=["x", "y"])
-            radius = float(points["length"].max()) * 1.05
-            # Equal scales: the panel is twice as wide as high and spans [-r, r] x [0, r].
-            width = panel_width(2, legend=True)
-            x_scale = alt.Scale(domain=[-radius, radius], nice=False)
-            y_scale = alt.Scale(domain=[0, radius], nice=False)
-            chart = alt.Chart().mark_circle(size=18, opacity=0.7).encode(
-                x=alt.X("x:Q", title="length · cos(angle_true)", scale=x_scale),
-                y=alt.Y("y:Q", title="length · sin(angle_true)", scale=y_scale),
-                color=alt.condition(brush, alt.Color("correct:N", scale=alt.Scale(
-                    domain=[True, False], range=["#1a9850", "#d73027"])), alt.value("lightgray")),
-                tooltip=["sample_id", "label", "pred", alt.Tooltip("length:Q", format=".3f"),
-                         alt.Tooltip("angle_true:Q", format=".1f"),
-                         alt.Tooltip("margin_distance:Q", format=".3f")],
-            ).add_params(brush)
-            # Both layers of a faceted chart must share one data set: the rays ride along as rows
-            # without a sample, and each layer filters its own.
-            rays = nearest_class_rays(points, radius)
-            both = pl.concat([points.with_columns(pl.lit(None, pl.String).alias("ray")),
-                              rays], how="diagonal_relaxed")
-            ray = alt.Chart().mark_line(color="gray", strokeDash=[4, 4]).encode(
-                x=alt.X("x:Q", scale=x_scale), y=alt.Y("y:Q", scale=y_scale),
-                detail="ray:N").transform_filter("isValid(datum.ray)")
-            chart = alt.layer(chart.transform_filter("!isValid(datum.ray)"), ray,
-                              data=both).properties(width=width, height=width // 2).facet(
-                facet=alt.Facet("model:N", sort=order), columns=2)
-            event = st.altair_chart(chart, on_select="rerun", key="al_chart")
+            event = st.altair_chart(angle_length.points_chart(points, order), on_select="rerun",
+                                    key="al_chart")
             show_picked(linked_selection(event, "pick", points, "al"), ids, cond)
 
 with tabs[2]:

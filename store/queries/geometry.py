@@ -3,6 +3,8 @@ or bins), clean-to-corrupted shifts, the class directions and the class-pair pla
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import polars as pl
 
 from store.catalogue import plottable
@@ -57,21 +59,32 @@ def selection_size(con: Con, model_ids: list[int], condition_id: int, class_ids:
 
 
 def angle_length_points(con: Con, model_ids: list[int], condition_id: int,
-                        class_ids: list[int]) -> pl.DataFrame:
+                        class_ids: list[int], box: Sequence[float] | None = None,
+                        limit: int | None = None) -> pl.DataFrame:
     """Every selected sample in the angle-length plane: angle to the true class direction as the
     polar angle, feature length as the radius (x = length cos, y = length sin), and the angle to
-    the nearest other class direction (angle_other)."""
+    the nearest other class direction (angle_other). `box` (x_lo, x_hi, y_lo, y_hi) keeps the
+    points inside it (a box dragged over the binned plane), at most `limit` of them."""
+    x_lo, x_hi, y_lo, y_hi = box if box is not None else (None, None, None, None)
     return frame(con, f"""
-        SELECT (SELECT name FROM models WHERE model_id = mt.model_id) AS model, mt.sample_id,
-               (SELECT name FROM classes WHERE class_id = s.label) AS label,
-               (SELECT name FROM classes WHERE class_id = mt.pred) AS pred, mt.correct,
-               mt.length, mt.angle_true, mt.angle_true + mt.angle_gap AS angle_other,
-               mt.margin_distance,
-               mt.length * cos(radians(mt.angle_true)) AS x,
-               mt.length * sin(radians(mt.angle_true)) AS y
-        {SELECTION} AND mt.angle_true IS NOT NULL
-        ORDER BY mt.model_id, mt.sample_id
-    """, condition=condition_id, models=ids(model_ids), classes=ids(class_ids))
+        WITH p AS (
+            SELECT mt.model_id, mt.sample_id, s.label, mt.pred, mt.correct, mt.length,
+                   mt.angle_true, mt.angle_true + mt.angle_gap AS angle_other, mt.margin_distance,
+                   mt.length * cos(radians(mt.angle_true)) AS x,
+                   mt.length * sin(radians(mt.angle_true)) AS y
+            {SELECTION} AND mt.angle_true IS NOT NULL
+        )
+        SELECT (SELECT name FROM models WHERE model_id = p.model_id) AS model, p.sample_id,
+               (SELECT name FROM classes WHERE class_id = p.label) AS label,
+               (SELECT name FROM classes WHERE class_id = p.pred) AS pred, p.correct,
+               p.length, p.angle_true, p.angle_other, p.margin_distance, p.x, p.y
+        FROM p
+        WHERE ($x_lo IS NULL OR p.x BETWEEN $x_lo AND $x_hi)
+          AND ($y_lo IS NULL OR p.y BETWEEN $y_lo AND $y_hi)
+        ORDER BY p.model_id, p.sample_id
+        LIMIT $limit
+    """, condition=condition_id, models=ids(model_ids), classes=ids(class_ids),
+        x_lo=x_lo, x_hi=x_hi, y_lo=y_lo, y_hi=y_hi, limit=limit)
 
 
 def angle_length_bins(con: Con, model_ids: list[int], condition_id: int, class_ids: list[int],

@@ -397,3 +397,24 @@ def test_clustered_corruptions_have_their_tree_and_a_scale_centred_on_zero(synth
     # k leaves merge k - 1 times; every merge draws two stems and a bar.
     lines = [pl.from_arrow(pa.ipc.open_stream(d.data.data).read_all()) for d in chart.proto.datasets]
     assert (len(corruptions) - 1) * 3 in {f.height for f in lines}
+
+
+def test_a_box_over_the_binned_plane_lists_the_samples_under_it(synthetic_store, monkeypatch):
+    """Too many points to draw: the plane is binned, and a box (here from a shared link, as a
+    drag leaves it in the URL) lists every sample with a point inside it, in any chosen model."""
+    from app import angle_length
+    from store import open_store, queries
+
+    monkeypatch.setattr(angle_length, "MAX_POINTS", 10)
+    box = {"x0": [-0.5, 3.0], "y0": [0.5, 4.0]}
+    at = geometry_on(synthetic_store, monkeypatch, condition="clean", models=["dense", "magnitude-80"],
+                     alb="x0:-0.5,3;y0:0.5,4")
+    assert any('"cell_pick"' in c.proto.spec for c in at.get("vega_lite_chart"))  # binned
+    con = open_store(synthetic_store)
+    classes = [r[0] for r in con.execute("SELECT class_id FROM classes").fetchall()]
+    points = queries.angle_length_points(con, [0, 1], 0, classes)
+    inside = points.filter(pl.col("x").is_between(*box["x0"]) & pl.col("y").is_between(*box["y0"]))
+    expected = inside["sample_id"].n_unique()
+    assert 0 < expected < points["sample_id"].n_unique(), expected  # a real subset
+    picked = [m.value for m in at.markdown if "samples picked" in m.value]
+    assert picked == [f"**{expected} samples picked** (drag a box in any panel to pick others)"]
