@@ -157,33 +157,33 @@ def symmetric_domain(values: pl.Series, floor: float = 0.2) -> tuple[float, floa
 
 
 def histogram(data: pl.DataFrame, *, title: str, colours: Mapping[str, str],
-              dash: str | None = "grp", dash_title: str = "", y: str = "share") -> alt.Chart:
-    """Binned counts from a histogram query (x0, x1, share/n, tail), one step line per model.
-    The tails beyond the binned range are triangles at its edges, at the height of their share,
-    pointing outwards: what lies beyond, shown as such instead of as a peak in an edge bin."""
+              dash: str | None = "grp", dash_title: str = "", y: str = "share",
+              color: alt.Color | None = None, facet: Sequence[str] | None = None) -> alt.Chart:
+    """Binned counts from a histogram query (x0, x1, share/n, tail), one step line per model
+    (or per `color`'s field, one panel per model in the order `facet` when given). The tails
+    beyond the binned range are triangles at its edges, at the height of their share, pointing
+    outwards: what lies beyond, shown as such instead of as a peak in an edge bin."""
     if "tail" not in data.columns:
         data = data.with_columns(pl.lit(None, pl.String).alias("tail"))
-    body = data.filter(pl.col("tail").is_null()).with_columns(
-        ((pl.col("x0") + pl.col("x1")) / 2).alias("x"))
-    tails = data.filter(pl.col("tail").is_not_null()).with_columns(
-        pl.when(pl.col("tail") == "below").then(pl.col("x1")).otherwise(pl.col("x0")).alias("x"))
-    shown = data["model"].unique().to_list()
+    # One data set for both layers (a faceted layer needs it): bins at their middle, tails at
+    # the edge of the binned range.
+    data = data.with_columns(
+        pl.when(pl.col("tail").is_null()).then((pl.col("x0") + pl.col("x1")) / 2)
+        .when(pl.col("tail") == "below").then(pl.col("x1")).otherwise(pl.col("x0")).alias("x"))
+    color = color or model_color(colours, shown=data["model"].unique().to_list())
     y_enc = alt.Y(f"{y}:Q", title="share of samples" if y == "share" else "samples",
                   axis=alt.Axis(format="%") if y == "share" else alt.Axis())
     enc: dict[str, Any] = {
-        "x": alt.X("x:Q", title=title),
-        "y": y_enc,
-        "color": model_color(colours, shown=shown),
+        "x": alt.X("x:Q", title=title), "y": y_enc, "color": color,
         "tooltip": ["model", alt.Tooltip("x0:Q", format=".3g"), alt.Tooltip("x1:Q", format=".3g"),
                     "n", alt.Tooltip("share:Q", format=".1%")],
     }
     if dash:
         enc["strokeDash"] = alt.StrokeDash(f"{dash}:N", title=dash_title)
-    lines = alt.Chart(body).mark_line(interpolate="step").encode(**enc)
-    if tails.is_empty():
-        return lines.properties(height=220)
-    beyond = alt.Chart(tails).mark_point(size=70, filled=True, opacity=0.85).encode(
-        x="x:Q", y=y_enc, color=model_color(colours, shown=shown, legend=False),
+    lines = alt.Chart().mark_line(interpolate="step").encode(**enc).transform_filter(
+        "!isValid(datum.tail)")
+    beyond = alt.Chart().mark_point(size=70, filled=True, opacity=0.85).encode(
+        x="x:Q", y=y_enc, color=color,
         shape=alt.Shape("tail:N", scale=alt.Scale(domain=["below", "above"],
                                                   range=["triangle-left", "triangle-right"]),
                         legend=None),
@@ -192,8 +192,13 @@ def histogram(data: pl.DataFrame, *, title: str, colours: Mapping[str, str],
                  alt.Tooltip("x0:Q", title="from", format=".3g"),
                  alt.Tooltip("x1:Q", title="to", format=".3g"), "n",
                  alt.Tooltip("share:Q", format=".1%")],
-    )
-    return alt.layer(lines, beyond).properties(height=220)
+    ).transform_filter("isValid(datum.tail)")
+    if facet is None:
+        return alt.layer(lines, beyond, data=data).properties(height=220)
+    columns = min(len(facet), 3)
+    return alt.layer(lines, beyond, data=data).properties(
+        width=panel_width(columns, legend=True), height=160).facet(
+        facet=alt.Facet("model:N", sort=list(facet), title=None), columns=columns)
 
 
 def empty(message: str) -> None:

@@ -137,8 +137,18 @@ with tabs[2]:
             "broken": st.column_config.NumberColumn("right → wrong"),
             "fixed": st.column_config.NumberColumn("wrong → right"),
         })
-        metric = state.selectbox("Shift of", list(catalogue.PLOTTABLE), key="shift",
+        metric = state.selectbox("Metric", list(catalogue.PLOTTABLE), key="shift",
                                  default=catalogue.DEFAULT_METRIC)
+        # Overlaid on shared bins, a robust and a fragile model side by side on the same samples.
+        both = query(queries.overlay_histogram, metric, ids, cond, cids)
+        if not both.is_empty():
+            st.markdown(f"**{metric}, clean and under {condition}**")
+            two = alt.Color("grp:N", title="condition", sort=["clean", condition],
+                            scale=alt.Scale(domain=["clean", condition],
+                                            range=["#7f7f7f", "#d6604d"]))
+            st.altair_chart(histogram(both, title=metric, colours=colours, dash=None,
+                                      color=two, facet=order))
+        st.markdown(f"**Paired shifts: {metric} under {condition} minus clean, sample by sample**")
         hist = query(queries.shift_histogram, metric, ids, cond, cids)
         if hist.is_empty():
             empty("No finite shift in this selection.")

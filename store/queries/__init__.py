@@ -15,6 +15,7 @@ from store.queries.geometry import (
     class_pair_boundary,
     class_pair_plane,
     metric_histogram,
+    overlay_histogram,
     sample_cards,
     selection_size,
     shift_histogram,
@@ -45,7 +46,7 @@ __all__ = [
     "change_vs_dense", "class_directions", "class_pair_angles", "class_pair_boundary",
     "class_pair_plane", "classes", "conditions", "corruption_correlation", "corruptions",
     "metric_histogram", "model_overview", "model_similarity", "models", "near_chance_models",
-    "pruning_flips", "sample_cards", "sample_category", "sample_export", "sample_images",
+    "overlay_histogram", "pruning_flips", "sample_cards", "sample_category", "sample_export", "sample_images",
     "sample_metrics", "sample_path", "schema_overview", "selection_size", "shift_histogram",
     "shift_summary", "store_summary",
 ]

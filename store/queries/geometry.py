@@ -160,6 +160,23 @@ def shift_histogram(con: Con, metric: str, model_ids: list[int], condition_id: i
     return _histogram(con, values, bins, **params)
 
 
+def overlay_histogram(con: Con, metric: str, model_ids: list[int], condition_id: int,
+                      class_ids: list[int], bins: int = 40) -> pl.DataFrame:
+    """Distribution of one metric per model on the same samples clean (`grp` 'clean') and under
+    `condition` (`grp` its name), on shared bins, so the two can be drawn over each other."""
+    col = plottable(metric)
+    values = f"""
+        SELECT mt.model_id, CASE WHEN mt.condition_id = {CLEAN_ID} THEN 'clean'
+                                 ELSE (SELECT name FROM conditions WHERE condition_id = $condition)
+                            END AS grp, mt.{col} AS x
+        FROM metrics mt JOIN samples s USING (sample_id)
+        WHERE mt.condition_id IN ({CLEAN_ID}, $condition) AND list_contains($models, mt.model_id)
+          AND list_contains($classes, s.label) AND isfinite(mt.{col})
+    """
+    return _histogram(con, values, bins, condition=condition_id, models=ids(model_ids),
+                      classes=ids(class_ids))
+
+
 def class_directions(con: Con, model_ids: list[int]) -> pl.DataFrame:
     """Weight norm and bias of every class direction of the chosen models."""
     return frame(con, """

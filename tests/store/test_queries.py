@@ -177,6 +177,21 @@ def test_histograms_count_every_selected_sample(con):
         queries.metric_histogram(con, "length; DROP TABLE metrics", [0], 0, [0])
 
 
+def test_clean_and_corrupted_share_their_bins_and_count_the_same_samples(con):
+    hist = queries.overlay_histogram(con, "length", [0, 1], 2, [0, 1, 2], bins=5)
+    counts = {(m, g): n for m, g, n in
+              hist.group_by("model", "grp").agg(pl.col("n").sum()).iter_rows()}
+    noise = con.execute("SELECT name FROM conditions WHERE condition_id = 2").fetchone()[0]
+    assert counts == {(m, g): 4 for m in ("dense", "pruned") for g in ("clean", noise)}
+    body = hist.filter(pl.col("tail").is_null())
+    edges = {g: set(body.filter(pl.col("grp") == g)["x0"].to_list()) for g in ("clean", noise)}
+    lo = min(body["x0"])
+    width = (body["x1"] - body["x0"]).max()
+    # one grid for both: every bin edge is lo + k * width
+    for x0 in edges["clean"] | edges[noise]:
+        assert (x0 - lo) / width == pytest.approx(round((x0 - lo) / width), abs=1e-4)
+
+
 def test_class_pair_plane_reproduces_the_raw_projections(con, hand_store):
     _, weights, raw = hand_store
     for a, b in ((0, 1), (2, 0), (1, 2)):
