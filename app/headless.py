@@ -26,11 +26,13 @@ VIEWS = [
     ("overview", "/", None, "Overview"),
     ("pruning", "/pruning?severity=5", None, "Pruning vs dense"),
     ("geometry-distributions", "/geometry?condition=gaussian_noise-5", None, "Geometry"),
-    ("geometry-angle-length", "/geometry?condition=gaussian_noise-5", "Angle-length plane",
-     "Geometry: angle-length plane"),
-    ("geometry-class-directions", "/geometry", "Class directions", "Geometry: class directions"),
-    ("geometry-class-pair", "/geometry?condition=clean&a=3&b=8", "Class-pair plane",
-     "Geometry: class-pair plane"),
+    # The open tab is in the URL (Geometry's tabs run lazily, bound to `?view=`).
+    ("geometry-angle-length", "/geometry?condition=gaussian_noise-5&view=Angle-length+plane",
+     "Angle-length plane", "Geometry: angle-length plane"),
+    ("geometry-class-directions", "/geometry?view=Class+directions", "Class directions",
+     "Geometry: class directions"),
+    ("geometry-class-pair", "/geometry?condition=clean&a=3&b=8&view=Class-pair+plane",
+     "Class-pair plane", "Geometry: class-pair plane"),
     ("similarity", "/similarity", None, "Similarity"),
     ("samples", "/samples?category=corruption-fragile&model=magnitude-80&condition=contrast-5&sample=48",
      None, "Samples"),
@@ -45,11 +47,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(store: Path) -> Iterator[str]:
-    """`streamlit run` on `store` at a free loopback port; yields the base URL once it listens."""
+def serve(store: Path, script: Path | str = "streamlit_app.py") -> Iterator[str]:
+    """`streamlit run` on `store` at a free loopback port; yields the base URL once it listens.
+    (`script` serves another app, e.g. a bare page the benchmarks compare with.)"""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
+        [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
          "--server.address", "127.0.0.1", "--server.port", str(port),
          "--browser.gatherUsageStats", "false", "--", "--store", str(store)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -105,13 +108,27 @@ def settle(page: object, timeout_ms: int = 60_000) -> None:
     page.wait_for_function(SETTLED, timeout=timeout_ms, polling=200)
 
 
+# The open tab panel holds a drawn chart or a message: a lazily run tab has been sent.
+TAB_DRAWN = """() => [...document.querySelectorAll('[role="tabpanel"]')].some(p =>
+    p.checkVisibility() && p.querySelector(
+        '[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg, '
+        + '[data-testid="stAlert"]'))"""
+
+
+def open_tab(page: object, tab: str) -> None:
+    """Open `tab` and wait until its content (run only now, for lazy tabs) has drawn."""
+    page.get_by_role("tab", name=tab).click()
+    page.wait_for_function(TAB_DRAWN, timeout=60_000, polling="raf")
+    settle(page)
+
+
 def open_view(page: object, url: str, tab: str | None = None) -> None:
-    """Load one view and wait until it has drawn; open `tab` if given."""
+    """Load one view and wait until it has drawn; open `tab` if given (a no-op when the URL
+    opened it already)."""
     page.goto(url)
     settle(page)
     if tab:
-        page.get_by_role("tab", name=tab).click()
-        settle(page)
+        open_tab(page, tab)
 
 
 def screenshot(page: object, path: Path, width: int) -> None:

@@ -65,172 +65,179 @@ def show_picked(picked: list[int], model_ids: list[int], condition: int) -> None
         st.caption("Drag a box in a panel to list those samples with their images.")
 
 
+# Lazy: only the open tab runs and is sent (the others cost nothing), and the open tab is
+# in the URL (`?view=...`), so a link opens it.
 tabs = st.tabs(["Distributions", "Angle-length plane", "Clean → corrupted", "Class directions",
-                "Class-pair plane"])
+                "Class-pair plane"], key="view", bind="query-params")
 
-with tabs[0]:
-    st.caption("Per model, correct (solid) and wrong (dashed) samples apart, each as a share of "
-               "its own group (the counts are under each chart); binned in SQL between the 0.5 % "
-               "and 99.5 % quantiles, with what lies beyond as triangles at the edges (hover for "
-               "how far it reaches).")
-    cells = st.columns(2)
-    for i, metric in enumerate(catalogue.CORE):
-        hist = query(queries.metric_histogram, metric, ids, cond, cids)
-        with cells[i % 2]:
+if tabs[0].open:
+    with tabs[0]:
+        st.caption("Per model, correct (solid) and wrong (dashed) samples apart, each as a share of "
+                   "its own group (the counts are under each chart); binned in SQL between the 0.5 % "
+                   "and 99.5 % quantiles, with what lies beyond as triangles at the edges (hover for "
+                   "how far it reaches).")
+        cells = st.columns(2)
+        for i, metric in enumerate(catalogue.CORE):
+            hist = query(queries.metric_histogram, metric, ids, cond, cids)
+            with cells[i % 2]:
+                if hist.is_empty():
+                    empty(f"No finite {metric} in this selection.")
+                    continue
+                hist = hist.with_columns(pl.when(pl.col("grp")).then(pl.lit("correct"))
+                                         .otherwise(pl.lit("wrong")).alias("grp"))
+                st.altair_chart(histogram(hist, title=catalogue.BY_NAME[metric].title, colours=colours,
+                                          dash_title="prediction"), width="stretch")
+                counts = hist.group_by("model", "grp", maintain_order=True).agg(pl.col("n").sum())
+                st.caption(" · ".join(
+                    f"{m}: {part.filter(pl.col('grp') == 'correct')['n'].sum():,} correct, "
+                    f"{part.filter(pl.col('grp') == 'wrong')['n'].sum():,} wrong"
+                    for (m,), part in counts.group_by("model", maintain_order=True)))
+
+if tabs[1].open:
+    with tabs[1]:
+        st.caption("Polar view, equal scales: the angle to the true class direction is the polar "
+                   "angle, the feature length the radius. Far out and near 0° is confident and right; "
+                   "the dashed ray is each model's median angle to the nearest other class direction, "
+                   "where its rivals typically sit.")
+        size = query(queries.selection_size, ids, cond, cids)
+        if size > angle_length.MAX_POINTS:
+            st.caption(f"{size:,} points: binned in SQL (colour: accuracy in the cell, opacity: how "
+                       "many). Drag a box over cells to list the samples under it.")
+            event = st.altair_chart(
+                angle_length.bins_chart(query(queries.angle_length_bins, ids, cond, cids), order),
+                on_select="rerun", key="al_cells")
+            box = linked_box(event, "cell_pick", "alb")
+            if box and "x0" in box and "y0" in box:
+                inside = query(queries.angle_length_points, ids, cond, cids,
+                               (*box["x0"], *box["y0"]), PICK_LIMIT)
+                if inside.height == PICK_LIMIT:
+                    st.caption(f"The first {PICK_LIMIT:,} points under the box; drag a smaller one "
+                               "for the rest.")
+                show_picked(inside["sample_id"].unique(maintain_order=True).to_list(), ids, cond)
+            else:
+                show_picked([], ids, cond)
+        else:
+            points = query(queries.angle_length_points, ids, cond, cids)
+            if points.is_empty():
+                empty("No sample in this selection has a defined angle.")
+            else:
+                event = st.altair_chart(angle_length.points_chart(points, order), on_select="rerun",
+                                        key="al_chart")
+                show_picked(linked_selection(event, "pick", points, "al"), ids, cond)
+
+if tabs[2].open:
+    with tabs[2]:
+        if conditions.filter(pl.col("condition") == condition)["severity"][0] == 0:
+            empty("Choose a corrupted condition above to see how it moves the same samples from "
+                  "where they sit clean.")
+        else:
+            summary = query(queries.shift_summary, ids, cond, cids)
+            st.dataframe(in_percent(summary, "clean_accuracy", "accuracy"), hide_index=True, column_config={
+                "clean_accuracy": percent("clean accuracy"),
+                "accuracy": percent(f"accuracy ({condition})"),
+                "d_length": st.column_config.NumberColumn("Δ length", format="%.3f"),
+                "length_ratio": st.column_config.NumberColumn("length ratio", format="%.3f"),
+                "d_angle_true": st.column_config.NumberColumn("Δ angle_true (°)", format="%.2f"),
+                "d_margin_distance": st.column_config.NumberColumn("Δ margin distance", format="%.3f"),
+                "broken": st.column_config.NumberColumn("right → wrong"),
+                "fixed": st.column_config.NumberColumn("wrong → right"),
+            })
+            metric = state.selectbox("Metric", list(catalogue.PLOTTABLE), key="shift",
+                                     default=catalogue.DEFAULT_METRIC)
+            # Overlaid on shared bins, a robust and a fragile model side by side on the same samples.
+            both = query(queries.overlay_histogram, metric, ids, cond, cids)
+            if not both.is_empty():
+                st.markdown(f"**{metric}, clean and under {condition}**")
+                two = alt.Color("grp:N", title="condition", sort=["clean", condition],
+                                scale=alt.Scale(domain=["clean", condition],
+                                                range=["#7f7f7f", "#d6604d"]))
+                st.altair_chart(histogram(both, title=metric, colours=colours, dash=None,
+                                          color=two, facet=order))
+            st.markdown(f"**Paired shifts: {metric} under {condition} minus clean, sample by sample**")
+            hist = query(queries.shift_histogram, metric, ids, cond, cids)
             if hist.is_empty():
-                empty(f"No finite {metric} in this selection.")
-                continue
-            hist = hist.with_columns(pl.when(pl.col("grp")).then(pl.lit("correct"))
-                                     .otherwise(pl.lit("wrong")).alias("grp"))
-            st.altair_chart(histogram(hist, title=catalogue.BY_NAME[metric].title, colours=colours,
-                                      dash_title="prediction"), width="stretch")
-            counts = hist.group_by("model", "grp", maintain_order=True).agg(pl.col("n").sum())
-            st.caption(" · ".join(
-                f"{m}: {part.filter(pl.col('grp') == 'correct')['n'].sum():,} correct, "
-                f"{part.filter(pl.col('grp') == 'wrong')['n'].sum():,} wrong"
-                for (m,), part in counts.group_by("model", maintain_order=True)))
+                empty("No finite shift in this selection.")
+            else:
+                hist = hist.with_columns(pl.when(pl.col("grp")).then(pl.lit("right when clean"))
+                                         .otherwise(pl.lit("wrong when clean")).alias("grp"))
+                st.altair_chart(histogram(hist, title=f"{metric} under {condition} minus clean",
+                                          colours=colours,
+                                          dash_title="clean prediction"), width="stretch")
 
-with tabs[1]:
-    st.caption("Polar view, equal scales: the angle to the true class direction is the polar "
-               "angle, the feature length the radius. Far out and near 0° is confident and right; "
-               "the dashed ray is each model's median angle to the nearest other class direction, "
-               "where its rivals typically sit.")
-    size = query(queries.selection_size, ids, cond, cids)
-    if size > angle_length.MAX_POINTS:
-        st.caption(f"{size:,} points: binned in SQL (colour: accuracy in the cell, opacity: how "
-                   "many). Drag a box over cells to list the samples under it.")
-        event = st.altair_chart(
-            angle_length.bins_chart(query(queries.angle_length_bins, ids, cond, cids), order),
-            on_select="rerun", key="al_cells")
-        box = linked_box(event, "cell_pick", "alb")
-        if box and "x0" in box and "y0" in box:
-            inside = query(queries.angle_length_points, ids, cond, cids,
-                           (*box["x0"], *box["y0"]), PICK_LIMIT)
-            if inside.height == PICK_LIMIT:
-                st.caption(f"The first {PICK_LIMIT:,} points under the box; drag a smaller one "
-                           "for the rest.")
-            show_picked(inside["sample_id"].unique(maintain_order=True).to_list(), ids, cond)
-        else:
-            show_picked([], ids, cond)
-    else:
-        points = query(queries.angle_length_points, ids, cond, cids)
-        if points.is_empty():
-            empty("No sample in this selection has a defined angle.")
-        else:
-            event = st.altair_chart(angle_length.points_chart(points, order), on_select="rerun",
-                                    key="al_chart")
-            show_picked(linked_selection(event, "pick", points, "al"), ids, cond)
+if tabs[3].open:
+    with tabs[3]:
+        directions = query(queries.class_directions, ids)
+        pairs = query(queries.class_pair_angles, ids).filter(pl.col("class_a") != pl.col("class_b"))
+        names = classes["class"].to_list()
+        st.caption("Angles between class directions W_a, W_b (degrees): pruning that squeezes "
+                   "classes together leaves less angle for a corruption to cross.")
+        side = panel_width(3, legend=True)
+        st.altair_chart(
+            heatmap(pairs, "class_b_name", "class_a_name", "angle", x_sort=names, y_sort=names,
+                    fmt=".0f", scheme="blues")
+            .properties(width=side, height=side)
+            .facet(facet=alt.Facet("model:N", sort=order), columns=3)
+        )
+        st.caption("Length and bias of each class direction, per model.")
+        long = directions.unpivot(index=["model", "class"], on=["weight_norm", "bias"])
+        st.altair_chart(
+            alt.Chart(long).mark_bar().encode(
+                x=alt.X("class:N", sort=names, title="class", axis=alt.Axis(labelAngle=0)),
+                xOffset=alt.XOffset("model:N", sort=order),
+                y=alt.Y("value:Q", title=None),
+                color=model_color(colours, shown=order),
+                row=alt.Row("variable:N", title=None),
+                tooltip=["model", "class", "variable", alt.Tooltip("value:Q", format=".4f")],
+            ).properties(height=150).resolve_scale(y="independent"),
+            width="stretch",
+        )
 
-with tabs[2]:
-    if conditions.filter(pl.col("condition") == condition)["severity"][0] == 0:
-        empty("Choose a corrupted condition above to see how it moves the same samples from "
-              "where they sit clean.")
-    else:
-        summary = query(queries.shift_summary, ids, cond, cids)
-        st.dataframe(in_percent(summary, "clean_accuracy", "accuracy"), hide_index=True, column_config={
-            "clean_accuracy": percent("clean accuracy"),
-            "accuracy": percent(f"accuracy ({condition})"),
-            "d_length": st.column_config.NumberColumn("Δ length", format="%.3f"),
-            "length_ratio": st.column_config.NumberColumn("length ratio", format="%.3f"),
-            "d_angle_true": st.column_config.NumberColumn("Δ angle_true (°)", format="%.2f"),
-            "d_margin_distance": st.column_config.NumberColumn("Δ margin distance", format="%.3f"),
-            "broken": st.column_config.NumberColumn("right → wrong"),
-            "fixed": st.column_config.NumberColumn("wrong → right"),
-        })
-        metric = state.selectbox("Metric", list(catalogue.PLOTTABLE), key="shift",
-                                 default=catalogue.DEFAULT_METRIC)
-        # Overlaid on shared bins, a robust and a fragile model side by side on the same samples.
-        both = query(queries.overlay_histogram, metric, ids, cond, cids)
-        if not both.is_empty():
-            st.markdown(f"**{metric}, clean and under {condition}**")
-            two = alt.Color("grp:N", title="condition", sort=["clean", condition],
-                            scale=alt.Scale(domain=["clean", condition],
-                                            range=["#7f7f7f", "#d6604d"]))
-            st.altair_chart(histogram(both, title=metric, colours=colours, dash=None,
-                                      color=two, facet=order))
-        st.markdown(f"**Paired shifts: {metric} under {condition} minus clean, sample by sample**")
-        hist = query(queries.shift_histogram, metric, ids, cond, cids)
-        if hist.is_empty():
-            empty("No finite shift in this selection.")
+if tabs[4].open:
+    with tabs[4]:
+        a_col, b_col = st.columns(2)
+        names = classes["class"].to_list()
+        with a_col:
+            class_a = state.selectbox("Class a", names, key="a", default=names[0])
+        with b_col:
+            class_b = state.selectbox("Class b", names, key="b", default=names[min(1, len(names) - 1)])
+        if class_a == class_b:
+            empty("Choose two different classes: their directions span the plane.")
         else:
-            hist = hist.with_columns(pl.when(pl.col("grp")).then(pl.lit("right when clean"))
-                                     .otherwise(pl.lit("wrong when clean")).alias("grp"))
-            st.altair_chart(histogram(hist, title=f"{metric} under {condition} minus clean",
-                                      colours=colours,
-                                      dash_title="clean prediction"), width="stretch")
-
-with tabs[3]:
-    directions = query(queries.class_directions, ids)
-    pairs = query(queries.class_pair_angles, ids).filter(pl.col("class_a") != pl.col("class_b"))
-    names = classes["class"].to_list()
-    st.caption("Angles between class directions W_a, W_b (degrees): pruning that squeezes "
-               "classes together leaves less angle for a corruption to cross.")
-    side = panel_width(3, legend=True)
-    st.altair_chart(
-        heatmap(pairs, "class_b_name", "class_a_name", "angle", x_sort=names, y_sort=names,
-                fmt=".0f", scheme="blues")
-        .properties(width=side, height=side)
-        .facet(facet=alt.Facet("model:N", sort=order), columns=3)
-    )
-    st.caption("Length and bias of each class direction, per model.")
-    long = directions.unpivot(index=["model", "class"], on=["weight_norm", "bias"])
-    st.altair_chart(
-        alt.Chart(long).mark_bar().encode(
-            x=alt.X("class:N", sort=names, title="class", axis=alt.Axis(labelAngle=0)),
-            xOffset=alt.XOffset("model:N", sort=order),
-            y=alt.Y("value:Q", title=None),
-            color=model_color(colours, shown=order),
-            row=alt.Row("variable:N", title=None),
-            tooltip=["model", "class", "variable", alt.Tooltip("value:Q", format=".4f")],
-        ).properties(height=150).resolve_scale(y="independent"),
-        width="stretch",
-    )
-
-with tabs[4]:
-    a_col, b_col = st.columns(2)
-    names = classes["class"].to_list()
-    with a_col:
-        class_a = state.selectbox("Class a", names, key="a", default=names[0])
-    with b_col:
-        class_b = state.selectbox("Class b", names, key="b", default=names[min(1, len(names) - 1)])
-    if class_a == class_b:
-        empty("Choose two different classes: their directions span the plane.")
-    else:
-        a, b = class_id[class_a], class_id[class_b]
-        plane = query(queries.class_pair_plane, ids, cond, a, b)
-        bounds = query(queries.class_pair_boundary, ids, a, b)
-        st.caption(f"Samples labelled {class_a} or {class_b}, placed exactly in the plane of "
-                   f"W_{class_a} (x axis) and W_{class_b}; the line is the boundary z_{class_a} = "
-                   f"z_{class_b}, exact in this plane since W_{class_a} − W_{class_b} lies in it. "
-                   "Other classes may still win off the plane.")
-        if plane.is_empty():
-            empty("No sample of these two classes in this selection.")
-        elif len(plane) > MAX_MARKS:
-            empty(f"{len(plane):,} points is more than a browser draws smoothly: choose fewer models.")
-        else:
-            lines, (x_lo, x_hi), (y_lo, y_hi) = boundary_in_view(plane, bounds)
-            # One data set for both layers: a faceted layer chart needs its data at the top.
-            data = pl.concat([plane.with_columns(pl.lit("sample").alias("kind")),
-                              lines.with_columns(pl.lit("boundary").alias("kind"))],
-                             how="diagonal_relaxed")
-            brush = alt.selection_interval(name="pair_pick", encodings=["x", "y"])
-            x_scale = alt.Scale(domain=[x_lo, x_hi], nice=False)
-            y_scale = alt.Scale(domain=[y_lo, y_hi], nice=False)
-            base = alt.Chart(data)
-            dots = base.transform_filter("datum.kind == 'sample'").mark_point(
-                size=22, filled=True, opacity=0.75).encode(
-                x=alt.X("x:Q", title=f"f · u1 (along W_{class_a})", scale=x_scale),
-                y=alt.Y("y:Q", title=f"f · u2 (towards W_{class_b})", scale=y_scale),
-                color=alt.condition(brush, alt.Color("label:N"), alt.value("lightgray")),
-                shape=alt.Shape("correct:N", scale=alt.Scale(domain=[True, False],
-                                                               range=["circle", "cross"])),
-                tooltip=["sample_id", "label", "pred", "correct",
-                         alt.Tooltip("margin_distance:Q", format=".3f")],
-            ).add_params(brush)
-            boundary = base.transform_filter("datum.kind == 'boundary'").mark_line(
-                color="black", strokeDash=[6, 3], clip=True).encode(x="x:Q", y="y:Q")
-            width = panel_width(2, legend=True)
-            chart = alt.layer(dots, boundary).properties(width=width, height=width * 4 // 5).facet(
-                facet=alt.Facet("model:N", sort=order), columns=2)
-            event = st.altair_chart(chart, on_select="rerun", key="pair_chart")
-            show_picked(linked_selection(event, "pair_pick", plane, "pair"), ids, cond)
+            a, b = class_id[class_a], class_id[class_b]
+            plane = query(queries.class_pair_plane, ids, cond, a, b)
+            bounds = query(queries.class_pair_boundary, ids, a, b)
+            st.caption(f"Samples labelled {class_a} or {class_b}, placed exactly in the plane of "
+                       f"W_{class_a} (x axis) and W_{class_b}; the line is the boundary z_{class_a} = "
+                       f"z_{class_b}, exact in this plane since W_{class_a} − W_{class_b} lies in it. "
+                       "Other classes may still win off the plane.")
+            if plane.is_empty():
+                empty("No sample of these two classes in this selection.")
+            elif len(plane) > MAX_MARKS:
+                empty(f"{len(plane):,} points is more than a browser draws smoothly: choose fewer models.")
+            else:
+                lines, (x_lo, x_hi), (y_lo, y_hi) = boundary_in_view(plane, bounds)
+                # One data set for both layers: a faceted layer chart needs its data at the top.
+                data = pl.concat([plane.with_columns(pl.lit("sample").alias("kind")),
+                                  lines.with_columns(pl.lit("boundary").alias("kind"))],
+                                 how="diagonal_relaxed")
+                brush = alt.selection_interval(name="pair_pick", encodings=["x", "y"])
+                x_scale = alt.Scale(domain=[x_lo, x_hi], nice=False)
+                y_scale = alt.Scale(domain=[y_lo, y_hi], nice=False)
+                base = alt.Chart(data)
+                dots = base.transform_filter("datum.kind == 'sample'").mark_point(
+                    size=22, filled=True, opacity=0.75).encode(
+                    x=alt.X("x:Q", title=f"f · u1 (along W_{class_a})", scale=x_scale),
+                    y=alt.Y("y:Q", title=f"f · u2 (towards W_{class_b})", scale=y_scale),
+                    color=alt.condition(brush, alt.Color("label:N"), alt.value("lightgray")),
+                    shape=alt.Shape("correct:N", scale=alt.Scale(domain=[True, False],
+                                                                   range=["circle", "cross"])),
+                    tooltip=["sample_id", "label", "pred", "correct",
+                             alt.Tooltip("margin_distance:Q", format=".3f")],
+                ).add_params(brush)
+                boundary = base.transform_filter("datum.kind == 'boundary'").mark_line(
+                    color="black", strokeDash=[6, 3], clip=True).encode(x="x:Q", y="y:Q")
+                width = panel_width(2, legend=True)
+                chart = alt.layer(dots, boundary).properties(width=width, height=width * 4 // 5).facet(
+                    facet=alt.Facet("model:N", sort=order), columns=2)
+                event = st.altair_chart(chart, on_select="rerun", key="pair_chart")
+                show_picked(linked_selection(event, "pair_pick", plane, "pair"), ids, cond)

@@ -64,10 +64,11 @@ def geometry_on(store: Path, monkeypatch, **params: str | list[str]) -> AppTest:
 
 def test_geometry_reacts_to_models_condition_and_classes(synthetic_store, monkeypatch):
     at = geometry_on(synthetic_store, monkeypatch)
-    assert len(at.get("vega_lite_chart")) >= 6
+    assert len(at.get("vega_lite_chart")) == 4  # only the open tab runs: four distributions
     assert at.multiselect(key="models").value == ["dense", "magnitude-80"]
     # Opens on a corruption at its strongest severity, where there is a shift to show.
     assert at.selectbox(key="condition").value == "gaussian_noise-5"
+    at = geometry_on(synthetic_store, monkeypatch, view="Clean → corrupted")
     assert not any("corrupted condition" in i.value for i in at.info)
     for condition in ["pixelate-1", "clean"]:
         at.selectbox(key="condition").set_value(condition).run()
@@ -79,12 +80,26 @@ def test_geometry_reacts_to_models_condition_and_classes(synthetic_store, monkey
     at.multiselect(key="models").unselect("dense").run()
     at.multiselect(key="classes").set_value(["3", "8"]).run()
     at.selectbox(key="shift").set_value("length").run()
+    assert not at.exception, at.exception
+    assert at.query_params["models"] == "magnitude-80"
+    at = geometry_on(synthetic_store, monkeypatch, view="Class-pair plane", classes=["3", "8"])
     at.selectbox(key="a").set_value("3").run()
     at.selectbox(key="b").set_value("8").run()
     assert not at.exception, at.exception
-    assert at.query_params["models"] == "magnitude-80"
     at.selectbox(key="b").set_value("3").run()
     assert any("two different classes" in i.value for i in at.info)
+
+
+@pytest.mark.parametrize("view", ["Distributions", "Angle-length plane", "Clean → corrupted",
+                                  "Class directions", "Class-pair plane"])
+def test_each_geometry_tab_opens_from_a_link_and_runs_alone(synthetic_store, monkeypatch, view):
+    at = geometry_on(synthetic_store, monkeypatch, view=view)
+    assert at.query_params.get("view", "Distributions") == view
+    charts = at.get("vega_lite_chart")
+    assert charts, view
+    # Nothing of the distributions tab (its step lines) is sent unless it is the open one.
+    assert any('"step"' in c.proto.spec for c in charts) == (view in ("Distributions",
+                                                                      "Clean → corrupted"))
 
 
 @pytest.mark.parametrize("key", ["models", "classes"])
@@ -98,7 +113,7 @@ def test_geometry_with_an_empty_selection_says_so(synthetic_store, monkeypatch, 
 
 def test_a_shared_link_reopens_the_same_view(synthetic_store, monkeypatch):
     at = geometry_on(synthetic_store, monkeypatch, models="magnitude-80", condition="pixelate-5",
-                     classes=["1", "7"], a="1", b="7")
+                     classes=["1", "7"], a="1", b="7", view="Class-pair plane")
     assert at.multiselect(key="models").value == ["magnitude-80"]
     assert at.selectbox(key="condition").value == "pixelate-5"
     assert at.multiselect(key="classes").value == ["1", "7"]
@@ -337,7 +352,8 @@ def test_a_model_keeps_its_colour_on_every_page_and_selection(synthetic_store, m
 
 
 def test_the_class_pair_plane_shows_every_boundary(synthetic_store, monkeypatch):
-    at = geometry_on(synthetic_store, monkeypatch, condition="contrast-5", a="0", b="1")
+    at = geometry_on(synthetic_store, monkeypatch, condition="contrast-5", a="0", b="1",
+                     view="Class-pair plane")
     chart = next(c for c in at.get("vega_lite_chart") if "pair_pick" in c.proto.spec)
     spec = json.loads(chart.proto.spec)
     # Streamlit ships a chart's data beside its spec, as Arrow.
@@ -408,7 +424,7 @@ def test_a_box_over_the_binned_plane_lists_the_samples_under_it(synthetic_store,
     monkeypatch.setattr(angle_length, "MAX_POINTS", 10)
     box = {"x0": [-0.5, 3.0], "y0": [0.5, 4.0]}
     at = geometry_on(synthetic_store, monkeypatch, condition="clean", models=["dense", "magnitude-80"],
-                     alb="x0:-0.5,3;y0:0.5,4")
+                     alb="x0:-0.5,3;y0:0.5,4", view="Angle-length plane")
     assert any('"cell_pick"' in c.proto.spec for c in at.get("vega_lite_chart"))  # binned
     con = open_store(synthetic_store)
     classes = [r[0] for r in con.execute("SELECT class_id FROM classes").fetchall()]
