@@ -1,6 +1,8 @@
 """Samples: the individual images pruning or a corruption breaks (or fixes), and one sample
 across every model, condition and severity."""
 
+import html
+
 import altair as alt
 import polars as pl
 import streamlit as st
@@ -18,7 +20,23 @@ store = catalog()
 models, conditions, classes = store.models, store.conditions, store.classes
 model_id, condition_id, class_id = store.model_id, store.condition_id, store.class_id
 pruned = models.filter(pl.col("reference_model_id").is_not_null())["model"].to_list()
-GRID, PER_ROW = 48, 8
+GRID = 48
+
+
+def sample_grid(rows: pl.DataFrame) -> str:
+    """The listed samples as one wrapping grid of cards: the clean image, the corrupted one where
+    the store kept it, and the label, prediction and the reference's prediction."""
+    cards = []
+    for row in rows.iter_rows(named=True):
+        images = [row["image"], *([row["corrupted"]] if row["corrupted"] else [])]
+        pictures = "".join(f'<img src="{url}" width="52" style="image-rendering:pixelated;'
+                           f'margin-right:2px">' for url in images)
+        mark = "✓" if row["correct"] else "✗"
+        ref = f" · ref {html.escape(str(row['reference_pred']))}" if row["reference_pred"] else ""
+        cards.append(f'<div style="width:118px"><div>{pictures}</div><div style="font-size:0.8em;'
+                     f'opacity:0.75">#{row["sample_id"]} <b>{html.escape(str(row["label"]))}</b> → '
+                     f'{html.escape(str(row["pred"]))} {mark}{ref}</div></div>')
+    return f'<div style="display:flex;flex-wrap:wrap;gap:10px 14px">{"".join(cards)}</div>'
 
 
 def detail(sample: int) -> None:
@@ -124,19 +142,8 @@ else:
         download_buttons(export, f"{category}-{focus}-{condition}", "samples")
         st.caption("The download holds every matching sample with all its metrics under the "
                    "condition, one row per (sample, model).")
-        grid = found.head(GRID)
-        for start in range(0, len(grid), PER_ROW):
-            cells = st.columns(PER_ROW)
-            for cell, row in zip(cells, grid[start : start + PER_ROW].iter_rows(named=True),
-                                 strict=False):
-                with cell:
-                    # Clean, then corrupted where the store kept it (the inspection subset).
-                    images = [row["image"], *([row["corrupted"]] if row["corrupted"] else [])]
-                    st.markdown(" ".join(f'<img src="{url}" width="52" style="image-rendering:'
-                                         f'pixelated">' for url in images), unsafe_allow_html=True)
-                    mark = "✓" if row["correct"] else "✗"
-                    ref = f" · ref {row['reference_pred']}" if row["reference_pred"] else ""
-                    st.caption(f"#{row['sample_id']} **{row['label']}** → {row['pred']} {mark}{ref}")
+        # One HTML block, not 48 column containers: the browser lays out one element.
+        st.markdown(sample_grid(found.head(GRID)), unsafe_allow_html=True)
         if len(found) > GRID:
             st.caption(f"The first {GRID} of {len(found):,} are shown; the download has them all.")
         picked = state.selectbox("Inspect sample", found["sample_id"].to_list(), key="sample")
