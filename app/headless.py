@@ -24,6 +24,8 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
 # Every view: (name, URL path and query, tab to open or None, what it shows).
 VIEWS = [
     ("overview", "/", None, "Overview"),
+    ("overview-sparsity", "/?section=Sparsity+vs+robustness", "Sparsity vs robustness",
+     "Overview: sparsity vs robustness"),
     ("pruning", "/pruning?severity=5", None, "Pruning vs dense"),
     ("geometry-distributions", "/geometry?condition=gaussian_noise-5", None, "Geometry"),
     # The open tab is in the URL (Geometry's tabs run lazily, bound to `?view=`).
@@ -34,6 +36,8 @@ VIEWS = [
     ("geometry-class-pair", "/geometry?condition=clean&a=3&b=8&view=Class-pair+plane",
      "Class-pair plane", "Geometry: class-pair plane"),
     ("similarity", "/similarity", None, "Similarity"),
+    ("similarity-corruptions", "/similarity?compare=Corruptions+%C3%97+corruptions",
+     "Corruptions × corruptions", "Similarity: corruptions x corruptions"),
     ("samples", "/samples?category=corruption-fragile&model=magnitude-80&condition=contrast-5&sample=48",
      None, "Samples"),
     ("sql", "/sql", None, "SQL"),

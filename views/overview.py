@@ -97,54 +97,59 @@ def severity_lines(data: object, *extra: str) -> alt.Chart:
     )
 
 
-st.subheader("Accuracy vs severity, by corruption family")
-st.altair_chart(
-    severity_lines(query(queries.accuracy_by_family), "family")
-    .properties(width=panel_width(3, legend=True), height=180)
-    .facet(facet=alt.Facet("family:N", title=None), columns=3),
-)
-st.caption("Families as the benchmark groups its corruptions; **extra** holds its four held-out "
-           "corruptions (speckle noise, Gaussian blur, spatter, saturate), which mean corruption "
-           "accuracy and mCE leave out.")
+# Lazy tabs (only the open one runs and is drawn; `?section=` in the URL): the first screen is the
+# table and the heatmap, the rest a click away.
+by_family, one, sparsity = st.tabs(["Severity by family", "One corruption", "Sparsity vs robustness"],
+                                   key="section", bind="query-params")
+if by_family.open:
+    with by_family:
+        st.altair_chart(
+            severity_lines(query(queries.accuracy_by_family), "family")
+            .properties(width=panel_width(3, legend=True), height=180)
+            .facet(facet=alt.Facet("family:N", title=None), columns=3),
+        )
+        st.caption("Families as the benchmark groups its corruptions; **extra** holds its four held-out "
+                   "corruptions (speckle noise, Gaussian blur, spatter, saturate), which mean corruption "
+                   "accuracy and mCE leave out.")
 
-left, right = st.columns(2)
-with left:
-    st.subheader("One corruption")
-    names = query(queries.corruptions)["corruption"].to_list()
-    choice = state.selectbox("Corruption", ["all", *names], key="corruption",
-                             format_func=lambda c: "all corruptions (mean)" if c == "all" else c)
-    by_severity = query(queries.accuracy_by_severity, None if choice == "all" else choice)
-    st.altair_chart(severity_lines(by_severity).properties(height=300), width="stretch")
-with right:
-    st.subheader("Sparsity vs robustness")
-    scatter = models.select("model", "method", "sparsity", "clean_accuracy",
-                            "mean_corruption_accuracy", "mce").drop_nulls("mean_corruption_accuracy")
-    if scatter.is_empty():
-        st.info("No benchmark corruption in this store: mean corruption accuracy is undefined.")
-    else:
-        # Names beside the points, pushed apart where models of one sparsity sit close together,
-        # and on the left of points in the right half so they stay inside the chart.
-        span = scatter["mean_corruption_accuracy"].max() - scatter["mean_corruption_accuracy"].min()
-        scatter = scatter.with_columns(
-            pl.Series("label_y", spread(scatter["mean_corruption_accuracy"].to_list(),
-                                        0.055 * (span or 0.1))),
-            (pl.col("sparsity") > 0.5).alias("left"))
-        base = alt.Chart(scatter).encode(
-            x=alt.X("sparsity:Q", axis=alt.Axis(format="%"), title="measured sparsity",
-                    scale=alt.Scale(domain=[0, 1])),
-            y=alt.Y("mean_corruption_accuracy:Q", axis=alt.Axis(format="%"),
-                    scale=alt.Scale(zero=False), title="mean corruption accuracy"),
-        )
-        points = base.mark_point(size=120, filled=True).encode(
-            color=model_color(colours, legend=False),
-            tooltip=["model", "method", alt.Tooltip("sparsity:Q", format=".1%"),
-                     alt.Tooltip("clean_accuracy:Q", format=".1%"),
-                     alt.Tooltip("mean_corruption_accuracy:Q", format=".1%"),
-                     alt.Tooltip("mce:Q", format=".1f")],
-        )
-        label = {"text": "model:N", "y": "label_y:Q", "color": model_color(colours, legend=False)}
-        labels = [base.transform_filter(f"{'' if left else '!'}datum.left")
-                  .mark_text(align="right" if left else "left", dx=-10 if left else 10, fontSize=11)
-                  .encode(**label) for left in (True, False)]
-        st.altair_chart(alt.layer(points, *labels).properties(height=300), width="stretch")
-        st.caption("Each point is a model: up and to the right keeps robustness at high sparsity.")
+if one.open:
+    with one:
+        names = query(queries.corruptions)["corruption"].to_list()
+        choice = state.selectbox("Corruption", ["all", *names], key="corruption",
+                                 format_func=lambda c: "all corruptions (mean)" if c == "all" else c)
+        by_severity = query(queries.accuracy_by_severity, None if choice == "all" else choice)
+        st.altair_chart(severity_lines(by_severity).properties(height=300), width="stretch")
+
+if sparsity.open:
+    with sparsity:
+        scatter = models.select("model", "method", "sparsity", "clean_accuracy",
+                                "mean_corruption_accuracy", "mce").drop_nulls("mean_corruption_accuracy")
+        if scatter.is_empty():
+            st.info("No benchmark corruption in this store: mean corruption accuracy is undefined.")
+        else:
+            # Names beside the points, pushed apart where models of one sparsity sit close together,
+            # and on the left of points in the right half so they stay inside the chart.
+            span = scatter["mean_corruption_accuracy"].max() - scatter["mean_corruption_accuracy"].min()
+            scatter = scatter.with_columns(
+                pl.Series("label_y", spread(scatter["mean_corruption_accuracy"].to_list(),
+                                            0.055 * (span or 0.1))),
+                (pl.col("sparsity") > 0.5).alias("left"))
+            base = alt.Chart(scatter).encode(
+                x=alt.X("sparsity:Q", axis=alt.Axis(format="%"), title="measured sparsity",
+                        scale=alt.Scale(domain=[0, 1])),
+                y=alt.Y("mean_corruption_accuracy:Q", axis=alt.Axis(format="%"),
+                        scale=alt.Scale(zero=False), title="mean corruption accuracy"),
+            )
+            points = base.mark_point(size=120, filled=True).encode(
+                color=model_color(colours, legend=False),
+                tooltip=["model", "method", alt.Tooltip("sparsity:Q", format=".1%"),
+                         alt.Tooltip("clean_accuracy:Q", format=".1%"),
+                         alt.Tooltip("mean_corruption_accuracy:Q", format=".1%"),
+                         alt.Tooltip("mce:Q", format=".1f")],
+            )
+            label = {"text": "model:N", "y": "label_y:Q", "color": model_color(colours, legend=False)}
+            labels = [base.transform_filter(f"{'' if left else '!'}datum.left")
+                      .mark_text(align="right" if left else "left", dx=-10 if left else 10, fontSize=11)
+                      .encode(**label) for left in (True, False)]
+            st.altair_chart(alt.layer(points, *labels).properties(height=300), width="stretch")
+            st.caption("Each point is a model: up and to the right keeps robustness at high sparsity.")

@@ -42,15 +42,25 @@ def test_overview_shows_models_and_reacts_to_its_choices(synthetic_store, monkey
     assert list(table["model"]) == ["dense", "magnitude-80"]
     assert table["sparsity"][1] == pytest.approx(80.0, abs=0.5)  # shown in percent
     assert table["mce"][0] == pytest.approx(100.0)  # the dense model is its own reference
+    for level in ["1", "5", "mean"]:
+        at.selectbox(key="severity").set_value(level).run()
+        assert not at.exception, (level, at.exception)
+    # Only the open tab runs: severity by family first, the others from a link.
+    for section in ["Sparsity vs robustness", "Severity by family"]:
+        at = app_on(synthetic_store, monkeypatch)
+        at.query_params["section"] = section
+        at.run()
+        assert not at.exception, (section, at.exception)
+        assert len(at.get("vega_lite_chart")) == 2, section  # the heatmap and the open tab's
+    at = app_on(synthetic_store, monkeypatch)
+    at.query_params["section"] = "One corruption"
+    at.run()
     box = at.selectbox(key="corruption")
     assert box.options == ["all corruptions (mean)", "gaussian_noise", "contrast", "pixelate"]
     for option in ["gaussian_noise", "contrast", "pixelate", "all"]:
         at.selectbox(key="corruption").set_value(option).run()
         assert not at.exception, (option, at.exception)
         assert at.query_params["corruption"] == option
-    for level in ["1", "5", "mean"]:
-        at.selectbox(key="severity").set_value(level).run()
-        assert not at.exception, (level, at.exception)
 
 
 def geometry_on(store: Path, monkeypatch, **params: str | list[str]) -> AppTest:
@@ -124,10 +134,17 @@ def test_a_shared_link_reopens_the_same_view(synthetic_store, monkeypatch):
     assert any("at least one model" in i.value for i in at.info)
 
 
-def test_similarity_reacts_and_explains_empty_choices(synthetic_store, monkeypatch):
-    at = app_on(synthetic_store, monkeypatch).run()
+def similarity_on(store: Path, monkeypatch, compare: str) -> AppTest:
+    at = app_on(store, monkeypatch)
+    at.query_params["compare"] = compare
+    at.run()
     at.switch_page("views/similarity.py").run()
     assert not at.exception, at.exception
+    return at
+
+
+def test_similarity_reacts_and_explains_empty_choices(synthetic_store, monkeypatch):
+    at = similarity_on(synthetic_store, monkeypatch, "Corruptions × corruptions")
     assert any("pixelate" in m.value for m in at.markdown)  # a redundant pair named in words
     over = at.multiselect(key="over")
     assert len(over.options) == 2 and over.value == over.options  # pooled over every model
@@ -135,6 +152,11 @@ def test_similarity_reacts_and_explains_empty_choices(synthetic_store, monkeypat
         at.selectbox(key="shift").set_value(shift).run()
         assert not at.exception, (shift, at.exception)
     at.selectbox(key="severity").set_value("5").run()
+    assert not at.exception, at.exception
+    at.multiselect(key="over").set_value([]).run()
+    assert any("at least one model whose samples" in i.value for i in at.info)
+    at = similarity_on(synthetic_store, monkeypatch, "Models × models")
+    assert not any("pixelate" in m.value for m in at.markdown)  # the other tab did not run
     at.selectbox(key="condition").set_value("gaussian_noise-5").run()
     assert not at.exception, at.exception
     at.selectbox(key="condition").set_value("all corrupted conditions").run()
@@ -142,8 +164,6 @@ def test_similarity_reacts_and_explains_empty_choices(synthetic_store, monkeypat
     assert sum('"model_a"' in c.proto.spec for c in at.get("vega_lite_chart")) >= 3
     at.multiselect(key="models").set_value(["dense"]).run()
     assert any("at least two models" in i.value for i in at.info)
-    at.multiselect(key="over").set_value([]).run()
-    assert any("at least one model whose samples" in i.value for i in at.info)
     assert not at.exception
 
 
@@ -402,8 +422,7 @@ def test_a_model_near_chance_is_flagged_and_left_out_of_rankings(collapsed_store
 
 def test_clustered_corruptions_have_their_tree_and_a_scale_centred_on_zero(synthetic_store,
                                                                             monkeypatch):
-    at = app_on(synthetic_store, monkeypatch).run()
-    at.switch_page("views/similarity.py").run()
+    at = similarity_on(synthetic_store, monkeypatch, "Corruptions × corruptions")
     chart = next(c for c in at.get("vega_lite_chart") if '"hconcat"' in c.proto.spec)
     grid, tree = json.loads(chart.proto.spec)["hconcat"]
     domain = grid["layer"][0]["encoding"]["color"]["scale"]["domain"]
