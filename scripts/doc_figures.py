@@ -62,7 +62,7 @@ def _budget(model: dict) -> str:
 
 def cifar_models(con) -> str:
     """The CIFAR-10 config's clean accuracies, with each model's training budget."""
-    config = tomllib.loads(con.sql("SELECT value FROM meta WHERE key = 'config_toml'").fetchone()[0])
+    config = tomllib.loads(con.execute("SELECT value FROM meta WHERE key = 'config_toml'").fetchall()[0][0])
     recipe = {m["name"]: m for m in config.get("models", [])}
     lines = ["| model | budget | clean accuracy |", "| --- | --- | --- |"]
     for r in queries.model_overview(con).to_dicts():
