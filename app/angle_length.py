@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import altair as alt
 import polars as pl
 
-from app.charts import panel_width
+from app.charts import lean, panel_width
 from app.planes import nearest_class_rays
 
 # Beyond this many points the plane is a cloud in which nothing can be told apart (two models of
@@ -42,7 +42,7 @@ def points_chart(points: pl.DataFrame, order: Sequence[str]) -> alt.FacetChart:
     ray = alt.Chart().mark_line(color="gray", strokeDash=[4, 4]).encode(
         x=alt.X("x:Q", scale=x_scale), y=alt.Y("y:Q", scale=y_scale),
         detail="ray:N").transform_filter("isValid(datum.ray)")
-    return alt.layer(dots.transform_filter("!isValid(datum.ray)"), ray, data=both).properties(
+    return alt.layer(dots.transform_filter("!isValid(datum.ray)"), ray, data=lean(both)).properties(
         width=width, height=width // 2).facet(facet=alt.Facet("model:N", sort=order), columns=2)
 
 

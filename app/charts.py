@@ -20,6 +20,15 @@ MAX_MARKS = 20_000
 FIT_WIDTH = 780
 
 
+def lean(data: pl.DataFrame) -> pl.DataFrame:
+    """`data` as small as a chart needs it on the wire: floats in single precision (far finer
+    than a pixel) and repeated strings dictionary-encoded. The class-pair plane of three models on
+    CIFAR-10 went from 498 kB to a fraction of it."""
+    return data.with_columns(
+        [pl.col(c).cast(pl.Float32) for c, t in data.schema.items() if t == pl.Float64]
+        + [pl.col(c).cast(pl.Categorical) for c, t in data.schema.items() if t == pl.String])
+
+
 def panel_width(columns: int, legend: bool = False) -> int:
     """Width of one panel of a chart faceted into `columns` columns that fits FIT_WIDTH, with
     room for a y axis, the spacing between panels and, if asked, a legend on the right."""

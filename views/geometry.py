@@ -14,6 +14,7 @@ from app.charts import (
     empty,
     heatmap,
     histogram,
+    lean,
     linked_box,
     linked_selection,
     model_color,
@@ -223,7 +224,7 @@ if tabs[4].open:
                 brush = alt.selection_interval(name="pair_pick", encodings=["x", "y"])
                 x_scale = alt.Scale(domain=[x_lo, x_hi], nice=False)
                 y_scale = alt.Scale(domain=[y_lo, y_hi], nice=False)
-                base = alt.Chart(data)
+                base = alt.Chart(lean(data))
                 dots = base.transform_filter("datum.kind == 'sample'").mark_point(
                     size=22, filled=True, opacity=0.75).encode(
                     x=alt.X("x:Q", title=f"f · u1 (along W_{class_a})", scale=x_scale),

@@ -8,7 +8,7 @@ import polars as pl
 import streamlit as st
 
 from app import state
-from app.charts import empty, model_color, panel_width
+from app.charts import empty, lean, model_color, panel_width
 from app.export import download_buttons
 from app.shared import catalog, query, require_store
 from store import catalogue, queries
@@ -87,7 +87,7 @@ def detail(sample: int) -> None:
                        "its own scale: from clean (0) to the strongest severity; a cross is a "
                        "wrong prediction.")
     table = query(queries.sample_metrics, sample)
-    st.dataframe(table, hide_index=True, height=320)
+    st.dataframe(lean(table), hide_index=True, height=320)
 
 
 top = st.columns([3, 2, 2])
