@@ -56,7 +56,8 @@ def test_a_build_reads_the_official_files_instead_of_generating(tiny_store, digi
     config = tiny_store.with_name("official.toml")
     text = TINY_CONFIG.replace('output = "tiny.duckdb"', 'output = "official.duckdb"')
     text = text.replace('corruptions = ["gaussian_noise", "contrast", "pixelate"]',
-                        f'corruptions = {NAMES!r}\ncifar10c = "c10c"\nthumbnails = 12')
+                        f'corruptions = {NAMES!r}\ncifar10c = "c10c"\nthumbnails = 12\n'
+                        "listed_thumbnails = 0")  # the inspection subset alone, counted below
     config.write_text(text)
     result = run_cli("build", str(config))
     assert result.returncode == 0, result.stderr[-2000:]
