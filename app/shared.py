@@ -18,20 +18,40 @@ import polars as pl
 import streamlit as st
 
 from app.charts import model_colours
-from store import StoreError, live, queries, sandbox
+from store import StoreError, live, queries, remote, sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_STORE = ROOT / "stores" / "demo.duckdb"
 STORE_ENV = "RLE_STORE"
 
 
-def store_path() -> Path:
-    """`--store PATH` after `streamlit run streamlit_app.py --`, else $RLE_STORE, else the demo."""
+CACHE_DIR = Path(os.environ.get("RLE_CACHE", ROOT / "stores" / "cache"))
+
+
+def store_source() -> str | None:
+    """What names the store: `--store` after `streamlit run streamlit_app.py --`, else
+    $RLE_STORE, else `RLE_STORE` in Streamlit's secrets (how Community Cloud passes settings);
+    a path or an http(s) URL. None for the demo store."""
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--store")
     args, _ = parser.parse_known_args(sys.argv[1:])
     chosen = args.store or os.environ.get(STORE_ENV)
-    return Path(chosen).expanduser().resolve() if chosen else DEFAULT_STORE
+    if not chosen:
+        try:
+            chosen = st.secrets.get(STORE_ENV)
+        except Exception:  # no secrets file at all: Streamlit raises rather than returning None
+            chosen = None
+    return str(chosen) if chosen else None
+
+
+def store_path() -> Path:
+    """The store's file: the path named, the cached download of the URL named, or the demo."""
+    source = store_source()
+    if source is None:
+        return DEFAULT_STORE
+    if remote.is_url(source):
+        return remote.cached_path(source, CACHE_DIR)
+    return Path(source).expanduser().resolve()
 
 
 def _store_key() -> tuple[str, tuple[int, int, int]]:
@@ -65,6 +85,21 @@ def sql_pool(**limits: object) -> sandbox.Pool:
 def require_store() -> None:
     """Stop the page with an explanation when there is no readable store."""
     path = store_path()
+    source = store_source()
+    if source and remote.is_url(source) and not path.exists():
+        bar = st.progress(0.0, text=f"Downloading the store from {source.partition('#')[0]}…")
+
+        def shown(done: int, total: int | None) -> None:
+            share = min(done / total, 1.0) if total else 0.0
+            bar.progress(share, text=f"Downloading the store: {done / 1e6:,.1f}"
+                         + (f" of {total / 1e6:,.1f} MB" if total else " MB"))
+        try:
+            remote.fetch(source, CACHE_DIR, progress=shown)
+        except StoreError as exc:
+            bar.empty()
+            st.error(str(exc))
+            st.stop()
+        bar.empty()
     if not path.exists():
         st.info(
             f"**No store at `{path}`.** Build it from the demo config (about two minutes on a "

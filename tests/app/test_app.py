@@ -23,7 +23,7 @@ APP = str(ROOT / "streamlit_app.py")
 PAGES = re.findall(r'st\.Page\("views/(\w+\.py)"', (ROOT / "streamlit_app.py").read_text())
 
 
-def app_on(store: Path, monkeypatch) -> AppTest:
+def app_on(store: Path | str, monkeypatch) -> AppTest:
     monkeypatch.setenv("RLE_STORE", str(store))
     return AppTest.from_file(APP, default_timeout=60)
 
@@ -179,6 +179,35 @@ def test_foreign_file_gets_an_error_not_a_traceback(tmp_path, monkeypatch):
     at = app_on(path, monkeypatch).run()
     assert not at.exception
     assert "not a Robustness Lottery store" in at.error[0].value
+
+
+def test_a_store_named_by_url_is_downloaded_once_and_every_page_renders(synthetic_store, tmp_path,
+                                                                        monkeypatch):
+    from tests.support.http import Files, serve_files
+
+    monkeypatch.setenv("RLE_CACHE", str(tmp_path / "cache"))
+    with serve_files({"/demo.duckdb": synthetic_store.read_bytes()}) as base:
+        at = app_on(f"{base}/demo.duckdb", monkeypatch).run()
+        assert not at.exception and not at.error, (at.exception, at.error)
+        assert at.dataframe[0].value["model"].tolist() == ["dense", "magnitude-80"]
+        downloads = Files.hits.count("/demo.duckdb")
+        for page in PAGES:
+            at.switch_page(f"views/{page}").run()
+            assert not at.exception, (page, at.exception)
+        assert Files.hits.count("/demo.duckdb") == downloads == 1  # reused, not fetched again
+
+
+@pytest.mark.parametrize("route, message", [("/nothing.duckdb", "HTTP 404"),
+                                            ("/page.html", "not a readable DuckDB store")])
+def test_a_bad_store_url_is_one_message_on_the_page(tmp_path, monkeypatch, route, message):
+    from tests.support.http import serve_files
+
+    monkeypatch.setenv("RLE_CACHE", str(tmp_path / "cache"))
+    with serve_files({"/page.html": b"<html>hello</html>" * 50}) as base:
+        at = app_on(f"{base}{route}", monkeypatch).run()
+    assert not at.exception
+    assert len(at.error) == 1 and message in at.error[0].value, [e.value for e in at.error]
+    assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
 
 
 APP_FILES = [ROOT / "streamlit_app.py", *sorted((ROOT / "views").glob("*.py")),
