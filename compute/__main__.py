@@ -1,4 +1,5 @@
-"""Command line of the compute side: `python -m compute build CONFIG [options]` (see --help).
+"""Command line of the compute side: `python -m compute build CONFIG [options]` and
+`python -m compute export STORE --out SMALL [options]` (see --help).
 
 Bad input exits with code 2 and one line saying what is wrong; no traceback.
 """
@@ -27,7 +28,23 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--data-root", help="overrides the config's [data] root")
     b.add_argument("--checkpoints", help="where trained models are cached (default: the config's)")
     b.add_argument("--threads", type=int, help="CPU threads for evaluation (default: one per core)")
+    e = sub.add_parser("export", help="write a smaller store cut from one, for sharing")
+    e.add_argument("store", help="the store to cut (read only)")
+    e.add_argument("--out", required=True, help="the new, smaller store")
+    e.add_argument("--models", nargs="+", metavar="NAME", help="models to keep (default: all)")
+    e.add_argument("--conditions", nargs="+", metavar="NAME",
+                   help="conditions to keep, e.g. clean fog-5 (default: all; clean always)")
+    keep = e.add_mutually_exclusive_group()
+    keep.add_argument("--samples", type=int, metavar="N",
+                      help="keep N test samples spread evenly over the classes")
+    keep.add_argument("--classes", nargs="+", metavar="NAME", help="keep the samples of these classes")
+    e.add_argument("--drop-angles", action="store_true",
+                   help="leave out the angles to every class (the class-pair plane needs them)")
+    e.add_argument("--thumbnails", type=int, metavar="N",
+                   help="keep at most N corrupted thumbnails per condition")
     args = parser.parse_args(argv)
+    if args.command == "export":
+        return export(args)
 
     from compute.build import build
     from compute.config import load_config
@@ -43,6 +60,23 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted: the previous store is untouched; rerun to resume", file=sys.stderr)
         return 130
     print(f"wrote {path}")
+    return 0
+
+
+def export(args: argparse.Namespace) -> int:
+    from store import StoreError
+    from store.cut import cut
+
+    try:
+        path, notes = cut(args.store, args.out, models=args.models, conditions=args.conditions,
+                          samples=args.samples, classes=args.classes,
+                          drop_angles=args.drop_angles, thumbnails=args.thumbnails)
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for note in notes:
+        print(f"note: {note}")
+    print(f"wrote {path} ({path.stat().st_size / 1e6:,.1f} MB)")
     return 0
 
 

@@ -205,3 +205,31 @@ def test_a_factory_without_num_classes_builds_when_its_head_fits(tmp_path, tiny_
     result = run_cli("build", str(config))
     assert result.returncode == 2
     assert "builds a model with 5 outputs, the data set has 10 classes" in result.stderr
+
+
+def test_export_writes_a_smaller_valid_store_and_says_how_big(tmp_path):
+    from tests.support.synthetic import build_synthetic_store
+
+    source = build_synthetic_store(tmp_path / "full.duckdb")
+    out = tmp_path / "small.duckdb"
+    result = run_cli("export", str(source), "--out", str(out), "--models", "magnitude-80",
+                     "--samples", "30", "--thumbnails", "2", "--drop-angles")
+    assert result.returncode == 0, result.stderr
+    assert f"wrote {out} (" in result.stdout and " MB)" in result.stdout
+    assert "note: kept the dense reference dense" in result.stdout
+    assert out.stat().st_size < source.stat().st_size
+    assert open_store(out).execute("SELECT count(*) FROM samples").fetchall() == [(30,)]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--models", "nope"], "error: No model named nope in the store"),
+    (["--samples", "3", "--classes", "1"], "not allowed with argument --samples"),
+    (["--samples", "x"], "invalid int value"),
+])
+def test_export_refuses_bad_choices_with_one_line_and_exit_code_2(tmp_path, args, message):
+    from tests.support.synthetic import build_synthetic_store
+
+    source = build_synthetic_store(tmp_path / "full.duckdb")
+    result = run_cli("export", str(source), "--out", str(tmp_path / "small.duckdb"), *args)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "small.duckdb").exists()
