@@ -7,7 +7,7 @@ Reads one store built by `python -m compute build CONFIG`, read-only, with SQL.
 
 import streamlit as st
 
-from app.shared import store_path
+from app.shared import store_path, store_picker
 
 st.set_page_config(
     page_title="Robustness Lottery Explorer", page_icon=":material/grain:", layout="wide"
@@ -22,5 +22,6 @@ page = st.navigation([
     st.Page("views/samples.py", title="Samples", icon=":material/photo_library:"),
     st.Page("views/sql.py", title="SQL", icon=":material/terminal:"),
 ])
+store_picker()
 st.sidebar.caption(f"Store: `{store_path().name}`")
 page.run()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,23 +25,61 @@ DEFAULT_STORE = ROOT / "stores" / "demo.duckdb"
 STORE_ENV = "RLE_STORE"
 
 
-CACHE_DIR = Path(os.environ.get("RLE_CACHE", ROOT / "stores" / "cache"))
+
+
+def cache_dir() -> Path:
+    """Where stores named by URL are downloaded: $RLE_CACHE, else stores/cache/ (ignored by git)."""
+    return Path(os.environ.get("RLE_CACHE", ROOT / "stores" / "cache"))
+STORES_ENV = "RLE_STORES"
+
+
+def _secret(name: str) -> object:
+    try:
+        return st.secrets.get(name)
+    except Exception:  # no secrets file at all: Streamlit raises rather than returning None
+        return None
+
+
+def listed_stores() -> dict[str, str]:
+    """The stores a deployed app offers (name -> path or URL): $RLE_STORES as `name=URL` pairs
+    separated by `;` or new lines, or an `[RLE_STORES]` table in Streamlit's secrets."""
+    listed = _secret(STORES_ENV)
+    if isinstance(listed, Mapping):
+        return {str(k): str(v) for k, v in listed.items()}
+    text = os.environ.get(STORES_ENV) or (listed if isinstance(listed, str) else "")
+    pairs = (part.partition("=") for part in text.replace("\n", ";").split(";") if "=" in part)
+    return {name.strip(): source.strip() for name, _, source in pairs if name.strip()}
 
 
 def store_source() -> str | None:
-    """What names the store: `--store` after `streamlit run streamlit_app.py --`, else
-    $RLE_STORE, else `RLE_STORE` in Streamlit's secrets (how Community Cloud passes settings);
-    a path or an http(s) URL. None for the demo store."""
+    """What names the store: a listed store chosen in the URL (`?store=NAME`), else `--store`
+    after `streamlit run streamlit_app.py --`, else $RLE_STORE, else `RLE_STORE` in Streamlit's
+    secrets (how Community Cloud passes settings), else the first listed store; a path or an
+    http(s) URL. None for the demo store."""
+    listed = listed_stores()
+    chosen_name = st.query_params.get("store")
+    if chosen_name in listed:
+        return listed[chosen_name]
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--store")
     args, _ = parser.parse_known_args(sys.argv[1:])
-    chosen = args.store or os.environ.get(STORE_ENV)
-    if not chosen:
-        try:
-            chosen = st.secrets.get(STORE_ENV)
-        except Exception:  # no secrets file at all: Streamlit raises rather than returning None
-            chosen = None
+    chosen = args.store or os.environ.get(STORE_ENV) or _secret(STORE_ENV)
+    if not chosen and listed:
+        chosen = next(iter(listed.values()))
     return str(chosen) if chosen else None
+
+
+def store_picker() -> None:
+    """In the sidebar, when stores are listed: which one to read, kept in the URL as ?store=NAME
+    so a shared link opens the same store and view."""
+    listed = listed_stores()
+    if len(listed) < 2:
+        return
+    names = list(listed)
+    current = st.query_params.get("store")
+    choice = st.sidebar.selectbox("Store", names, index=names.index(current) if current in names
+                                  else 0, key="_store_choice")
+    st.query_params["store"] = choice
 
 
 def store_path() -> Path:
@@ -50,7 +88,7 @@ def store_path() -> Path:
     if source is None:
         return DEFAULT_STORE
     if remote.is_url(source):
-        return remote.cached_path(source, CACHE_DIR)
+        return remote.cached_path(source, cache_dir())
     return Path(source).expanduser().resolve()
 
 
@@ -94,19 +132,27 @@ def require_store() -> None:
             bar.progress(share, text=f"Downloading the store: {done / 1e6:,.1f}"
                          + (f" of {total / 1e6:,.1f} MB" if total else " MB"))
         try:
-            remote.fetch(source, CACHE_DIR, progress=shown)
+            remote.fetch(source, cache_dir(), progress=shown)
         except StoreError as exc:
             bar.empty()
             st.error(str(exc))
             st.stop()
         bar.empty()
     if not path.exists():
+        st.markdown(
+            "**Robustness Lottery Explorer** compares dense and pruned networks on clean and "
+            "corrupted images (CIFAR-10-C style) through the geometry of the last feature layer: "
+            "feature length, angles to every class direction, margins. It reads one store, a "
+            "DuckDB file that `python -m compute build` writes.")
         st.info(
-            f"**No store at `{path}`.** Build it from the demo config (about two minutes on a "
-            "2-core CPU; set up with `bash scripts/setup.sh requirements-compute.txt`):\n\n"
-            f"```bash\n.venv/bin/python -m compute build configs/demo.toml --out {path}\n```\n\n"
-            "or point the app at another store with "
-            f"`.venv/bin/streamlit run streamlit_app.py -- --store PATH` (or `{STORE_ENV}=PATH`)."
+            f"**No store at `{path}`.** Point the app at one: a path or an https:// URL in "
+            f"`{STORE_ENV}` (an environment variable, or a secret on Streamlit Community Cloud), "
+            "or `streamlit run streamlit_app.py -- --store PATH_OR_URL`; several as "
+            f"`{STORES_ENV}` (`name=URL;name=URL`) to choose among in the sidebar. "
+            "docs/deploy.md has the steps.\n\n"
+            "On your own machine, build the demo store (about two minutes on a 2-core CPU):\n\n"
+            f"```bash\nbash scripts/setup.sh requirements-compute.txt\n"
+            f".venv/bin/python -m compute build configs/demo.toml --out {path}\n```"
         )
         st.stop()
     try:

@@ -171,6 +171,28 @@ def test_missing_store_explains_how_to_build_one(tmp_path, monkeypatch):
     at = app_on(tmp_path / "none.duckdb", monkeypatch).run()
     assert not at.exception
     assert any("python -m compute build configs/demo.toml" in i.value for i in at.info)
+    # What the tool is and how to point it at a store come first (a deployed app cannot build).
+    assert "compares dense and pruned networks" in at.markdown[0].value
+    assert any("a path or an https:// URL in `RLE_STORE`" in i.value for i in at.info)
+
+
+def test_listed_stores_are_picked_in_the_sidebar_and_named_in_the_url(synthetic_store,
+                                                                        collapsed_store,
+                                                                        monkeypatch):
+    monkeypatch.delenv("RLE_STORE", raising=False)
+    monkeypatch.setenv("RLE_STORES", f"study={synthetic_store};collapsed={collapsed_store}")
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    assert at.sidebar.selectbox(key="_store_choice").value == "study"
+    assert at.query_params["store"] == "study"
+    assert len(at.dataframe[0].value) == 2
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["store"] = "collapsed"  # a shared link names its store
+    at.run()
+    assert at.sidebar.selectbox(key="_store_choice").value == "collapsed"
+    assert len(at.dataframe[0].value) == 3  # the collapsed store has one model more
+    at.sidebar.selectbox(key="_store_choice").set_value("study").run()
+    assert at.query_params["store"] == "study" and len(at.dataframe[0].value) == 2
 
 
 def test_foreign_file_gets_an_error_not_a_traceback(tmp_path, monkeypatch):
