@@ -43,10 +43,12 @@ def _split(url: str) -> tuple[str, str | None]:
 
 def cached_path(url: str, cache_dir: Path) -> Path:
     """Where the store of `url` lives in the cache (whether or not it is there yet): a folder per
-    URL (its hash), the file's own name inside."""
-    base, _ = _split(url)
+    URL and checksum named in it, the file's own name inside. So a new `#sha256=` (a new version
+    at the same address) is a new download, never the old file under the new checksum."""
+    base, expected = _split(url)
     name = Path(urllib.parse.urlparse(base).path).name or "store.duckdb"
-    return cache_dir / hashlib.sha256(base.encode()).hexdigest()[:16] / name
+    key = hashlib.sha256(f"{base}#{expected or ''}".encode()).hexdigest()[:16]
+    return cache_dir / key / name
 
 
 def _sidecar(base: str, timeout: float) -> str | None:

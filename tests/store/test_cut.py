@@ -7,6 +7,7 @@ import polars as pl
 import pytest
 
 from store import StoreError, derived, open_store, queries
+from store import cut as store_cut
 from store.analysis import correlation_matrix
 from store.cut import cut
 from store.queries.similarity import corruption_correlation
@@ -31,7 +32,8 @@ def test_a_cut_of_some_models_and_conditions_answers_as_the_original(synthetic_s
 
 
 def test_a_cut_of_samples_spreads_over_the_classes_and_recomputes_what_depends_on_them(
-        synthetic_store, tmp_path):
+        synthetic_store, tmp_path, monkeypatch):
+    monkeypatch.setattr(store_cut, "MOMENTS_FROM_ROWS", 0)  # store them, however small the cut
     path, notes = cut(synthetic_store, tmp_path / "cut.duckdb", samples=25, thumbnails=3,
                       drop_angles=True)
     assert any("linear CKA" in n for n in notes)
@@ -55,6 +57,7 @@ def test_a_cut_of_samples_spreads_over_the_classes_and_recomputes_what_depends_o
     names = [c for c in wide.columns if c not in ("model_id", "sample_id")]
     live = correlation_matrix(wide.select(names).to_numpy())
     assert stored.height == len(names) ** 2
+    assert con.execute("SELECT count(DISTINCT model_id) FROM shift_moments").fetchall() == [(2,)]
     for row in stored.iter_rows(named=True):
         i, j = names.index(row["corruption_a"]), names.index(row["corruption_b"])
         assert row["r"] == pytest.approx(live[i, j], abs=1e-9)
@@ -85,3 +88,13 @@ def test_the_app_reads_a_cut_like_any_store(synthetic_store, tmp_path):
     con = open_store(path)
     flips = queries.pruning_flips(con, 5)
     assert isinstance(flips, pl.DataFrame) and flips["n"].max() == 40
+
+
+def test_a_small_cut_leaves_the_moments_to_the_rows_and_the_view_still_answers(synthetic_store,
+                                                                             tmp_path):
+    path, notes = cut(synthetic_store, tmp_path / "cut.duckdb", samples=60)
+    assert any("shift moments" in n for n in notes)
+    con = open_store(path)
+    assert con.execute("SELECT count(*) FROM shift_moments").fetchall() == [(0,)]
+    models = [m for (m,) in con.execute("SELECT model_id FROM models").fetchall()]
+    assert corruption_correlation(con, "length", models, None).height > 0

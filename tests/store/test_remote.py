@@ -28,7 +28,7 @@ def test_a_store_is_downloaded_once_verified_and_reused(server, synthetic_store,
     sha = hashlib.sha256(synthetic_store.read_bytes()).hexdigest()
     seen = []
     path = fetch(f"{server}/demo.duckdb#sha256={sha}", tmp_path, progress=lambda d, t: seen.append((d, t)))
-    assert path == cached_path(f"{server}/demo.duckdb", tmp_path)
+    assert path == cached_path(f"{server}/demo.duckdb#sha256={sha}", tmp_path)
     assert path.read_bytes() == synthetic_store.read_bytes()
     open_store(path).close()
     assert seen[-1] == (synthetic_store.stat().st_size,) * 2  # progress to the end
