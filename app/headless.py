@@ -51,12 +51,14 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(store: Path, script: Path | str = "streamlit_app.py") -> Iterator[str]:
-    """`streamlit run` on `store` at a free loopback port; yields the base URL once it listens.
-    (`script` serves another app, e.g. a bare page the benchmarks compare with.)"""
+def serve(store: Path | str, script: Path | str = "streamlit_app.py",
+          python: str = sys.executable) -> Iterator[str]:
+    """`streamlit run` on `store` (a path or URL) at a free loopback port; yields the base URL
+    once it listens. (`script` serves another app, e.g. a bare page the benchmarks compare with;
+    `python` another environment's interpreter, e.g. one holding only requirements.txt.)"""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
+        [python, "-m", "streamlit", "run", str(script), "--server.headless", "true",
          "--server.address", "127.0.0.1", "--server.port", str(port),
          "--browser.gatherUsageStats", "false", "--", "--store", str(store)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
