@@ -109,33 +109,3 @@ def test_a_box_of_many_samples_is_kept_in_the_url_as_a_box_and_reopens(served):
         again = page.locator("strong", has_text=re.compile(r"^\d+ samples picked$"))
         again.wait_for(timeout=30_000)
         assert int(again.inner_text().split()[0]) == count
-
-
-def test_a_deployed_app_reads_a_cut_by_url_and_every_page_draws(synthetic_store, tmp_path,
-                                                                 monkeypatch):
-    """What a Streamlit Community Cloud deploy does: this environment has only the app's
-    requirements (no torch); the store is a cut served over HTTP and named by its URL."""
-    import hashlib
-
-    from store.cut import cut
-    from tests.support.http import Files, serve_files
-
-    small, _ = cut(synthetic_store, tmp_path / "small.duckdb", samples=200, thumbnails=10)
-    body = small.read_bytes()
-    monkeypatch.setenv("RLE_CACHE", str(tmp_path / "cache"))
-    with serve_files({"/small.duckdb": body}) as files:
-        url = f"{files}/small.duckdb#sha256={hashlib.sha256(body).hexdigest()}"
-        with serve(url) as base, browser(width=1280) as page:
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            for name, path, tab, _ in VIEWS:
-                open_view(page, base + path, tab)
-                shown = page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]')
-                assert shown.count() == 0, (name, shown.first.inner_text())
-                assert "small.duckdb" in page.locator('[data-testid="stSidebar"]').inner_text()
-            assert not errors, errors
-        assert Files.hits.count("/small.duckdb") == 1  # downloaded once for every page and visit
-        with serve(f"{files}/small.duckdb#sha256={'0' * 64}") as base, browser(width=1280) as page:
-            open_view(page, base + "/")
-            error = page.locator('[data-testid="stAlertContentError"]')
-            assert "does not match its sha256 checksum" in error.inner_text()

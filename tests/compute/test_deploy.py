@@ -59,14 +59,6 @@ def test_the_demo_cut_by_url_draws_every_page_in_an_app_without_torch(app_python
         assert Files.hits.count("/demo.duckdb") == 1
 
 
-def first_page_error(url: str, python: str) -> str:
-    with serve(url, python=python) as base, browser(width=1280) as page:
-        open_view(page, base + "/")
-        errors = page.locator('[data-testid="stAlertContentError"]')
-        assert errors.count() == 1 and not page.locator('[data-testid="stException"]').count()
-        return errors.inner_text()
-
-
 def test_every_bad_source_is_one_message_on_the_page_and_no_partial_file(app_python, shared_cut,
                                                                           tmp_path, monkeypatch):
     cache = tmp_path / "cache"
@@ -75,21 +67,26 @@ def test_every_bad_source_is_one_message_on_the_page_and_no_partial_file(app_pyt
     newer.write_bytes(shared_cut)
     with duckdb.connect(str(newer)) as con:
         con.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
-    routes = {"/demo.duckdb": shared_cut, "/page.html": b"<html>no store</html>" * 100,
-              "/newer.duckdb": newer.read_bytes()}
+    routes = {"/demo.duckdb": shared_cut, "/same.duckdb": shared_cut,
+              "/page.html": b"<html>no store</html>" * 100, "/newer.duckdb": newer.read_bytes()}
     with serve_files(routes) as files:
-        cases = [(f"{files}/demo.duckdb#sha256={'0' * 64}", "does not match its sha256"),
-                 (f"{files}/page.html", "is not a readable DuckDB store"),
-                 (f"{files}/newer.duckdb", "has schema version 99"),
-                 (f"{files}/missing.duckdb", "HTTP 404")]
-        for url, message in cases:
-            assert message in first_page_error(url, app_python), url
-            assert not [p for p in cache.rglob("*") if p.is_file()], url
+        # One server, the sources listed and each opened by name, as a shared link names it.
+        cases = {"checksum": (f"{files}/same.duckdb#sha256={'0' * 64}", "does not match its sha256"),
+                 "page": (f"{files}/page.html", "is not a readable DuckDB store"),
+                 "newer": (f"{files}/newer.duckdb", "has schema version 99"),
+                 "missing": (f"{files}/missing.duckdb", "HTTP 404"),
+                 "cut": (f"{files}/demo.duckdb", "broke off after")}
+        monkeypatch.setenv("RLE_STORES", ";".join(f"{k}={url}" for k, (url, _) in cases.items()))
         Files.cut.add("/demo.duckdb")  # the connection drops half-way
-        assert "broke off after" in first_page_error(f"{files}/demo.duckdb", app_python)
-        assert not [p for p in cache.rglob("*") if p.is_file()]
-        Files.cut.clear()  # the next start retries, and this time it arrives
-        with serve(f"{files}/demo.duckdb", python=app_python) as base, browser(width=1280) as page:
-            open_view(page, base + "/")
+        with serve(f"{files}/missing.duckdb", python=app_python) as base, \
+                browser(width=1280) as page:
+            for name, (_, message) in cases.items():
+                open_view(page, f"{base}/?store={name}")
+                errors = page.locator('[data-testid="stAlertContentError"]')
+                assert errors.count() == 1 and message in errors.inner_text(), name
+                assert not page.locator('[data-testid="stException"]').count(), name
+                assert not [p for p in cache.rglob("*") if p.is_file()], name
+            Files.cut.clear()  # the next visit retries, and this time it arrives
+            open_view(page, f"{base}/?store=cut")
             assert page.locator("h1").first.inner_text() == "Overview"
     shutil.rmtree(cache, ignore_errors=True)
