@@ -78,6 +78,19 @@ def model_colours(models: pl.DataFrame) -> dict[str, str]:
     return colours
 
 
+def recipe_colours(groups: pl.DataFrame) -> dict[str, str]:
+    """A colour per sweep recipe (columns recipe, method): its method's hue, as on every chart
+    of single models; a second recipe of the same method takes the next spare hue."""
+    spare = iter(OTHER_HUES * 8)
+    used: set[str] = set()
+    colours = {}
+    for recipe, method in groups.select("recipe", "method").unique(maintain_order=True).iter_rows():
+        hue = METHOD_HUES.get(method) if method not in used else None
+        used.add(method)
+        colours[recipe] = _shade(hue or next(spare), 0.0)
+    return colours
+
+
 def model_color(colours: Mapping[str, str], field: str = "model", title: str = "model",
                 legend: bool = True, shown: Sequence[str] | None = None) -> alt.Color:
     """The colour encoding of models: every model keeps its colour on every chart and page

@@ -1,5 +1,6 @@
-"""Command line of the compute side: `python -m compute build CONFIG [options]` and
-`python -m compute export STORE --out SMALL [options]` (see --help).
+"""Command line of the compute side: `python -m compute build CONFIG [options]`,
+`python -m compute plan CONFIG` and `python -m compute export STORE --out SMALL [options]`
+(see --help).
 
 Bad input exits with code 2 and one line saying what is wrong; no traceback.
 """
@@ -27,7 +28,23 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     b.add_argument("--data-root", help="overrides the config's [data] root")
     b.add_argument("--checkpoints", help="where trained models are cached (default: the config's)")
-    b.add_argument("--threads", type=int, help="CPU threads for evaluation (default: one per core)")
+    b.add_argument("--threads", type=int, help="CPU threads for training and evaluation "
+                   "(default: one per core); with --engine ray, each task's")
+    b.add_argument("--engine", default="inprocess", choices=["inprocess", "ray"],
+                   help="inprocess (default) or ray: Ray tasks on a local or remote cluster "
+                        "(pip install -r requirements-ray.txt; docs/distributed.md)")
+    b.add_argument("--address", help="with --engine ray: the cluster to join (e.g. auto, or "
+                   "ray://HEAD:10001); default: a local cluster with a worker per core")
+    b.add_argument("--gpus-per-task", type=float, help="with --engine ray: GPUs each task "
+                   "reserves (default 0: tasks run on CPUs)")
+    p = sub.add_parser("plan", help="list the models, conditions and work units a build will "
+                       "run, with a cost estimate, without running anything")
+    p.add_argument("config", help="TOML experiment config, e.g. configs/demo-sweep.toml")
+    p.add_argument("--out", help="store path (default: the config's `output`)")
+    p.add_argument("--device", default="auto", help="device to time: auto, cpu or cuda")
+    p.add_argument("--data-root", help="overrides the config's [data] root")
+    p.add_argument("--checkpoints", help="where trained models are cached (default: the config's)")
+    p.add_argument("--json", action="store_true", help="print the plan as JSON")
     e = sub.add_parser("export", help="write a smaller store cut from one, for sharing")
     e.add_argument("store", help="the store to cut (read only)")
     e.add_argument("--out", required=True, help="the new, smaller store")
@@ -45,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "export":
         return export(args)
+    if args.command == "plan":
+        return plan(args)
 
     from compute.build import build
     from compute.config import load_config
@@ -52,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_config(args.config, data_root=args.data_root, out=args.out,
                           checkpoints=args.checkpoints)
-        path = build(cfg, device=args.device, threads=args.threads)
+        path = build(cfg, device=args.device, threads=args.threads, engine=args.engine,
+                     address=args.address, gpus_per_task=args.gpus_per_task)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -60,6 +80,21 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted: the previous store is untouched; rerun to resume", file=sys.stderr)
         return 130
     print(f"wrote {path}")
+    return 0
+
+
+def plan(args: argparse.Namespace) -> int:
+    from compute.config import load_config
+    from compute.plan import describe, make_plan
+
+    try:
+        cfg = load_config(args.config, data_root=args.data_root, out=args.out,
+                          checkpoints=args.checkpoints)
+        made = make_plan(cfg, device=args.device)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(made.to_json() if args.json else describe(made))
     return 0
 
 

@@ -19,12 +19,17 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from compute.conditions import inspection_subset, listed_samples, resolve_conditions
+from compute.conditions import (
+    exemplar_masks,
+    inspection_subset,
+    listed_samples,
+    resolve_conditions,
+)
 from compute.config import BuildConfig
 from compute.datasets import DataSplits, load_data, png_bytes
-from compute.devices import resolve_device
+from compute.devices import cpu_threads, pinned, resolve_device
+from compute.engines import create_engine
 from compute.errors import UserError
-from compute.evaluation import evaluate, reproducible
 from compute.models import measure_sparsity
 from compute.preparation import PreparedModel, preflight, prepare_models
 from store.derived import shift_moment_views
@@ -67,7 +72,22 @@ def model_record(m: PreparedModel, ids: dict[str, int], num_classes: int) -> Mod
         feature_dim=m.probe.classifier.in_features,
         checkpoint=str(m.checkpoint) if m.checkpoint else None,
         checkpoint_sha256=m.checkpoint_sha256,
+        recipe=m.spec.recipe,
+        seed=m.spec.seed,
     )
+
+
+def sweep_groups(models: list[PreparedModel], references: list[int | None]
+                 ) -> list[tuple[tuple[list[int], list[int]], str]]:
+    """The populations exemplars are found in: per pruned sweep group (recipe and sparsity), the
+    rows of its models and of their dense references, with the group's recipe."""
+    groups: dict[tuple[str, float | None], list[int]] = {}
+    for i, m in enumerate(models):
+        if references[i] is not None:
+            key = (m.spec.recipe or m.spec.name, m.spec.prune.sparsity if m.spec.prune else None)
+            groups.setdefault(key, []).append(i)
+    return [((rows, sorted({references[i] for i in rows})), recipe)
+            for (recipe, _), rows in groups.items()]
 
 
 def _meta(cfg: BuildConfig, data: DataSplits, device: torch.device) -> dict[str, str]:
@@ -91,9 +111,11 @@ def _meta(cfg: BuildConfig, data: DataSplits, device: torch.device) -> dict[str,
     }
 
 
-def build(cfg: BuildConfig, device: str = "auto", threads: int | None = None) -> Path:
+def build(cfg: BuildConfig, device: str = "auto", threads: int | None = None,
+          engine: str = "inprocess", **engine_options: object) -> Path:
     """Build (or resume) the store of `cfg` and atomically put it at `cfg.output`; `threads`
-    fixes the CPU threads evaluation runs on (default: torch's, one per core)."""
+    fixes the CPU threads evaluation runs on (default: torch's, one per core). `engine` runs the
+    work units (compute/engines.py: inprocess, or ray with `address` and `gpus_per_task`)."""
     # cuBLAS is deterministic only with a fixed workspace, set before CUDA starts.
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     dev = resolve_device(device)
@@ -105,12 +127,17 @@ def build(cfg: BuildConfig, device: str = "auto", threads: int | None = None) ->
     resolve_conditions(cfg)  # unknown names fail before the data is read
     preflight(cfg)
     check_output(cfg.output)
+    runner = create_engine(engine, dev, threads, **engine_options)
     data = load_data(cfg.data.source, **cfg.data.options)
     conditions = resolve_conditions(cfg, data.test)
     num_classes = len(data.classes)
-    models = prepare_models(cfg, data, dev)
+    runner.train_missing(cfg, data)
+    with cpu_threads(threads):  # loads what an engine trained; trains what is left
+        models = prepare_models(cfg, data, dev)
     ids = {m.spec.name: m.model_id for m in models}
     test = data.test
+    # Page-locked on a GPU machine: every condition copies batches of these to the device.
+    test.images = pinned(test.images, dev)
 
     try:
         writer = StoreWriter(cfg.output, cfg.fingerprint(), num_classes)
@@ -133,18 +160,22 @@ def build(cfg: BuildConfig, device: str = "auto", threads: int | None = None) ->
         model_ids = [m.model_id for m in models]
         references = [model_ids.index(ids[reference_of(m)]) if reference_of(m) else None
                       for m in models]
+        groups = sweep_groups(models, references)
         clean_correct = None
-        for condition in tqdm(conditions, desc=f"evaluating {len(models)} models", unit="cond"):
-            todo = [m for m in models if (m.model_id, condition.condition_id) not in done]
-            if not todo:
-                continue
-            # Every model runs, not only the missing ones: CKA needs all their features at once.
-            # (Only a resumed condition re-runs a model.) Similarity first, so a condition whose
-            # metrics are all written always has its similarity too.
-            with reproducible(threads):
-                results, cka = evaluate(models, condition, test, dev, cfg.batch_size)
-            writer.put_similarity(condition.condition_id, [m.model_id for m in models],
-                                  cka.cpu().numpy())
+        # Every model runs on a condition, not only the missing ones: CKA needs all their
+        # features at once. (Only a resumed condition re-runs a model.)
+        todo = [c for c in conditions
+                if any((m.model_id, c.condition_id) not in done for m in models)]
+        if writer.resumed and done:
+            tqdm.write(f"resuming {writer.partial.name}: {len(done):,} of "
+                       f"{len(models) * len(conditions):,} (model, condition) pairs are written, "
+                       f"{len(todo)} conditions to go", file=sys.stderr)
+        results_by_condition = runner.evaluations(cfg, models, todo, test, num_classes)
+        for condition, (results, cka) in tqdm(results_by_condition, total=len(todo),
+                                              desc=f"evaluating {len(models)} models",
+                                              unit="cond"):
+            # Similarity first, so a condition whose metrics are all written has it too.
+            writer.put_similarity(condition.condition_id, [m.model_id for m in models], cka)
             sample_ids = np.arange(len(test), dtype=np.int32)
             correct = np.stack([r["correct"] for r in results])
             if condition.corruption is None:
@@ -153,8 +184,15 @@ def build(cfg: BuildConfig, device: str = "auto", threads: int | None = None) ->
                 clean_correct = writer.correct(conditions[0].condition_id, model_ids, len(test))
             if condition.corruption is not None:
                 margin = np.stack([r["margin_distance"] for r in results])
+                pred = np.stack([r["pred"] for r in results])
+                masks = exemplar_masks(pred, [p for p, _ in groups], num_classes)
+                exemplars = [None] * len(models)
+                for (members, _), mask in zip(groups, masks, strict=True):
+                    for i in members[0]:
+                        exemplars[i] = mask
                 kept = np.union1d(subset, listed_samples(correct, clean_correct, margin,
-                                                         references, cfg.listed_thumbnails))
+                                                         references, cfg.listed_thumbnails,
+                                                         exemplars))
                 if len(kept):
                     images = (condition.images(test, torch.from_numpy(kept), dev) * 255)
                     writer.put_condition_thumbnails(

@@ -4,6 +4,7 @@ mismatch, and saving the models a build trains."""
 from __future__ import annotations
 
 import hashlib
+import io
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -114,19 +115,34 @@ def load_into(
     return state
 
 
-def save(net: nn.Module, path: Path, recipe: Mapping,
-         masks: Mapping[str, torch.Tensor] | None = None,
-         history: list[dict[str, float]] | None = None) -> str:
-    """Save weights, pruning masks, the recipe that made them and what the pruning method
-    recorded on the way (gmp's sparsity trace), atomically; return the sha256."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+def dumps(net: nn.Module, recipe: Mapping,
+          masks: Mapping[str, torch.Tensor] | None = None,
+          history: list[dict[str, float]] | None = None) -> bytes:
+    """A checkpoint file's bytes: the weights, the pruning masks, the recipe that made them and
+    what the pruning method recorded on the way (gmp's sparsity trace). Bytes, so that a model
+    trained in a Ray task travels to the driver through the object store."""
     payload = {"state_dict": net.state_dict(), "recipe": dict(recipe), "history": history or []}
     if masks is not None:
         payload["masks"] = {k: m.detach().cpu().bool() for k, m in masks.items()}
-    torch.save(payload, tmp)
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    return buffer.getvalue()
+
+
+def write_atomically(path: Path, data: bytes) -> str:
+    """Write a checkpoint's bytes where the cache keeps it, whole or not at all; the sha256."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
     tmp.replace(path)
-    return sha256(path)
+    return hashlib.sha256(data).hexdigest()
+
+
+def save(net: nn.Module, path: Path, recipe: Mapping,
+         masks: Mapping[str, torch.Tensor] | None = None,
+         history: list[dict[str, float]] | None = None) -> str:
+    """Save a checkpoint (see `dumps`) atomically; return the sha256."""
+    return write_atomically(path, dumps(net, recipe, masks, history))
 
 
 def read_history(path: Path) -> list[dict[str, float]]:

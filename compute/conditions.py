@@ -75,19 +75,39 @@ def inspection_subset(labels: torch.Tensor, size: int) -> torch.Tensor:
     return torch.sort(chosen).values
 
 
+def modal(pred: np.ndarray, classes: int) -> np.ndarray:
+    """The most frequent prediction per sample over a population's rows of `pred` (models,
+    samples); a tie goes to the lowest class, as in scipy.stats.mode and the store's SQL."""
+    counts = np.stack([(pred == k).sum(axis=0) for k in range(classes)])
+    return counts.argmax(axis=0)  # argmax returns the first maximum: the lowest class
+
+
+def exemplar_masks(pred: np.ndarray, groups: Sequence[tuple[Sequence[int], Sequence[int]]],
+                   classes: int) -> list[np.ndarray]:
+    """Per (pruned rows, dense rows) population pair, the pruning-identified exemplars (Hooker et
+    al. 2019): samples whose modal prediction over the pruned rows of `pred` differs from the
+    one over the dense rows."""
+    return [modal(pred[list(pruned)], classes) != modal(pred[list(dense)], classes)
+            for pruned, dense in groups]
+
+
 def listed_samples(correct: np.ndarray, clean_correct: np.ndarray, margin: np.ndarray,
-                   references: Sequence[int | None], per_list: int) -> np.ndarray:
+                   references: Sequence[int | None], per_list: int,
+                   exemplars: Sequence[np.ndarray | None] = ()) -> np.ndarray:
     """The samples the Samples page lists first under one condition, whose corrupted images the
     store keeps: for every model the first `per_list` corruption-fragile samples (right on clean,
     wrong here) and, for a model with a reference (its index in `references`), the first
-    `per_list` pruning-fragile and pruning-gain ones, in the page's order (largest |margin
-    distance| first, undefined last, then by sample id). Arrays are (models, samples)."""
+    `per_list` pruning-fragile and pruning-gain ones and of its sweep group's exemplars
+    (`exemplars[m]`, a mask), in the page's order (largest |margin distance| first, undefined
+    last, then by sample id). Arrays are (models, samples)."""
     chosen: set[int] = set()
     for m in range(len(correct)):
         lists = [clean_correct[m] & ~correct[m]]
         r = references[m]
         if r is not None:
             lists += [correct[r] & ~correct[m], ~correct[r] & correct[m]]
+        if m < len(exemplars) and exemplars[m] is not None:
+            lists.append(exemplars[m])
         decisive = np.nan_to_num(np.abs(margin[m]), nan=-1.0)  # undefined sorts last
         for mask in lists:
             idx = np.flatnonzero(mask)

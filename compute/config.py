@@ -68,6 +68,8 @@ class ModelSpec:
     reference: str | None = None  # dense model to compare with (defaults to base)
     prune: PruneSpec | None = None
     train: TrainRecipe | None = None
+    recipe: str | None = None  # the [[models]] entry a sweep expanded into this model
+    seed: int | None = None  # its seed in that sweep (None outside a seed sweep)
 
     @property
     def method(self) -> str:
@@ -94,6 +96,7 @@ class BuildConfig:
     models: tuple[ModelSpec, ...]
     seed: int = 0
     batch_size: int = 256
+    autocast: str = "none"  # evaluation's forward pass: none (float32), bf16 or fp16
     cifar10c: Path | None = None  # official CIFAR-10-C files to read instead of generating
     thumbnails: int = 40  # samples whose corrupted images are stored for inspection
     # Corrupted images also for the first this-many samples of every list the Samples page shows
@@ -135,6 +138,9 @@ class _Conditions:
 @dataclass(frozen=True)
 class _Evaluation:
     batch_size: int = bounded(256, lambda v: v >= 1, "at least 1")
+    # The forward pass in reduced precision; the geometry is still computed in float64 from the
+    # (reduced-precision) features. Its effect on the stored numbers: docs/benchmarks.md.
+    autocast: str = bounded("none", lambda v: v in ("none", "bf16", "fp16"), "none, bf16 or fp16")
 
 
 @dataclass(frozen=True)
@@ -147,6 +153,10 @@ class _Model:
     reference: str | None = None
     prune: dict | None = None
     train: dict | None = None
+    # A sweep: one model per seed (and per sparsity, when the prune table's `sparsity` is a list).
+    seeds: tuple[int, ...] | None = bounded(
+        None, lambda v: len(v) > 0 and len(set(v)) == len(v) and min(v) >= 0,
+        "a non-empty list of distinct integers, 0 or more")
 
 
 @dataclass(frozen=True)
@@ -234,8 +244,9 @@ def _take(cls: type, table: Any, where: str) -> dict[str, Any]:
     return _checked(table, hints, required, where, bounds)
 
 
-def _prune(table: Any, where: str) -> PruneSpec:
-    """A `prune` table: `method`, then that method's own hyperparameters."""
+def _prune(table: Any, where: str) -> list[PruneSpec]:
+    """A `prune` table: `method`, then that method's own hyperparameters; one spec per sparsity
+    when `sparsity` is a list (a sweep)."""
     from compute.pruning import get_method, list_pruning_methods  # the methods import this module
 
     if not isinstance(table, dict):
@@ -245,9 +256,59 @@ def _prune(table: Any, where: str) -> PruneSpec:
         raise UserError(f"{where} needs 'method' (one of {', '.join(list_pruning_methods())})")
     params = get_method(method).params
     hints, required, bounds = _schema(params)
+    sweep = table.get("sparsity")
+    if isinstance(sweep, list):
+        if not sweep or len(set(sweep)) != len(sweep):
+            raise UserError(f"'sparsity' in {where} must be a number or a non-empty list of "
+                            f"distinct numbers, got {_described(sweep)}")
+        return [_prune({**table, "sparsity": s}, where)[0] for s in sweep]
     values = _checked({k: v for k, v in table.items() if k != "method"},
                       {"method": str, **hints}, required, f"{where} (method '{method}')", bounds)
-    return PruneSpec(method, params(**values))
+    return [PruneSpec(method, params(**values))]
+
+
+def percent(sparsity: float) -> str:
+    """A sparsity as a sweep names it: 0.9 -> '90', 0.975 -> '97.5'."""
+    return f"{sparsity * 100:.4g}"
+
+
+def _expand(values: dict[str, Any], prunes: list[PruneSpec] | None,
+            swept: dict[str, list[ModelSpec]], where: str) -> list[ModelSpec]:
+    """One model entry as the models it describes: itself, or one per sparsity and seed, named
+    `<name>-<percent>` / `<name>-s<seed>` / `<name>-<percent>-s<seed>`. A reference to a model
+    swept over seeds is to its member with the same seed."""
+    stem = values["name"]
+    seeds = values.pop("seeds", None)
+    by_sparsity = prunes is not None and len(prunes) > 1
+    out = []
+    for prune in prunes or [None]:
+        for seed in seeds or [None]:
+            name = stem + (f"-{percent(prune.sparsity)}" if by_sparsity else "") + (
+                f"-s{seed}" if seed is not None else "")
+            refs = {key: _member(values.get(key), seed, swept, where, key)
+                    for key in ("base", "reference")}
+            recipe = stem if (by_sparsity or seeds) else None
+            out.append(ModelSpec(**{**values, **refs, "name": name, "prune": prune,
+                                    "recipe": recipe, "seed": seed}))
+    return out
+
+
+def _member(ref: str | None, seed: int | None, swept: dict[str, list[ModelSpec]], where: str,
+            key: str) -> str | None:
+    """The model a `base` or `reference` names: itself, or its sweep's member with `seed`."""
+    if ref is None or ref not in swept:
+        return ref
+    members = swept[ref]
+    if len({m.prune.sparsity for m in members if m.prune}) > 1:
+        raise UserError(f"'{key}' of {where} is '{ref}', a sweep over sparsities: name one of "
+                        f"its models, e.g. '{members[0].name}'")
+    match = [m.name for m in members if m.seed == seed]
+    if seed is None or not match:
+        have = ", ".join(str(m.seed) for m in members)
+        raise UserError(f"'{key}' of {where} is '{ref}', a sweep over seeds {have}: give this "
+                        f"entry seeds among them (each model then uses its own seed's '{ref}'), "
+                        f"or name one of its models, e.g. '{members[0].name}'")
+    return match[0]
 
 
 def _source_parameters(source: str) -> tuple[dict[str, Any], set[str]]:
@@ -314,18 +375,26 @@ def load_config(path: str | Path, data_root: str | None = None, out: str | None 
 
     if not top["models"]:
         raise UserError(f"config {path.name} needs at least one [[models]] table")
-    models = []
+    models: list[ModelSpec] = []
+    swept: dict[str, list[ModelSpec]] = {}  # entry name -> its models, for entries that expand
     for i, table in enumerate(top["models"]):
         label = table.get("name") if isinstance(table, dict) else None
         where = f"[[models]] #{i + 1}" + (f" ('{label}')" if isinstance(label, str) else "")
         m = _take(_Model, table, where)
+        prunes = None
         if m.get("prune") is not None:
-            m["prune"] = _prune(m["prune"], f"the prune table of {where}")
+            prunes = _prune(m.pop("prune"), f"the prune table of {where}")
         if m.get("train") is not None:
             m["train"] = TrainRecipe(**_take(TrainRecipe, m["train"], f"the train table of {where}"))
         if m.get("checkpoint") is not None:
             m["checkpoint"] = str(resolve(m["checkpoint"].replace("{data_root}", root)))
-        models.append(ModelSpec(**m))
+        if m.get("seeds") is not None and m.get("checkpoint") is not None:
+            raise UserError(f"{where} has a 'checkpoint' and 'seeds': a given checkpoint is one "
+                            "model, so it has no seeds to sweep")
+        expanded = _expand(m, prunes, swept, where)
+        if len(expanded) > 1 or expanded[0].recipe is not None:
+            swept[m["name"]] = expanded
+        models.extend(expanded)
     _check_models(models)
 
     corruptions = conditions.get("corruptions", ())
@@ -351,6 +420,7 @@ def load_config(path: str | Path, data_root: str | None = None, out: str | None 
         models=tuple(models),
         seed=top.get("seed", 0),
         batch_size=evaluation.get("batch_size", 256),
+        autocast=evaluation.get("autocast", "none"),
         cifar10c=cifar10c,
         thumbnails=conditions.get("thumbnails", 40),
         listed_thumbnails=conditions.get("listed_thumbnails", 48),

@@ -11,6 +11,7 @@ import torch
 
 from compute.conditions import Condition
 from compute.datasets import ImageSet
+from compute.devices import AUTOCAST
 from compute.geometry import geometry
 from compute.preparation import PreparedModel
 from compute.similarity import FeatureGram
@@ -39,10 +40,13 @@ def reproducible(threads: int | None) -> Iterator[None]:
 @torch.inference_mode()
 def evaluate(
     models: list[PreparedModel], condition: Condition, test: ImageSet, device: torch.device,
-    batch_size: int,
+    batch_size: int, autocast: str = "none",
 ) -> tuple[list[dict[str, np.ndarray]], torch.Tensor]:
     """Geometry of every test sample under one condition, for each model (one dict of arrays
-    each), and the linear CKA between the models' penultimate features (M x M)."""
+    each), and the linear CKA between the models' penultimate features (M x M). `autocast` runs
+    the forward passes in bf16 or fp16 (AUTOCAST); the geometry and CKA stay in float64 / float32
+    from the features it gives."""
+    dtype = AUTOCAST[autocast]
     parts: list[list[dict[str, torch.Tensor]]] = [[] for _ in models]
     gram = FeatureGram()
     ids = torch.arange(len(test))
@@ -53,7 +57,9 @@ def evaluate(
         y = test.labels[batch].to(device)
         features = []
         for out, m in zip(parts, models, strict=True):
-            f, _ = m.probe.features_and_logits(x)
+            with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+                f, _ = m.probe.features_and_logits(x)
+            f = f.float()
             features.append(f)
             out.append(geometry(f, m.probe.classifier.weight, m.probe.classifier.bias, y))
         gram.update(features)

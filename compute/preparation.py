@@ -14,6 +14,7 @@ import hashlib
 import json
 import sys
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -63,6 +64,25 @@ def _key(*parts: object) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
+def weight_keys(cfg: BuildConfig) -> dict[str, str]:
+    """Each model's weight key, computed as prepare_models does but without loading or training
+    anything: what `plan` checks the checkpoint cache with."""
+    keys: dict[str, str] = {}
+    archs: dict[str, str] = {}
+    for spec in cfg.models:
+        archs[spec.name] = spec.arch or archs[spec.base]
+        given = checkpoints.sha256(Path(spec.checkpoint)) if spec.checkpoint else None
+        keys[spec.name] = _key(code_fingerprint(), archs[spec.name], dataclasses.asdict(cfg.data),
+                               dataclasses.asdict(spec), cfg.seed,
+                               keys[spec.base] if spec.base else None, given)
+    return keys
+
+
+def cached_checkpoint(cfg: BuildConfig, spec: ModelSpec, key: str) -> Path:
+    """Where a trained or pruned model's weights are cached."""
+    return cfg.checkpoints / f"{spec.name}-{key}.pt"
+
+
 def preflight(cfg: BuildConfig) -> None:
     """What can be checked of the models before any data is read or model trained: their
     architectures exist (foreign factories import), their checkpoints are there."""
@@ -79,38 +99,60 @@ def preflight(cfg: BuildConfig) -> None:
             get_method(spec.prune.method)
 
 
+def empty_probe(cfg: BuildConfig, spec: ModelSpec, arch: str, num_classes: int) -> Probe:
+    """A model of the spec's architecture with whatever weights it is created with, to load a
+    state dict into."""
+    return Probe(create_model(arch, num_classes), spec.classifier, cfg.data.mean, cfg.data.std)
+
+
+def initial_probe(cfg: BuildConfig, spec: ModelSpec, arch: str, num_classes: int,
+                  base_state: Mapping[str, torch.Tensor] | None) -> Probe:
+    """A model as it is before its own training: initialised from its own seed (its weights must
+    depend on its recipe only, not on what ran before it: the cache is keyed on the recipe), then
+    loaded from its given checkpoint or from its base model's trained weights."""
+    torch.manual_seed(model_seed(cfg.seed, spec.name))
+    probe = empty_probe(cfg, spec, arch, num_classes)
+    if spec.checkpoint:
+        checkpoints.load_into(probe.net, Path(spec.checkpoint), probe.classifier_name, num_classes)
+    elif base_state is not None:
+        probe.net.load_state_dict(base_state)
+    return probe
+
+
+def train_one(cfg: BuildConfig, spec: ModelSpec, probe: Probe, train_set: ImageSet | None,
+              device: torch.device, key: str) -> tuple[bytes, list[dict[str, float]]]:
+    """Train or prune one model from `initial_probe` in place; (its checkpoint file's bytes,
+    what its method recorded). The engines run this, in process or as a Ray task."""
+    masks, history = _train_and_prune(
+        probe, spec, train_set, device, model_seed(cfg.seed, spec.name),
+        from_trained=spec.base is not None or spec.checkpoint is not None)
+    return checkpoints.dumps(probe.net, {"key": key, **dataclasses.asdict(spec)}, masks,
+                             history), history
+
+
 def prepare_models(cfg: BuildConfig, data: DataSplits, device: torch.device) -> list[PreparedModel]:
     """Load, train and prune every model of the config, reusing checkpoints whose key matches."""
     num_classes = len(data.classes)
     prepared: dict[str, PreparedModel] = {}
+    keys = weight_keys(cfg)
     for model_id, spec in enumerate(cfg.models):
         base = prepared.get(spec.base) if spec.base else None
         arch = spec.arch or base.arch
-        # A model's weights must depend on its own recipe only (the checkpoint cache is keyed on
-        # it), not on what ran before it: initialise and train from a seed of its own.
-        seed = model_seed(cfg.seed, spec.name)
-        torch.manual_seed(seed)
-        probe = Probe(create_model(arch, num_classes), spec.classifier, cfg.data.mean, cfg.data.std)
-        ckpt_path, ckpt_sha, history = None, None, []
+        probe = initial_probe(cfg, spec, arch, num_classes,
+                              base.probe.net.state_dict() if base else None)
+        key = keys[spec.name]
+        ckpt_path, history = None, []
+        ckpt_sha = checkpoints.sha256(Path(spec.checkpoint)) if spec.checkpoint else None
         if spec.checkpoint:
             ckpt_path = Path(spec.checkpoint)
-            checkpoints.load_into(probe.net, ckpt_path, probe.classifier_name, num_classes)
-            ckpt_sha = checkpoints.sha256(ckpt_path)
-        elif base is not None:
-            probe.net.load_state_dict(base.probe.net.state_dict())
-        key = _key(code_fingerprint(), arch, dataclasses.asdict(cfg.data), dataclasses.asdict(spec),
-                   cfg.seed, base.key if base else None, ckpt_sha)
         if spec.prune or spec.train:
-            ckpt_path = cfg.checkpoints / f"{spec.name}-{key}.pt"
+            ckpt_path = cached_checkpoint(cfg, spec, key)
             if ckpt_path.is_file():
                 checkpoints.load_into(probe.net, ckpt_path, probe.classifier_name, num_classes)
                 history = checkpoints.read_history(ckpt_path)
             else:
-                masks, history = _train_and_prune(
-                    probe, spec, data.train, device, seed,
-                    from_trained=base is not None or spec.checkpoint is not None)
-                checkpoints.save(probe.net, ckpt_path, {"key": key, **dataclasses.asdict(spec)},
-                                 masks, history)
+                payload, history = train_one(cfg, spec, probe, data.train, device, key)
+                checkpoints.write_atomically(ckpt_path, payload)
             ckpt_sha = checkpoints.sha256(ckpt_path)
         probe.to(device).eval()
         prepared[spec.name] = PreparedModel(model_id, spec, arch, probe, key, ckpt_path, ckpt_sha,

@@ -1,6 +1,7 @@
 """Summaries derived from `metrics` when a store is written, so pages need not read every metric
-row: the moments of each model's per-sample corruption shifts (`shift_moments`). The writer
-calls these; a store without them (schema version 2) computes the same numbers live."""
+row: per (model, condition) the accuracy, calibration and metric means (`summaries`,
+`calibration`), and the moments of each model's per-sample corruption shifts (`shift_moments`).
+The writer calls these; a cut without the moments computes the same numbers live."""
 
 from __future__ import annotations
 
@@ -15,6 +16,42 @@ from store.querying import CLEAN_ID, Con, frame, ids
 # "Averaged over severities" is `severity=None` in every function of the store; `shift_moments`
 # keeps those rows under this severity (a key cannot be NULL, and no corruption has severity 0).
 STORED_ALL_SEVERITIES = 0
+
+# Equal-width confidence bins of the reliability diagram and of the ECE (Guo et al. 2017 use 15).
+CALIBRATION_BINS = 15
+
+
+def calibration_sql(bins: int = CALIBRATION_BINS) -> str:
+    """Every (model, condition, bin) of `metrics`: the bin's count, mean confidence and accuracy.
+    Bin b holds confidences in (b/bins, (b+1)/bins], as in Guo et al.'s reference code; a
+    confidence of exactly 0 (impossible for a softmax maximum) would fall in bin 0."""
+    return f"""
+        SELECT model_id, condition_id,
+               greatest(ceil(confidence::DOUBLE * {bins})::INTEGER - 1, 0)::TINYINT AS bin,
+               count(*)::INTEGER AS n, avg(confidence::DOUBLE) AS confidence,
+               avg(correct::DOUBLE) AS accuracy
+        FROM metrics GROUP BY ALL
+    """
+
+
+def summaries_sql() -> str:
+    """Every (model, condition) of `metrics` with the columns of `summaries`; reads `calibration`,
+    which must be written first (the ECE is a sum over its bins)."""
+    means = ", ".join(f"avg({name}) AS mean_{name}" for name in PLOTTABLE)
+    return f"""
+        WITH rows AS (
+            SELECT model_id, condition_id, count(*)::INTEGER AS n, avg(correct::DOUBLE) AS accuracy,
+                   {means}
+            FROM metrics GROUP BY ALL
+        ), ece AS (
+            SELECT model_id, condition_id,
+                   sum(n * abs(accuracy - confidence)) / sum(n) AS ece
+            FROM calibration GROUP BY ALL
+        )
+        SELECT r.model_id, r.condition_id, r.n, r.accuracy, e.ece,
+               {", ".join(f"r.mean_{name}" for name in PLOTTABLE)}
+        FROM rows r JOIN ece e USING (model_id, condition_id)
+    """
 
 
 def stored_severity(severity: int | None) -> int:

@@ -22,6 +22,8 @@ class ModelRecord:
     checkpoint: str | None = None
     checkpoint_sha256: str | None = None
     notes: str | None = None
+    recipe: str | None = None  # the config entry a sweep expanded (None: the model's own name)
+    seed: int | None = None  # the sweep's seed (None outside a seed sweep)
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import duckdb
 
-SCHEMA_VERSION = "3"
-# Version 2 lacks `shift_moments`; its stores still open (that one view computes from `metrics`).
-READABLE_VERSIONS = ("2", "3")
+SCHEMA_VERSION = "4"
+# Version 3 lacks the sweep columns and the summaries every page reads: rebuild (the trained
+# weights are cached, so a rebuild only re-evaluates).
+READABLE_VERSIONS = ("4",)
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 
 
@@ -29,9 +30,19 @@ class StoreError(Exception):
     """A store that cannot be opened or written; the message says what to do about it."""
 
 
+def summary_columns() -> list[str]:
+    """The `mean_<metric>` columns of `summaries`: one per plottable metric of the catalogue."""
+    from store.catalogue import PLOTTABLE
+
+    return [f"mean_{name}" for name in PLOTTABLE]
+
+
 def create_schema(con: duckdb.DuckDBPyConnection, num_classes: int) -> None:
     """Create every table and view of the current schema in an empty database."""
-    con.execute(SCHEMA_SQL.read_text().replace("{num_classes}", str(int(num_classes))))
+    means = "\n".join(f"    {c:<15} DOUBLE,  -- NULL where the metric is undefined for every sample"
+                      for c in summary_columns())
+    con.execute(SCHEMA_SQL.read_text().replace("{num_classes}", str(int(num_classes)))
+                .replace("{summary_means}", means))
     con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
 
 

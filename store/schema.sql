@@ -1,4 +1,5 @@
--- Robustness Lottery Explorer store, schema version 3 (version 2 lacks shift_moments).
+-- Robustness Lottery Explorer store, schema version 4. Version 3 lacked the sweep columns of
+-- `models` and the per-(model, condition) summaries; version 2 also lacked shift_moments.
 -- One file holds everything the app shows; compute writes it, the app only reads it.
 -- Integer keys keep the metrics table small and joins fast; names live in the dimension tables
 -- and in the *_named views below for people writing their own SQL.
@@ -13,6 +14,8 @@ CREATE TABLE models (
     name               VARCHAR NOT NULL UNIQUE,
     arch               VARCHAR NOT NULL,
     method             VARCHAR NOT NULL,    -- 'dense' or a pruning method
+    recipe             VARCHAR NOT NULL,    -- the config's [[models]] entry (a sweep's members share it)
+    seed               INTEGER,             -- the sweep's seed (NULL for a model outside a seed sweep)
     target_sparsity    DOUBLE,              -- what the recipe asked for (NULL for dense)
     sparsity           DOUBLE NOT NULL,     -- measured: zero weights / prunable weights
     params_total       BIGINT NOT NULL,
@@ -121,13 +124,36 @@ CREATE TABLE shift_moments (
     n            BIGINT NOT NULL,      -- samples with every corruption's shift finite
     mean_a       DOUBLE NOT NULL,      -- their mean shift under corruption_a
     products     DOUBLE NOT NULL,      -- sum over them of (shift_a - mean_a) (shift_b - mean_b)
-    PRIMARY KEY (model_id, metric, severity, corruption_a, corruption_b)
+    -- No key: its index would take more room than the rows (the writer replaces whole views).
+);
+
+-- Derived from `metrics` when a store is committed (store/derived.py: put_summaries), so that pages
+-- showing many models never scan every metric row: per (model, condition), the accuracy, the
+-- expected calibration error and the mean of every plottable metric.
+CREATE TABLE summaries (
+    model_id        SMALLINT NOT NULL,
+    condition_id    SMALLINT NOT NULL,
+    n               INTEGER NOT NULL,
+    accuracy        DOUBLE NOT NULL,
+    ece             DOUBLE NOT NULL,   -- sum over confidence bins of n_b / n |accuracy_b - confidence_b|
+{summary_means}
+    PRIMARY KEY (model_id, condition_id)
+);
+
+-- The reliability diagram's bins: 15 equal-width bins of confidence, (b/15, (b+1)/15]
+-- (Guo et al. 2017, "On Calibration of Modern Neural Networks"); empty bins have no row.
+CREATE TABLE calibration (
+    model_id     SMALLINT NOT NULL,
+    condition_id SMALLINT NOT NULL,
+    bin          TINYINT NOT NULL,     -- 0..14
+    n            INTEGER NOT NULL,
+    confidence   DOUBLE NOT NULL,      -- mean confidence of the bin's samples
+    accuracy     DOUBLE NOT NULL,      -- the fraction of them classified correctly
+    PRIMARY KEY (model_id, condition_id, bin)
 );
 
 CREATE VIEW accuracy AS
-SELECT model_id, condition_id, avg(correct::DOUBLE) AS accuracy, count(*) AS n
-FROM metrics
-GROUP BY ALL;
+SELECT model_id, condition_id, accuracy, n FROM summaries;
 
 CREATE VIEW metrics_named AS
 SELECT m.name AS model, c.name AS condition, c.corruption, c.severity, c.family, mt.*

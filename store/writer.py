@@ -20,7 +20,7 @@ import pyarrow as pa
 from store import derived
 from store.catalogue import METRICS
 from store.records import ConditionRecord, ModelRecord
-from store.schema import SCHEMA_VERSION, create_schema
+from store.schema import SCHEMA_VERSION, create_schema, summary_columns
 
 # Columns of `metrics` after the keys and `angles`, with their Arrow types, from the catalogue.
 METRIC_COLUMNS: dict[str, pa.DataType] = {m.name: m.arrow_type for m in METRICS
@@ -130,6 +130,7 @@ class StoreWriter:
     def put_model(self, record: ModelRecord, weight: np.ndarray, bias: np.ndarray) -> None:
         """Record one model with its class directions and their Gram (weight: C x d, bias: C)."""
         row = dataclasses.asdict(record)  # clean_accuracy is filled in at commit
+        row["recipe"] = record.recipe or record.name
         model_id = int(record.model_id)
         weight = np.asarray(weight, dtype=np.float64)
         bias = np.asarray(bias, dtype=np.float64)
@@ -269,8 +270,22 @@ class StoreWriter:
 
     # --- finishing --------------------------------------------------------------------------
 
+    def put_summaries(self) -> None:
+        """Replace the per-(model, condition) summaries and calibration bins with those of the
+        metrics written so far: one pass over `metrics` here, so that no page needs one."""
+        self.con.execute("BEGIN")
+        for table in ("summaries", "calibration"):
+            self.con.execute(f"DELETE FROM {table}")
+        self.con.execute(f"INSERT INTO calibration {derived.calibration_sql()}")
+        cols = ", ".join(["model_id", "condition_id", "n", "accuracy", "ece",
+                          *summary_columns()])
+        self.con.execute(f"INSERT INTO summaries ({cols}) {derived.summaries_sql()}")
+        self.con.execute("COMMIT")
+
     def commit(self) -> Path:
-        """Fill derived model columns, then atomically put the finished store at the target."""
+        """Fill the summaries and derived model columns, then atomically put the finished store at
+        the target."""
+        self.put_summaries()
         self.con.execute("""
             UPDATE models SET clean_accuracy = a.accuracy
             FROM accuracy a JOIN conditions c USING (condition_id)

@@ -23,7 +23,7 @@ def _stores_listing() -> dict[str, float]:
 
 
 # Fixtures that build stores, read the shared data or serve the app: tests using them are slow.
-SLOW_FIXTURES = {"tiny_store", "demo_store", "built_store", "shared_data", "served"}
+SLOW_FIXTURES = {"tiny_store", "demo_store", "built_store", "sweep_store", "shared_data", "served"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -63,6 +63,14 @@ def synthetic_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.support.synthetic import build_synthetic_store
 
     return build_synthetic_store(tmp_path_factory.mktemp("synthetic") / "synthetic.duckdb")
+
+
+@pytest.fixture(scope="session")
+def population_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A hand-built sweep (dense and gmp seeds) with known exemplars and ECE (do not modify it)."""
+    from tests.support.population import build_population_store
+
+    return build_population_store(tmp_path_factory.mktemp("population") / "population.duckdb")
 
 
 @pytest.fixture(scope="session")

@@ -132,6 +132,13 @@ else:
     found = query(queries.sample_category, category, model_id[focus], condition_id[condition],
                   [model_id[m] for m in over], [class_id[c] for c in chosen_classes], metric,
                   low, high)
+    if category == "pruning-identified":  # the cards show the two populations' modes
+        modes = query(queries.exemplar_modes, model_id[focus], condition_id[condition])
+        found = found.drop("pred", "reference_pred", "correct").join(
+            modes.drop("pruned_share", "dense_share"), on="sample_id", maintain_order="left")
+        st.caption("Each card reads: label → the pruned seeds' modal prediction (✓ when it is "
+                   "the label) · ref: their dense models' modal prediction. The Sweep page's "
+                   "seed lottery counts how often seeds disagree.")
     st.markdown(f"**{len(found):,} samples** where {queries.SAMPLE_CATEGORIES[category]} "
                 f"({focus}, {condition}), most decisive first.")
     if found.is_empty():

@@ -39,14 +39,36 @@ from store.queries.samples import (
 )
 from store.queries.similarity import corruption_correlation, model_similarity
 from store.queries.sql import schema_overview
+from store.queries.sweep import (
+    MEASURES,
+    ece,
+    ece_by_severity,
+    exemplar_counts,
+    exemplar_modes,
+    exemplar_summary,
+    exemplars,
+    metric_label,
+    model_measures,
+    populations,
+    reliability,
+    seed_disagreement,
+    seed_spread,
+    seed_values,
+    sparsity_curves,
+    sweep_models,
+)
 
 __all__ = [
-    "NEAR_CHANCE", "SAMPLE_CATEGORIES", "accuracy_by_corruption", "accuracy_by_family",
+    "MEASURES", "NEAR_CHANCE", "SAMPLE_CATEGORIES", "accuracy_by_corruption", "accuracy_by_family",
     "accuracy_by_severity", "accuracy_grid", "angle_length_bins", "angle_length_points",
     "change_vs_dense", "class_directions", "class_pair_angles", "class_pair_boundary",
-    "class_pair_plane", "classes", "conditions", "corruption_correlation", "corruptions",
-    "metric_histogram", "model_overview", "model_similarity", "models", "near_chance_models",
-    "overlay_histogram", "pruning_flips", "sample_cards", "sample_category", "sample_export", "sample_images",
-    "sample_metrics", "sample_path", "schema_overview", "selection_size", "shift_histogram",
-    "shift_summary", "store_summary",
+    "class_pair_plane", "classes", "conditions", "corruption_correlation", "corruptions", "ece",
+    "ece_by_severity", "exemplar_counts", "exemplar_modes", "exemplar_summary", "exemplars",
+    "metric_histogram",
+    "metric_label", "model_measures", "model_overview", "model_similarity", "models",
+    "near_chance_models", "overlay_histogram", "populations", "pruning_flips", "reliability",
+    "sample_cards", "sample_category", "sample_export", "sample_images", "sample_metrics",
+    "sample_path", "schema_overview", "seed_disagreement", "seed_spread", "seed_values",
+    "selection_size", "shift_histogram", "shift_summary", "sparsity_curves", "store_summary",
+    "sweep_models",
 ]

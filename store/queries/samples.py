@@ -7,6 +7,7 @@ import polars as pl
 
 from store.catalogue import plottable
 from store.queries.common import CLEAN_ID, PNG_URL, Con, frame, ids
+from store.queries.sweep import MODAL_CTES
 
 # What each category means, for the page and for the docs (`focus` is the chosen model, `ref` its
 # dense reference, both under the chosen condition unless said).
@@ -17,6 +18,8 @@ SAMPLE_CATEGORIES: dict[str, str] = {
     "always-right": "every compared model is right under the condition",
     "always-wrong": "every compared model is wrong under the condition",
     "models-disagree": "the chosen models do not all predict the same class under the condition",
+    "pruning-identified": "the modal prediction of the model's seeds (its recipe at its sparsity) "
+                          "differs from that of their dense references (Hooker et al. 2019)",
 }
 
 _CATEGORY_SQL = {
@@ -33,6 +36,17 @@ _CATEGORY_SQL = {
     "models-disagree": "SELECT sample_id FROM metrics WHERE list_contains($models, model_id) "
                        "AND condition_id = $condition GROUP BY sample_id "
                        "HAVING count(DISTINCT pred) > 1",
+    "pruning-identified": f"""
+        WITH grp AS (
+            SELECT g.model_id, g.reference_model_id FROM models g JOIN models f ON f.model_id = $model
+            WHERE g.recipe = f.recipe AND g.target_sparsity IS NOT DISTINCT FROM f.target_sparsity
+        ), pop AS (
+            SELECT model_id, true AS pruned FROM grp
+            UNION SELECT DISTINCT reference_model_id, false FROM grp
+            WHERE reference_model_id IS NOT NULL
+        ), {MODAL_CTES}
+        SELECT d.sample_id FROM modal d JOIN modal p USING (sample_id)
+        WHERE p.pruned AND NOT d.pruned AND d.modal <> p.modal""",
 }
 
 

@@ -50,9 +50,7 @@ def model_similarity(con: Con, condition_ids: int | list[int], model_ids: list[i
 
 def _stored_moments(con: Con, metric: str, model_ids: list[int], severity: int | None):
     """(corruption names in build order, [(n, mean, products) per model]) from `shift_moments`,
-    or None where the store has no moments for every chosen model (a version-2 store)."""
-    if not frame(con, "SELECT 1 FROM duckdb_tables() WHERE table_name = 'shift_moments'").height:
-        return None
+    or None where the store has no moments for every chosen model (a small cut)."""
     rows = frame(con, """
         WITH firsts AS (SELECT corruption, min(condition_id) AS first_id FROM conditions
                         GROUP BY corruption)

@@ -504,3 +504,29 @@ def test_a_box_over_the_binned_plane_lists_the_samples_under_it(synthetic_store,
     assert 0 < expected < points["sample_id"].n_unique(), expected  # a real subset
     picked = [m.value for m in at.markdown if "samples picked" in m.value]
     assert picked == [f"**{expected} samples picked** (drag a box in any panel to pick others)"]
+
+
+@pytest.mark.parametrize("view", ["Against sparsity", "Seed lottery", "Calibration"])
+def test_the_sweep_page_draws_each_view_of_a_seeded_sweep(population_store, monkeypatch, view):
+    at = page_on(population_store, monkeypatch, "sweep.py", view=view)
+    assert not at.error
+    tables = [t.value for t in at.dataframe]
+    assert tables, "every sweep view has its table"
+    if view == "Seed lottery":
+        spread = tables[0]
+        assert set(spread["recipe"]) == {"dense", "gmp"} and set(spread["seeds"]) == {2, 3}
+    if view == "Calibration":
+        assert "ece" in tables[-1].columns
+
+
+def test_the_sweep_page_says_what_a_store_without_seeds_lacks(synthetic_store, monkeypatch):
+    at = page_on(synthetic_store, monkeypatch, "sweep.py", view="Seed lottery")
+    assert any("No recipe has two seeds" in i.value for i in at.info)
+
+
+def test_samples_lists_the_exemplars_with_the_populations_modes(population_store, monkeypatch):
+    at = page_on(population_store, monkeypatch, "samples.py", category="pruning-identified",
+                 model="gmp-90-s2", condition="gaussian_noise-5")
+    text = " ".join(m.value for m in at.markdown)
+    assert "**4 samples**" in text
+    assert "#2 <b>c</b> → a ✗ · ref c" in text  # label c, gmp mode a, dense mode c

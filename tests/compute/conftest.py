@@ -92,3 +92,47 @@ def images() -> torch.Tensor:
         data = load_data("digits")
     pick = torch.linspace(0, len(data.test) - 1, 64).long()
     return data.test.images[pick].float() / 255.0
+
+
+# The tiny config as a sweep: two seeds of dense, and magnitude at two sparsities per seed.
+TINY_SWEEP = """
+name = "tiny-sweep"
+output = "tiny-sweep.duckdb"
+seed = 0
+
+[data]
+source = "digits"
+
+[conditions]
+corruptions = ["gaussian_noise", "contrast"]
+severities = [5]
+thumbnails = 8
+
+[[models]]
+name = "dense"
+arch = "small_cnn"
+seeds = [1, 2]
+train = { epochs = 3, lr = 0.05 }
+
+[[models]]
+name = "magnitude"
+base = "dense"
+seeds = [1, 2]
+prune = { method = "magnitude", sparsity = [0.5, 0.9] }
+train = { epochs = 1, lr = 0.01 }
+"""
+
+
+@pytest.fixture(scope="session")
+def sweep_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sweep") / "tiny-sweep.toml"
+    path.write_text(TINY_SWEEP)
+    return path
+
+
+@pytest.fixture(scope="session")
+def sweep_store(sweep_config: Path) -> Path:
+    """The tiny sweep built in process through the CLI, once per session (do not modify it)."""
+    result = run_cli("build", str(sweep_config))
+    assert result.returncode == 0, result.stderr[-2000:]
+    return sweep_config.with_name("tiny-sweep.duckdb")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from store import StoreError, derived, open_store, queries
+from store import SCHEMA_VERSION, StoreError, derived, open_store, queries
 from store import cut as store_cut
 from store.analysis import correlation_matrix
 from store.cut import cut
@@ -28,7 +28,8 @@ def test_a_cut_of_some_models_and_conditions_answers_as_the_original(synthetic_s
     assert overview.to_dicts() == queries.model_overview(old).select(
         "model", "clean_accuracy").to_dicts()
     assert new.execute("SELECT count(*) FROM model_similarity").fetchall()[0][0] == 2 * 2 * 3
-    assert new.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall() == [("3",)]
+    version = new.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+    assert version == [(SCHEMA_VERSION,)]
 
 
 def test_a_cut_of_samples_spreads_over_the_classes_and_recomputes_what_depends_on_them(

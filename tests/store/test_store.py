@@ -97,4 +97,4 @@ def test_open_store_errors(tmp_path, case):
     message = str(err.value)
     assert str(path) in message and "\n" not in message
     if case == "version":
-        assert f"reads versions 2, {SCHEMA_VERSION}" in message
+        assert f"reads versions {SCHEMA_VERSION}" in message

@@ -1,0 +1,259 @@
+"""What a build will run, before it runs: `python -m compute plan CONFIG`.
+
+A build is a graph of work units. Each model that trains or prunes is a *train* unit, after its
+base's. Each condition is an *evaluate* unit: every test sample, corrupted once, through every
+model (linear CKA needs all their features at once), so it comes after every train unit. Both
+engines run these units; the plan lists them with what is already done (cached weights, pairs
+in a partial build) and an estimate of their cost from timing a few batches of each
+architecture on the device, and projects the wall time over several workers by scheduling the
+graph. Nothing is trained, evaluated or written.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from functools import cache
+
+import duckdb
+import torch
+import torch.nn.functional as F
+
+from compute.conditions import resolve_conditions
+from compute.config import BuildConfig, ModelSpec, TrainRecipe
+from compute.datasets import load_data
+from compute.devices import resolve_device
+from compute.models import create_model
+from compute.preparation import cached_checkpoint, preflight, weight_keys
+
+
+@dataclass(frozen=True)
+class Unit:
+    kind: str  # "train" or "evaluate"
+    name: str  # the model trained, or the condition evaluated
+    after: tuple[str, ...]  # names of the train units it waits for
+    seconds: float  # estimated cost on the timed device
+    done: bool  # cached weights, or every pair of the condition already in a partial build
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+
+@dataclass(frozen=True)
+class ModelPlan:
+    name: str
+    recipe: str
+    method: str
+    target_sparsity: float | None
+    seed: int | None
+    base: str | None
+    reference: str | None
+    epochs: int
+    cached: bool | None  # None: given weights, nothing to train
+
+
+@dataclass(frozen=True)
+class Plan:
+    config: str
+    output: str
+    device: str
+    train_samples: int
+    test_samples: int
+    classes: int
+    models: tuple[ModelPlan, ...]
+    conditions: tuple[str, ...]
+    units: tuple[Unit, ...]
+    pairs_done: int
+
+    @property
+    def metric_rows(self) -> int:
+        return len(self.models) * len(self.conditions) * self.test_samples
+
+    def seconds(self, kind: str | None = None, todo: bool = True) -> float:
+        return sum(u.seconds for u in self.units
+                   if (kind is None or u.kind == kind) and not (todo and u.done))
+
+    def to_json(self) -> str:
+        return json.dumps({**asdict(self), "metric_rows": self.metric_rows,
+                           "projection": {str(w): makespan(self.units, w) for w in (1, 4, 16)}},
+                          indent=2)
+
+
+def training_passes(spec: ModelSpec) -> float:
+    """How many times a recipe's epochs run: iterative methods retrain once per round."""
+    if spec.train is None:
+        return 0.0
+    rounds = getattr(spec.prune.params, "rounds", 1) if spec.prune else 1
+    return float(spec.train.epochs * rounds)
+
+
+@cache
+def _timings(arch: str, num_classes: int, shape: tuple[int, ...], device: torch.device,
+             train_batch: int, eval_batch: int) -> tuple[float, float]:
+    """Seconds per sample of one training step and of one evaluation forward pass of `arch` on
+    `device`, from two timed batches after a warm-up (random inputs: only the shapes matter)."""
+    torch.manual_seed(0)
+    net = create_model(arch, num_classes).to(device)
+    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+
+    def step() -> None:
+        x = torch.rand(train_batch, *shape, device=device)
+        y = torch.randint(0, num_classes, (train_batch,), device=device)
+        loss = F.cross_entropy(net(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    def forward() -> None:
+        with torch.inference_mode():
+            net(torch.rand(eval_batch, *shape, device=device))
+
+    out = []
+    for fn, batch in ((step, train_batch), (forward, eval_batch)):
+        net.train(fn is step)
+        fn()
+        _sync(device)
+        start = time.perf_counter()
+        for _ in range(2):
+            fn()
+        _sync(device)
+        out.append((time.perf_counter() - start) / (2 * batch))
+    return out[0], out[1]
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _corruption_seconds(cfg: BuildConfig, conditions: Sequence, test, device) -> dict[str, float]:
+    """Seconds per image of generating each condition, timed on a few test images."""
+    ids = torch.arange(min(8, len(test)))
+    out = {}
+    for c in conditions:
+        c.images(test, ids, device)  # warm-up: the first call may build kernels and caches
+        start = time.perf_counter()
+        c.images(test, ids, device)
+        _sync(device)
+        out[c.name] = (time.perf_counter() - start) / len(ids)
+    return out
+
+
+def _pairs_done(cfg: BuildConfig) -> dict[int, int]:
+    """Condition id -> number of models whose metrics a resumable partial build already holds."""
+    partial = cfg.output.with_name(cfg.output.name + ".partial")
+    if not partial.exists():
+        return {}
+    try:
+        with duckdb.connect(str(partial), read_only=True) as con:
+            meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
+            if meta.get("fingerprint") != cfg.fingerprint():
+                return {}
+            return dict(con.execute("SELECT condition_id, count(DISTINCT model_id) FROM metrics "
+                                    "GROUP BY ALL").fetchall())
+    except duckdb.Error:
+        return {}
+
+
+def make_plan(cfg: BuildConfig, device: str = "auto") -> Plan:
+    """The plan of `cfg`'s build on `device`: reads the data (for its sizes) and times a few
+    batches, but trains, evaluates and writes nothing."""
+    dev = resolve_device(device)
+    resolve_conditions(cfg)  # unknown names fail before the data is read
+    preflight(cfg)
+    data = load_data(cfg.data.source, **cfg.data.options)
+    conditions = resolve_conditions(cfg, data.test)
+    num_classes = len(data.classes)
+    shape = tuple(data.test.images.shape[1:])
+    n_train = len(data.train) if data.train is not None else 0
+    n_test = len(data.test)
+    keys = weight_keys(cfg)
+    archs: dict[str, str] = {}
+    models, units = [], []
+    for spec in cfg.models:
+        archs[spec.name] = spec.arch or archs[spec.base]
+        recipe = spec.train or TrainRecipe(epochs=0)
+        trains = spec.train is not None or spec.prune is not None
+        cached = cached_checkpoint(cfg, spec, keys[spec.name]).is_file() if trains else None
+        models.append(ModelPlan(spec.name, spec.recipe or spec.name, spec.method,
+                                spec.prune.sparsity if spec.prune else None, spec.seed, spec.base,
+                                spec.reference or spec.base, recipe.epochs, cached))
+        if trains:
+            per_sample, _ = _timings(archs[spec.name], num_classes, shape, dev,
+                                     recipe.batch_size, cfg.batch_size)
+            after = (f"train:{spec.base}",) if spec.base and any(
+                u.key == f"train:{spec.base}" for u in units) else ()
+            units.append(Unit("train", spec.name, after,
+                              training_passes(spec) * n_train * per_sample, bool(cached)))
+    forward = sum(_timings(archs[s.name], num_classes, shape, dev,
+                           (s.train or TrainRecipe()).batch_size, cfg.batch_size)[1]
+                  for s in cfg.models)
+    corrupt = _corruption_seconds(cfg, conditions, data.test, dev)
+    done = _pairs_done(cfg)
+    trained = tuple(u.key for u in units)
+    for c in conditions:
+        units.append(Unit("evaluate", c.name, trained, n_test * (corrupt[c.name] + forward),
+                          done.get(c.condition_id, 0) == len(cfg.models)))
+    return Plan(str(cfg.path), str(cfg.output), dev.type, n_train, n_test, num_classes,
+                tuple(models), tuple(c.name for c in conditions), tuple(units),
+                sum(done.values()))
+
+
+def makespan(units: Sequence[Unit], workers: int) -> float:
+    """Wall seconds to run the units not yet done on `workers` equal workers, each unit on one
+    worker once the units it waits for are finished (greedy list scheduling, longest first:
+    within 2x of the optimum, and what a task scheduler like Ray's does in practice)."""
+    todo = {u.key: u for u in units if not u.done}
+    finish: dict[str, float] = {}
+    free = [0.0] * workers
+    waiting = dict(todo)
+    while waiting:
+        ready = [u for u in waiting.values()
+                 if all(a in finish or a not in todo for a in u.after)]
+        unit = max(ready, key=lambda u: u.seconds)
+        start = max([heapq.heappop(free)] + [finish[a] for a in unit.after if a in finish])
+        finish[unit.key] = start + unit.seconds
+        heapq.heappush(free, finish[unit.key])
+        del waiting[unit.key]
+    return max(finish.values(), default=0.0)
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:,.1f} min" if seconds >= 60 else f"{seconds:,.0f} s"
+
+
+def describe(plan: Plan) -> str:
+    """The plan as the command prints it."""
+    pct = lambda s: "-" if s is None else f"{s * 100:.4g} %"  # noqa: E731
+    lines = [f"plan of {plan.config} -> {plan.output}",
+             f"data: {plan.train_samples:,} training / {plan.test_samples:,} test samples, "
+             f"{plan.classes} classes", "",
+             f"{len(plan.models)} models:"]
+    rows = [("model", "recipe", "method", "sparsity", "seed", "reference", "epochs", "weights")]
+    for m in plan.models:
+        weights = "given" if m.cached is None else "cached" if m.cached else "to train"
+        rows.append((m.name, m.recipe, m.method, pct(m.target_sparsity),
+                     "-" if m.seed is None else str(m.seed), m.reference or "-",
+                     str(m.epochs), weights))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines += ["  " + "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip()
+              for r in rows]
+    train = [u for u in plan.units if u.kind == "train"]
+    evaluate = [u for u in plan.units if u.kind == "evaluate"]
+    pairs = len(plan.models) * len(plan.conditions)
+    lines += ["", f"{len(plan.conditions)} conditions: {', '.join(plan.conditions[:6])}"
+              + (f", ... {plan.conditions[-1]}" if len(plan.conditions) > 6 else ""),
+              f"work units: {len(train)} train ({sum(u.done for u in train)} cached), "
+              f"{len(evaluate)} evaluate ({pairs:,} (model, condition) pairs, "
+              f"{plan.pairs_done:,} already in a partial build)",
+              f"metric rows: {plan.metric_rows:,}", "",
+              f"estimated on {plan.device} (a few timed batches per architecture): training "
+              f"{_minutes(plan.seconds('train'))}, evaluation {_minutes(plan.seconds('evaluate'))}",
+              "projected wall time, workers as fast as this device: " + ", ".join(
+                  f"{w}: {_minutes(makespan(plan.units, w))}" for w in (1, 4, 16)),
+              "nothing was run: `python -m compute build` runs it"]
+    return "\n".join(lines)

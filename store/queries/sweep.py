@@ -1,0 +1,263 @@
+"""The sweep's queries: models grouped by recipe and sparsity with their seeds, measures against
+sparsity with seed bands, how much seeds differ (the robustness lottery), pruning-identified
+exemplars and calibration. Everything per model reads `summaries` / `calibration` (a few rows
+per model and condition); only the per-sample views read `metrics`, for one condition."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from store.catalogue import PLOTTABLE, plottable
+from store.queries.common import Con, frame, ids
+from store.queries.overview import model_overview
+
+# What a sweep view can put on its y axis: name -> (label, higher is better).
+MEASURES: dict[str, tuple[str, bool]] = {
+    "mean_corruption_accuracy": ("mean corruption accuracy", True),
+    "clean_accuracy": ("clean accuracy", True),
+    "mce": ("mCE (dense reference = 100)", False),
+    "relative_mce": ("relative mCE", False),
+    "corruption_ece": ("ECE under corruption", False),
+    "clean_ece": ("ECE on clean", False),
+    **{f"corrupted_{name}": (f"mean {m.label} under corruption", name not in (
+        "loss", "entropy", "angle_true")) for name, m in PLOTTABLE.items()},
+}
+
+GROUP = ["recipe", "method", "target_sparsity"]
+
+
+def measure(name: str) -> str:
+    """`name` if it is one of MEASURES (the only names this module splices into SQL)."""
+    if name not in MEASURES:
+        raise ValueError(f"unknown measure {name!r}; one of {', '.join(MEASURES)}")
+    return name
+
+
+def sweep_models(con: Con) -> pl.DataFrame:
+    """Every model with its place in the sweep: recipe, method, target sparsity (0 for a dense
+    model), seed and reference, in build order."""
+    return frame(con, """
+        SELECT m.model_id, m.name AS model, m.recipe, m.method,
+               coalesce(m.target_sparsity, 0.0) AS target_sparsity, m.sparsity, m.seed,
+               r.name AS reference
+        FROM models m LEFT JOIN models r ON r.model_id = m.reference_model_id
+        ORDER BY m.model_id
+    """)
+
+
+def model_measures(con: Con) -> pl.DataFrame:
+    """One row per model: its sweep coordinates and every measure of MEASURES, from `summaries`
+    (corruption means are over the benchmark conditions)."""
+    means = ", ".join(f"avg(s.mean_{n}) FILTER (WHERE c.benchmark) AS corrupted_{n}"
+                      for n in PLOTTABLE)
+    per_model = frame(con, f"""
+        SELECT s.model_id,
+               avg(s.ece) FILTER (WHERE c.corruption = 'clean') AS clean_ece,
+               avg(s.ece) FILTER (WHERE c.benchmark) AS corruption_ece,
+               {means}
+        FROM summaries s JOIN conditions c USING (condition_id)
+        GROUP BY s.model_id
+    """)
+    overview = model_overview(con).select("model_id", "clean_accuracy", "mean_corruption_accuracy",
+                                          "mce", "relative_mce")
+    return (sweep_models(con).join(overview, on="model_id", how="left")
+            .join(per_model, on="model_id", how="left").sort("model_id"))
+
+
+def sparsity_curves(con: Con, name: str) -> pl.DataFrame:
+    """A measure against target sparsity: per (recipe, method, sparsity), the mean over its seeds
+    with the lowest and highest seed (the band), the standard deviation and the seed count."""
+    col = measure(name)
+    return (model_measures(con).group_by(GROUP, maintain_order=True)
+            .agg(pl.col(col).mean().alias("mean"), pl.col(col).min().alias("low"),
+                 pl.col(col).max().alias("high"), pl.col(col).std().alias("std"),
+                 pl.len().alias("seeds"))
+            .sort("recipe", "target_sparsity"))
+
+
+def seed_spread(con: Con, name: str) -> pl.DataFrame:
+    """The robustness lottery, per (recipe, sparsity) with two seeds or more: the range of a
+    measure over its seeds (highest minus lowest seed), its standard deviation, and the range of
+    the recipes' means at that sparsity (`between_recipes`), the gap a choice of method buys.
+    `lottery` = range / between_recipes: above 1, the seed matters more than the method."""
+    curves = sparsity_curves(con, name).filter(pl.col("seeds") >= 2)
+    between = (curves.filter(pl.col("method") != "dense").group_by("target_sparsity")
+               .agg((pl.col("mean").max() - pl.col("mean").min()).alias("between_recipes"),
+                    pl.len().alias("recipes")))
+    return (curves.with_columns((pl.col("high") - pl.col("low")).alias("range"))
+            .join(between, on="target_sparsity", how="left")
+            .with_columns(pl.when(pl.col("recipes") >= 2)
+                          .then(pl.col("range") / pl.col("between_recipes"))
+                          .alias("lottery"))
+            .drop("recipes").sort("target_sparsity", "recipe"))
+
+
+def seed_values(con: Con, name: str) -> pl.DataFrame:
+    """Each model's value of a measure with its group and seed: the dots of the lottery strip."""
+    col = measure(name)
+    return model_measures(con).select("model_id", "model", *GROUP, "seed",
+                                      pl.col(col).alias("value"))
+
+
+def seed_disagreement(con: Con, condition: int) -> pl.DataFrame:
+    """Per (recipe, sparsity) with two seeds or more, under one condition: the share of samples
+    its seeds predict differently, and the share some seed gets right and another wrong."""
+    return frame(con, """
+        WITH g AS (
+            SELECT model_id, recipe, method, coalesce(target_sparsity, 0.0) AS target_sparsity,
+                   count(*) OVER (PARTITION BY recipe, target_sparsity) AS seeds
+            FROM models
+        ), per_sample AS (
+            SELECT g.recipe, g.method, g.target_sparsity, any_value(g.seeds) AS seeds,
+                   count(DISTINCT mt.pred) > 1 AS differ, bool_or(mt.correct) <> bool_and(mt.correct)
+                   AS split
+            FROM metrics mt JOIN g USING (model_id)
+            WHERE mt.condition_id = $condition AND g.seeds >= 2
+            GROUP BY g.recipe, g.method, g.target_sparsity, mt.sample_id
+        )
+        SELECT recipe, method, target_sparsity, any_value(seeds) AS seeds,
+               avg(differ::DOUBLE) AS predictions_differ, avg(split::DOUBLE) AS correctness_differs,
+               count(*) AS samples
+        FROM per_sample GROUP BY ALL ORDER BY target_sparsity, recipe
+    """, condition=int(condition))
+
+
+# The modal prediction of each population under $condition, from a CTE `pop` (model_id, pruned):
+# the most frequent prediction, a tie going to the lowest class id (as scipy.stats.mode does).
+MODAL_CTES = """
+    votes AS (
+        SELECT p.pruned, mt.sample_id, mt.pred, count(*) AS n
+        FROM metrics mt JOIN pop p USING (model_id)
+        WHERE mt.condition_id = $condition
+        GROUP BY ALL
+    ), modal AS (
+        SELECT pruned, sample_id, first(pred ORDER BY n DESC, pred) AS modal,
+               max(n) / sum(n) AS share
+        FROM votes GROUP BY ALL
+    )
+"""
+
+_MODAL = f"""
+    WITH pop AS (
+        SELECT model_id, list_contains($pruned, model_id) AS pruned FROM models
+        WHERE list_contains($pruned, model_id) OR list_contains($dense, model_id)
+    ), {MODAL_CTES}
+    SELECT s.sample_id, s.label, d.modal AS dense_modal, d.share AS dense_share,
+           p.modal AS pruned_modal, p.share AS pruned_share, d.modal <> p.modal AS pie
+    FROM samples s
+    JOIN modal d ON d.sample_id = s.sample_id AND NOT d.pruned
+    JOIN modal p ON p.sample_id = s.sample_id AND p.pruned
+"""
+
+
+def populations(con: Con, recipe: str, sparsity: float) -> tuple[list[int], list[int]]:
+    """(pruned, dense) model ids of one sweep group: its seeds, and the dense models they are
+    compared with (their references)."""
+    rows = frame(con, """
+        SELECT model_id, reference_model_id FROM models
+        WHERE recipe = $recipe AND coalesce(target_sparsity, 0.0) = $sparsity
+        ORDER BY model_id
+    """, recipe=recipe, sparsity=float(sparsity))
+    dense = sorted({int(r) for r in rows["reference_model_id"].drop_nulls()})
+    return ids(rows["model_id"]), dense
+
+
+def exemplars(con: Con, condition: int, pruned: list[int], dense: list[int]) -> pl.DataFrame:
+    """Pruning-identified exemplars (Hooker et al. 2019, "What Do Compressed Deep Neural Networks
+    Forget?") under one condition: every sample whose modal prediction over the pruned population
+    differs from the modal prediction over the dense one, with both modes and the share of each
+    population that voted for it, most agreed-upon first."""
+    return frame(con, _MODAL + """
+        WHERE d.modal <> p.modal
+        ORDER BY p.share + d.share DESC, s.sample_id
+    """, condition=int(condition), pruned=ids(pruned), dense=ids(dense))
+
+
+def exemplar_modes(con: Con, model: int, condition: int) -> pl.DataFrame:
+    """The exemplars of a model's sweep group (its recipe at its sparsity, against their dense
+    references) under one condition, as the Samples page's cards show them: `pred` is the pruned
+    population's modal class, `reference_pred` the dense one's, `correct` whether the pruned mode
+    is the label."""
+    group = frame(con, "SELECT recipe, coalesce(target_sparsity, 0.0) AS s FROM models "
+                       "WHERE model_id = $model", model=int(model))
+    if group.is_empty():
+        return pl.DataFrame()
+    pruned, dense = populations(con, group["recipe"][0], group["s"][0])
+    found = exemplars(con, condition, pruned, dense)
+    names = frame(con, "SELECT class_id, name FROM classes")
+    name = dict(zip(names["class_id"], names["name"], strict=True))
+    return found.select(
+        "sample_id", pl.col("pruned_modal").replace_strict(name, return_dtype=pl.Utf8).alias("pred"),
+        pl.col("dense_modal").replace_strict(name, return_dtype=pl.Utf8).alias("reference_pred"),
+        (pl.col("pruned_modal") == pl.col("label")).alias("correct"), "pruned_share",
+        "dense_share")
+
+
+def exemplar_summary(con: Con, condition: int, pruned: list[int], dense: list[int]) -> dict:
+    """How many exemplars, and each population's modal accuracy on them and on the rest: the
+    paper's finding is that both populations do far worse on exemplars."""
+    rows = frame(con, _MODAL, condition=int(condition), pruned=ids(pruned), dense=ids(dense))
+    if rows.is_empty():
+        return {"samples": 0, "exemplars": 0}
+    out = {"samples": rows.height, "exemplars": int(rows["pie"].sum())}
+    for pie, part in rows.group_by("pie"):
+        tag = "exemplars" if pie[0] else "rest"
+        out[f"dense_accuracy_{tag}"] = float((part["dense_modal"] == part["label"]).mean())
+        out[f"pruned_accuracy_{tag}"] = float((part["pruned_modal"] == part["label"]).mean())
+    return out
+
+
+def exemplar_counts(con: Con, condition: int) -> pl.DataFrame:
+    """Per pruned sweep group (recipe, sparsity): its seeds, its dense population and how many
+    exemplars it has under one condition."""
+    groups = frame(con, """
+        SELECT recipe, any_value(method) AS method, coalesce(target_sparsity, 0.0) AS target_sparsity,
+               count(*) AS seeds
+        FROM models WHERE method <> 'dense' AND reference_model_id IS NOT NULL
+        GROUP BY ALL ORDER BY target_sparsity, recipe
+    """)
+    counts = []
+    for g in groups.iter_rows(named=True):
+        pruned, dense = populations(con, g["recipe"], g["target_sparsity"])
+        counts.append(exemplar_summary(con, condition, pruned, dense)["exemplars"] if dense else 0)
+    return groups.with_columns(pl.Series("exemplars", counts, dtype=pl.Int64))
+
+
+def ece(con: Con) -> pl.DataFrame:
+    """Expected calibration error and accuracy of every (model, condition)."""
+    return frame(con, """
+        SELECT s.model_id, m.name AS model, s.condition_id, c.name AS condition, c.corruption,
+               c.severity, s.ece, s.accuracy, s.mean_confidence
+        FROM summaries s JOIN models m USING (model_id) JOIN conditions c USING (condition_id)
+        ORDER BY s.model_id, s.condition_id
+    """)
+
+
+def ece_by_severity(con: Con, model_ids: list[int]) -> pl.DataFrame:
+    """ECE per chosen model and severity (0 = clean), averaged over the benchmark corruptions."""
+    return frame(con, """
+        SELECT m.name AS model, s.model_id, c.severity, avg(s.ece) AS ece,
+               avg(s.accuracy) AS accuracy, avg(s.mean_confidence) AS confidence
+        FROM summaries s JOIN models m USING (model_id) JOIN conditions c USING (condition_id)
+        WHERE (c.benchmark OR c.corruption = 'clean') AND list_contains($models, s.model_id)
+        GROUP BY ALL ORDER BY s.model_id, c.severity
+    """, models=ids(model_ids))
+
+
+def reliability(con: Con, model_ids: list[int], condition: int) -> pl.DataFrame:
+    """The reliability diagram's bins of each chosen model under one condition: bin, count, mean
+    confidence and accuracy (empty bins have no row)."""
+    return frame(con, """
+        SELECT m.name AS model, k.model_id, k.bin, k.n, k.confidence, k.accuracy,
+               k.n / sum(k.n) OVER (PARTITION BY k.model_id) AS share
+        FROM calibration k JOIN models m USING (model_id)
+        WHERE k.condition_id = $condition AND list_contains($models, k.model_id)
+        ORDER BY k.model_id, k.bin
+    """, condition=int(condition), models=ids(model_ids))
+
+
+def metric_label(name: str) -> str:
+    """The label of a measure, for axes."""
+    if name.startswith("corrupted_"):
+        plottable(name.removeprefix("corrupted_"))
+    return MEASURES[measure(name)][0]

@@ -1,0 +1,122 @@
+"""The sweep's views on a hand-built population whose answers are known (tests/support/population.py):
+the exemplars, the seed spread, the ECE and the reliability bins, worked out by hand."""
+
+import duckdb
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from store import derived, open_store, queries
+from tests.support.population import (
+    CONFIDENCE,
+    DENSE_MODE,
+    EXEMPLARS,
+    GMP_MODE,
+    LABELS,
+    MODELS,
+    PRED,
+    build_population_store,
+)
+
+
+@pytest.fixture(scope="module")
+def con(tmp_path_factory):
+    connection = open_store(build_population_store(tmp_path_factory.mktemp("sweep") / "s.duckdb"))
+    yield connection
+    connection.close()
+
+
+def test_models_carry_their_place_in_the_sweep(con):
+    rows = queries.sweep_models(con).select("model", "recipe", "target_sparsity", "seed",
+                                            "reference").rows()
+    assert rows[0] == ("dense-s1", "dense", 0.0, 1, None)
+    assert rows[4] == ("gmp-90-s3", "gmp", 0.9, 3, "dense-s1")
+
+
+def test_exemplars_are_where_the_modal_predictions_differ(con):
+    pruned, dense = queries.populations(con, "gmp", 0.9)
+    assert (pruned, dense) == ([2, 3, 4], [0, 1])
+    found = queries.exemplars(con, 1, pruned, dense)
+    assert sorted(found["sample_id"].to_list()) == EXEMPLARS
+    by_id = {r["sample_id"]: r for r in found.iter_rows(named=True)}
+    for s in EXEMPLARS:
+        assert (by_id[s]["dense_modal"], by_id[s]["pruned_modal"]) == (DENSE_MODE[s], GMP_MODE[s])
+    assert by_id[5]["dense_share"] == 0.5 and by_id[4]["pruned_share"] == 1.0
+    summary = queries.exemplar_summary(con, 1, pruned, dense)
+    # dense modes right on 0, 2, 4 of the exemplars (labels 0 2 1 2 -> modes 0 2 1 0): 3 of 4
+    assert summary["exemplars"] == 4 and summary["dense_accuracy_exemplars"] == 0.75
+    assert summary["pruned_accuracy_exemplars"] == 0.25  # only sample 5 (mode 2, label 2)
+    assert queries.exemplars(con, 0, pruned, dense).is_empty()  # clean: all right, no exemplar
+    counts = queries.exemplar_counts(con, 1)
+    assert counts.select("recipe", "seeds", "exemplars").rows() == [("gmp", 3, 4)]
+
+
+def test_the_samples_page_category_lists_the_same_exemplars_with_their_modes(con):
+    for focus in (2, 3, 4):  # any seed of the group names the same population
+        found = queries.sample_category(con, "pruning-identified", focus, 1, [0, 1, 2, 3, 4],
+                                        [0, 1, 2])
+        assert sorted(found["sample_id"].to_list()) == EXEMPLARS
+    modes = queries.exemplar_modes(con, 3, 1)
+    names = "abc"
+    assert {r["sample_id"]: (r["pred"], r["reference_pred"]) for r in modes.iter_rows(named=True)} \
+        == {s: (names[GMP_MODE[s]], names[DENSE_MODE[s]]) for s in EXEMPLARS}
+
+
+def test_seed_spread_and_disagreement_by_construction(con):
+    acc = (PRED == LABELS).mean(axis=1)  # corrupted accuracy per model: the benchmark mean
+    spread = {r["recipe"]: r for r in queries.seed_spread(con, "mean_corruption_accuracy")
+              .iter_rows(named=True)}
+    assert spread["gmp"]["range"] == pytest.approx(acc[2:].max() - acc[2:].min())
+    assert spread["gmp"]["mean"] == pytest.approx(acc[2:].mean())
+    assert spread["gmp"]["std"] == pytest.approx(acc[2:].std(ddof=1))
+    assert spread["dense"]["range"] == pytest.approx(abs(acc[0] - acc[1]))
+    # one pruned recipe at 90 %: no other method to compare with, so no lottery ratio
+    assert spread["gmp"]["lottery"] is None
+    flips = {r["recipe"]: r for r in queries.seed_disagreement(con, 1).iter_rows(named=True)}
+    gmp = PRED[2:]
+    assert flips["gmp"]["predictions_differ"] == pytest.approx(
+        np.mean([len(set(gmp[:, s])) > 1 for s in range(6)]))
+    right = gmp == LABELS
+    assert flips["gmp"]["correctness_differs"] == pytest.approx(
+        np.mean(right.any(axis=0) & ~right.all(axis=0)))
+    curves = queries.sparsity_curves(con, "mean_corruption_accuracy")
+    assert curves.filter(curves["recipe"] == "gmp")["seeds"].to_list() == [3]
+
+
+def ece_by_hand(confidence: np.ndarray, correct: np.ndarray, bins: int = 15) -> float:
+    """Guo et al.'s ECE, written out: bins (b/B, (b+1)/B]."""
+    total = 0.0
+    for b in range(bins):
+        inside = (confidence > b / bins) & (confidence <= (b + 1) / bins)
+        if inside.any():
+            total += inside.mean() * abs(correct[inside].mean() - confidence[inside].mean())
+    return total
+
+
+def test_ece_and_reliability_bins_by_construction(con):
+    ece = {(r["model"], r["condition"]): r["ece"] for r in queries.ece(con).iter_rows(named=True)}
+    for i, (name, *_) in enumerate(MODELS):
+        want = ece_by_hand(CONFIDENCE.astype(np.float32).astype(float), PRED[i] == LABELS)
+        assert ece[(name, "gaussian_noise-5")] == pytest.approx(want, abs=1e-6)
+        assert ece[(name, "clean")] == pytest.approx(0.1, abs=1e-6)  # always right at 0.9
+    bins = queries.reliability(con, [0], 1)
+    # 0.95 and 0.999 share the top bin; every other confidence has a bin of its own
+    assert bins["bin"].to_list() == [0, 5, 8, 12, 14]
+    assert bins.filter(bins["bin"] == 14)["n"].to_list() == [2]
+    assert bins["share"].sum() == pytest.approx(1.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(2**-20, 1.0, width=32), st.booleans()), min_size=1, max_size=40))
+def test_the_stored_ece_is_guo_et_al_s_for_any_confidences(rows):
+    con = duckdb.connect()
+    con.execute("CREATE TABLE metrics (model_id SMALLINT, condition_id SMALLINT, confidence FLOAT,"
+                " correct BOOLEAN)")
+    con.executemany("INSERT INTO metrics VALUES (0, 0, ?, ?)", rows)
+    con.execute(f"CREATE TABLE calibration AS {derived.calibration_sql()}")
+    got, low, high = con.execute("SELECT sum(n * abs(accuracy - confidence)) / sum(n), min(bin), "
+                                 "max(bin) FROM calibration").fetchall()[0]
+    conf = np.array([c for c, _ in rows], dtype=np.float32).astype(float)
+    assert got == pytest.approx(ece_by_hand(conf, np.array([r for _, r in rows])), abs=1e-9)
+    assert 0 <= low <= high < derived.CALIBRATION_BINS

@@ -1,0 +1,173 @@
+"""Sweep: what the sparsity and the seed do. Every measure against sparsity per recipe with its
+seeds as a band, how much seeds of one recipe and sparsity differ (the robustness lottery), and
+calibration under corruption. Per-model numbers come from the summaries the build wrote."""
+
+import altair as alt
+import polars as pl
+import streamlit as st
+
+from app import state
+from app.charts import empty, model_color, recipe_colours
+from app.shared import catalog, in_percent, percent, query, require_store
+from store import queries
+from store.derived import CALIBRATION_BINS
+
+st.title("Sweep")
+require_store()
+
+store = catalog()
+members = query(queries.sweep_models)
+colours = recipe_colours(members)
+seeded = members.group_by("recipe", "target_sparsity").len().filter(pl.col("len") >= 2)
+st.caption(f"{members['recipe'].n_unique()} recipes · "
+           f"{members.filter(pl.col('method') != 'dense')['target_sparsity'].n_unique()} "
+           f"sparsities · {members['seed'].drop_nulls().n_unique()} seeds · {len(members)} models. "
+           "A recipe is one `[[models]]` entry of the config; its `seeds = [...]` and list of "
+           "sparsities expand it into models.")
+
+
+def measure_picker(key: str, default: str = "mean_corruption_accuracy") -> str:
+    return state.selectbox("Measure", list(queries.MEASURES), key=key, default=default,
+                           format_func=queries.metric_label)
+
+
+def is_fraction(name: str) -> bool:
+    return name.endswith("accuracy") or name.endswith("ece")
+
+
+def axis_format(name: str) -> str:
+    return ".0%" if is_fraction(name) else ".3g"
+
+
+tabs = st.tabs(["Against sparsity", "Seed lottery", "Calibration"], key="view",
+               bind="query-params")
+
+if tabs[0].open:
+    with tabs[0]:
+        name = measure_picker("measure")
+        curves = query(queries.sparsity_curves, name)
+        label = queries.metric_label(name)
+        colour = alt.Color("recipe:N", title="recipe", sort=list(colours),
+                           scale=alt.Scale(domain=list(colours), range=list(colours.values())))
+        x = alt.X("target_sparsity:Q", title="target sparsity", axis=alt.Axis(format=".0%"),
+                  scale=alt.Scale(zero=False, padding=12))
+        base = alt.Chart(curves).encode(x=x, color=colour)
+        band = base.mark_area(opacity=0.18).encode(y="low:Q", y2="high:Q")
+        line = base.mark_line(point=True).encode(
+            y=alt.Y("mean:Q", title=label, scale=alt.Scale(zero=False),
+                    axis=alt.Axis(format=axis_format(name))),
+            tooltip=["recipe", alt.Tooltip("target_sparsity:Q", format=".0%", title="sparsity"),
+                     alt.Tooltip("mean:Q", format=".4g"), alt.Tooltip("low:Q", format=".4g"),
+                     alt.Tooltip("high:Q", format=".4g"), "seeds"])
+        whiskers = base.mark_rule().encode(y="low:Q", y2="high:Q")
+        st.altair_chart(alt.layer(band, whiskers, line).properties(height=380))
+        st.caption("Each recipe's mean over its seeds; the band and the whiskers run from its "
+                   "lowest to its highest seed. Dense models sit at 0 %. "
+                   + ("Mean corruption accuracy and the corruption means average over the "
+                      "benchmark corruptions and severities." if "corrupt" in name else ""))
+        shown = curves.with_columns((pl.col("high") - pl.col("low")).alias("range"))
+        st.dataframe(in_percent(shown, "target_sparsity") if not is_fraction(name)
+                     else in_percent(shown, "target_sparsity", "mean", "low", "high", "std",
+                                     "range"),
+                     hide_index=True, column_config={
+                         "target_sparsity": percent("Sparsity"), "recipe": "Recipe",
+                         "method": "Method", "seeds": "Seeds",
+                         **({c: percent(c.capitalize()) for c in ("mean", "low", "high", "std",
+                                                                  "range")}
+                            if is_fraction(name) else {})})
+
+if tabs[1].open:
+    with tabs[1]:
+        if seeded.is_empty():
+            empty("No recipe has two seeds or more at one sparsity: give a `[[models]]` entry "
+                  "`seeds = [1, 2, 3]` to see how much the seed decides (configs/demo-sweep.toml).")
+        else:
+            name = measure_picker("lottery_measure")
+            dots = query(queries.seed_values, name).with_columns(
+                (pl.col("recipe") + " " + (pl.col("target_sparsity") * 100).round(1).cast(pl.Utf8)
+                 + " %").alias("group"))
+            order = dots.sort("target_sparsity", "recipe")["group"].unique(maintain_order=True)
+            enc = dict(x=alt.X("group:N", sort=order.to_list(), title=None,
+                               axis=alt.Axis(labelAngle=-40)),
+                       color=alt.Color("recipe:N", sort=list(colours), legend=None,
+                                       scale=alt.Scale(domain=list(colours),
+                                                       range=list(colours.values()))))
+            y = alt.Y("value:Q", title=queries.metric_label(name), scale=alt.Scale(zero=False),
+                      axis=alt.Axis(format=axis_format(name)))
+            strip = alt.Chart(dots).mark_circle(size=70, opacity=0.85).encode(
+                y=y, tooltip=["model", "seed", alt.Tooltip("value:Q", format=".4g")], **enc)
+            ranges = alt.Chart(dots).mark_rule(strokeWidth=2, opacity=0.5).encode(
+                y="min(value):Q", y2="max(value):Q", **enc)
+            st.altair_chart(alt.layer(ranges, strip).properties(height=340))
+            spread = query(queries.seed_spread, name)
+            st.markdown("**How much the seed decides.** The range over seeds, beside the range of "
+                        "the recipes' means at the same sparsity: a lottery ratio above 1 means "
+                        "two seeds of one method differ more than the methods do.")
+            cols = ["mean", "low", "high", "std", "range", "between_recipes"]
+            st.dataframe(
+                in_percent(spread, "target_sparsity", *(cols if is_fraction(name) else [])),
+                hide_index=True, column_config={
+                    "target_sparsity": percent("Sparsity"), "recipe": "Recipe", "method": "Method",
+                    "seeds": "Seeds", "lottery": st.column_config.NumberColumn(
+                        "Lottery ratio", format="%.2f",
+                        help="Range over seeds / range of the recipes' means at this sparsity"),
+                    **({c: percent(c.replace("_", " ").capitalize()) for c in cols}
+                       if is_fraction(name) else {})})
+            condition = state.selectbox("Per sample, under", list(store.condition_id),
+                                        key="condition", default=store.conditions["condition"][-1])
+            flips = query(queries.seed_disagreement, store.condition_id[condition])
+            st.dataframe(in_percent(flips, "target_sparsity", "predictions_differ",
+                                    "correctness_differs"), hide_index=True, column_config={
+                "target_sparsity": percent("Sparsity"),
+                "predictions_differ": percent("Predictions differ",
+                                              "Samples the seeds predict differently"),
+                "correctness_differs": percent("Right for some seeds only",
+                                               "Samples some seed gets right and another wrong")})
+            st.caption("The samples behind the disagreement between pruned and dense seeds are "
+                       "the pruning-identified exemplars on the Samples page.")
+
+if tabs[2].open:
+    with tabs[2]:
+        top = st.columns([3, 2])
+        with top[0]:
+            chosen = state.multiselect("Models", members["model"].to_list(), key="models",
+                                       default=members.group_by("recipe", maintain_order=True)
+                                       .first()["model"].to_list()[:4])
+        with top[1]:
+            condition = state.selectbox("Condition", list(store.condition_id), key="calib_condition",
+                                        default=store.conditions["condition"][-1])
+        if not chosen:
+            empty("Choose at least one model.")
+        else:
+            picked = [store.model_id[m] for m in chosen]
+            bins = query(queries.reliability, picked, store.condition_id[condition])
+            diagonal = alt.Chart(pl.DataFrame({"x": [0.0, 1.0]})).mark_line(
+                strokeDash=[4, 4], color="#888").encode(x="x:Q", y="x:Q")
+            reliability = alt.Chart(bins).mark_line(point=True).encode(
+                x=alt.X("confidence:Q", title="confidence (bin mean)", scale=alt.Scale(domain=[0, 1])),
+                y=alt.Y("accuracy:Q", title="accuracy", scale=alt.Scale(domain=[0, 1])),
+                color=model_color(store.colours, shown=chosen),
+                size=alt.Size("share:Q", title="share of samples", legend=None),
+                tooltip=["model", "bin", "n", alt.Tooltip("confidence:Q", format=".3f"),
+                         alt.Tooltip("accuracy:Q", format=".3f")])
+            by_severity = query(queries.ece_by_severity, picked)
+            ece_chart = alt.Chart(by_severity).mark_line(point=True).encode(
+                x=alt.X("severity:O", title="severity (0 = clean)"),
+                y=alt.Y("ece:Q", title="ECE", axis=alt.Axis(format=".0%")),
+                color=model_color(store.colours, shown=chosen, legend=False),
+                tooltip=["model", "severity", alt.Tooltip("ece:Q", format=".2%"),
+                         alt.Tooltip("accuracy:Q", format=".1%"),
+                         alt.Tooltip("confidence:Q", format=".1%")])
+            left, right = st.columns([3, 2])
+            left.altair_chart((diagonal + reliability).properties(height=360, title=condition))
+            right.altair_chart(ece_chart.properties(height=360, title="ECE by severity"))
+            st.caption(f"Reliability diagram: {CALIBRATION_BINS} equal-width confidence "
+                       "bins; a point below the diagonal is overconfident. ECE = Σ n_b/n "
+                       "|accuracy_b − confidence_b| (Guo et al. 2017), averaged over the benchmark "
+                       "corruptions at each severity.")
+            table = query(queries.ece).filter(pl.col("model").is_in(chosen)
+                                                      & (pl.col("condition") == condition))
+            st.dataframe(in_percent(table.select("model", "ece", "accuracy", "mean_confidence"),
+                                    "ece", "accuracy", "mean_confidence"), hide_index=True,
+                         column_config={"ece": percent("ECE"), "accuracy": percent("Accuracy"),
+                                        "mean_confidence": percent("Mean confidence")})
