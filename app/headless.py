@@ -41,6 +41,11 @@ VIEWS = [
     ("samples", "/samples?category=corruption-fragile&model=magnitude-80&condition=contrast-5&sample=48",
      None, "Samples"),
     ("sql", "/sql", None, "SQL"),
+    ("sweep", "/sweep", None, "Sweep"),
+    ("sweep-lottery", "/sweep?view=Seed+lottery", "Seed lottery", "Sweep: the seed lottery"),
+    ("sweep-calibration", "/sweep?view=Calibration", "Calibration", "Sweep: calibration"),
+    ("samples-exemplars", "/samples?category=pruning-identified&condition=gaussian_noise-5",
+     None, "Samples: pruning-identified exemplars"),
 ]
 
 

@@ -62,6 +62,15 @@ def multiselect(label: str, options: Sequence[Any], key: str, default: Sequence[
     return values
 
 
+def toggle(label: str, key: str, default: bool = False, **kwargs: Any) -> bool:
+    """A toggle whose state is `?key=1` / `?key=0` in the URL."""
+    wanted = _from_url(key)
+    _seed(key, wanted[-1] == "1" if wanted and wanted[-1] in ("0", "1") else default)
+    value = st.toggle(label, key=key, **kwargs)
+    st.query_params[key] = "1" if value else "0"
+    return value
+
+
 def text_area(label: str, key: str, default: str = "", **kwargs: Any) -> str:
     """A text area whose text is `?key=...` in the URL."""
     wanted = st.query_params.get_all(key)

@@ -1,10 +1,14 @@
 """How fast the store is written and read at CIFAR-10-C size, and how small it is.
 
     .venv/bin/python -m benchmarks.store [--models 8] [--samples 10000] [--out /tmp/rle-bench.duckdb]
+    .venv/bin/python -m benchmarks.store --models 85 --keep    # a study: 81.6 million rows
+    .venv-app/bin/python -m benchmarks.store --models 85 --reuse   # read side only, no torch
 
 Builds a synthetic store of CIFAR-10-C size (8 models x 96 conditions x 10,000
 samples = 7.7 million metric rows) with the real writer, the metrics computed by the real
-geometry code from random features (so the columns compress like real ones), then:
+geometry code from random features (so the columns compress like real ones). The models are
+shaped like a sweep: a dense model, then the seven methods at 50, 80, 90 and 95 % with three
+seeds each, in that order, as many as asked (85: all of them, 81.6 million rows). Then:
 - write speed: metric rows per second through `StoreWriter.put_metrics` (the Arrow load and its
   transaction; the geometry itself is timed apart), and bytes per metric row on disk with and
   without the FLOAT[C] `angles` column;
@@ -12,7 +16,9 @@ geometry code from random features (so the columns compress like real ones), the
   20 times, reported as p50 / p95 milliseconds (the app caches results, so this is what the first
   view of a choice costs).
 Targets (docs/benchmarks.md): >= 2 million rows/s written, <= 32 bytes per row without `angles`,
-every page query <= 100 ms p95 on a 2-core machine.
+every page query <= 100 ms p95 on a 2-core machine, and the reading process's peak memory (RSS)
+below 2 GB. `--reuse` skips the build and reads the store at `--out` (in the app's environment,
+without torch: the memory is then the read side's alone); `--keep` leaves it for that.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import statistics
 import tempfile
 import time
@@ -27,13 +34,8 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
-import torch
 
-from compute.geometry import geometry
 from store import open_store, queries
-from store.derived import shift_moment_views
-from store.records import ConditionRecord, ModelRecord
-from store.writer import StoreWriter
 
 CORRUPTIONS = [
     ("gaussian_noise", "noise"), ("shot_noise", "noise"), ("impulse_noise", "noise"),
@@ -44,11 +46,31 @@ CORRUPTIONS = [
     ("spatter", "extra"), ("saturate", "extra"),
 ]
 CLASSES, DIM = 10, 64
+METHODS = ["magnitude", "gmp", "ltr", "random", "snip", "edgepopup", "biprop"]
+SPARSITIES = [0.5, 0.8, 0.9, 0.95]
+SEEDS = [1, 2, 3]
+
+
+def population(n: int) -> list[tuple[str, str, str, float | None, int | None]]:
+    """(name, recipe, method, target sparsity, seed) of the first `n` models of a sweep."""
+    out = [("dense", "dense", "dense", None, None)]
+    out += [(f"{m}-{round(s * 100)}-s{seed}", m, m, s, seed)
+            for m in METHODS for s in SPARSITIES for seed in SEEDS]
+    if n > len(out):
+        raise SystemExit(f"error: --models goes up to {len(out)}")
+    return out[:n]
 
 
 def build(path: Path, n_models: int, n_samples: int) -> tuple[float, float, int]:
     """Write the synthetic store; returns (seconds in put_metrics, seconds in geometry, rows).
     The derived shift moments are timed and printed apart."""
+    import torch
+
+    from compute.geometry import geometry
+    from store.derived import shift_moment_views
+    from store.records import ConditionRecord, ModelRecord
+    from store.writer import StoreWriter
+
     gen = torch.Generator().manual_seed(0)
     labels = torch.arange(n_samples) % CLASSES
     conditions = [("clean", 0, "clean")] + [(c, s, f) for c, f in CORRUPTIONS for s in range(1, 6)]
@@ -64,10 +86,9 @@ def build(path: Path, n_models: int, n_samples: int) -> tuple[float, float, int]
                           for cid, (c, s, f) in enumerate(conditions)])
         w.put_samples(labels.numpy(), [f"test/{i}.png" for i in range(n_samples)],
                       [b"\x89PNG" + bytes(200)] * n_samples)
-        for m in range(n_models):
-            w.put_model(ModelRecord(m, "dense" if m == 0 else f"pruned-{m}", "synthetic",
-                                    "dense" if m == 0 else "magnitude", None, 0.0 if m == 0 else 0.8,
-                                    1, 1, None if m == 0 else 0, CLASSES, DIM),
+        for m, (name, recipe, method, target, seed) in enumerate(population(n_models)):
+            w.put_model(ModelRecord(m, name, "synthetic", method, target, target or 0.0, 1, 1,
+                                    None if m == 0 else 0, CLASSES, DIM, recipe=recipe, seed=seed),
                         weights[m].numpy(), biases[m].numpy())
         for cid, (_, severity, _) in enumerate(conditions):
             base = means[labels] + torch.randn(n_samples, DIM, generator=gen, dtype=torch.float64) * (
@@ -113,18 +134,45 @@ def bytes_without_angles(path: Path, rows: int) -> float:
 
 
 def page_queries(con: duckdb.DuckDBPyConnection) -> dict[str, callable]:
-    """Every query the pages run, with the arguments a page starts with."""
-    models = list(range(min(3, con.execute("SELECT count(*) FROM models").fetchall()[0][0])))
+    """Every query the pages run, with the arguments a page starts with: on a sweep of more than
+    a dozen models, the model pickers start at every recipe at 90 % with the first seed
+    (app/pickers.py), the Overview averages the seeds."""
     all_models = [r[0] for r in con.execute("SELECT model_id FROM models").fetchall()]
+    if len(all_models) > 12:
+        models = [r[0] for r in con.execute(
+            "SELECT model_id FROM models WHERE method = 'dense' OR (target_sparsity = 0.9 "
+            "AND coalesce(seed, 1) = 1)").fetchall()]
+    else:
+        models = all_models[:3]
+    picked = models if len(all_models) > 12 else all_models
     classes = list(range(CLASSES))
     noisy = con.execute(
         "SELECT condition_id FROM conditions WHERE name = 'gaussian_noise-5'").fetchall()[0][0]
+    last = con.execute("SELECT max(condition_id) FROM conditions").fetchall()[0][0]
+    groups = queries.seed_groups(con)
+    pruned = models[1] if len(models) > 1 else 0
     return {
         "overview: store_summary": lambda: queries.store_summary(con),
-        "overview: model_overview (mCE)": lambda: queries.model_overview(con),
-        "overview: accuracy_by_corruption": lambda: queries.accuracy_by_corruption(con, None),
-        "overview: accuracy_by_family": lambda: queries.accuracy_by_family(con),
-        "overview: accuracy_by_severity": lambda: queries.accuracy_by_severity(con, None),
+        "overview: model_overview (mCE), seeds averaged": lambda: queries.average_seeds(
+            queries.model_overview(con).drop("reference", "arch"), groups,
+            ["sparsity", "clean_accuracy", "mean_corruption_accuracy", "mce", "relative_mce"]),
+        "overview: accuracy_by_corruption": lambda: queries.average_seeds(
+            queries.accuracy_by_corruption(con, None), groups, ["accuracy"]),
+        "overview: accuracy_by_family": lambda: queries.average_seeds(
+            queries.accuracy_by_family(con), groups, ["accuracy"]),
+        "overview: accuracy_by_severity": lambda: queries.average_seeds(
+            queries.accuracy_by_severity(con, None), groups, ["accuracy"]),
+        "pruning: change_vs_dense + near_chance": lambda: (queries.change_vs_dense(con, None),
+                                                           queries.near_chance_models(con)),
+        "pruning: pruning_flips": lambda: queries.pruning_flips(con, 5),
+        "sweep: sparsity_curves": lambda: queries.sparsity_curves(con, "mean_corruption_accuracy"),
+        "sweep: seed_spread + seed_values": lambda: (
+            queries.seed_spread(con, "mean_corruption_accuracy"),
+            queries.seed_values(con, "mean_corruption_accuracy")),
+        "sweep: seed_disagreement (last condition)": lambda: queries.seed_disagreement(con, last),
+        "sweep: reliability + ECE (4 models)": lambda: (
+            queries.reliability(con, all_models[:4], last),
+            queries.ece_by_severity(con, all_models[:4]), queries.ece(con)),
         "geometry: metric_histogram x4": lambda: [
             queries.metric_histogram(con, m, models, noisy, classes)
             for m in ("length", "angle_true", "angle_gap", "margin_distance")],
@@ -140,17 +188,21 @@ def page_queries(con: duckdb.DuckDBPyConnection) -> dict[str, callable]:
         "geometry: class_pair_plane + boundary": lambda: (
             queries.class_pair_plane(con, models, noisy, 3, 5),
             queries.class_pair_boundary(con, models, 3, 5)),
-        "similarity: model_similarity (8 models)": lambda: queries.model_similarity(con, 0, all_models),
+        f"similarity: model_similarity ({len(picked)} models)":
+            lambda: queries.model_similarity(con, 0, picked),
         "similarity: corruption_correlation (1 model, mean)":
             lambda: queries.corruption_correlation(con, "margin_distance", [0], None),
         "similarity: corruption_correlation (1 model, sev 3)":
             lambda: queries.corruption_correlation(con, "margin_distance", [0], 3),
-        "similarity: corruption_correlation (8 models, mean)":
+        f"similarity: corruption_correlation ({len(all_models)} models, mean)":
             lambda: queries.corruption_correlation(con, "margin_distance", all_models, None),
         "samples: sample_category (pruning-fragile)": lambda: queries.sample_category(
-            con, "pruning-fragile", 1, 0, all_models, classes),
+            con, "pruning-fragile", pruned, 0, picked, classes),
         "samples: sample_category (always-right)": lambda: queries.sample_category(
-            con, "always-right", 1, 0, all_models, classes),
+            con, "always-right", pruned, 0, picked, classes),
+        "samples: exemplars of a recipe (3 seeds)": lambda: (
+            queries.sample_category(con, "pruning-identified", pruned, noisy, picked, classes),
+            queries.exemplar_modes(con, pruned, noisy)),
         "samples: sample_metrics + path + images": lambda: (
             queries.sample_metrics(con, 17), queries.sample_path(con, 17, "fog"),
             queries.sample_images(con, 17)),
@@ -163,19 +215,28 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "rle-bench.duckdb"))
+    parser.add_argument("--keep", action="store_true", help="leave the store at --out")
+    parser.add_argument("--reuse", action="store_true",
+                        help="read the store already at --out instead of building one")
     args = parser.parse_args()
     path = Path(args.out)
-    path.unlink(missing_ok=True)
-    torch.set_num_threads(os.cpu_count() or 1)
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"duckdb {duckdb.__version__}, torch {torch.__version__}")
-    put_s, geo_s, rows = build(path, args.models, args.samples)
-    print(f"\nwrote {rows:,} metric rows: {rows / put_s / 1e6:.2f} million rows/s through the writer "
-          f"(geometry apart: {rows / geo_s / 1e6:.2f} million rows/s)")
+          f"duckdb {duckdb.__version__}")
+    if not args.reuse:
+        import torch
+
+        path.unlink(missing_ok=True)
+        torch.set_num_threads(os.cpu_count() or 1)
+        start = time.perf_counter()
+        put_s, geo_s, rows = build(path, args.models, args.samples)
+        print(f"\nwrote {rows:,} metric rows in {time.perf_counter() - start:,.0f} s: "
+              f"{rows / put_s / 1e6:.2f} million rows/s through the writer "
+              f"(geometry apart: {rows / geo_s / 1e6:.2f} million rows/s)")
+    con = open_store(path)
+    rows = con.execute("SELECT sum(n) FROM summaries").fetchall()[0][0]
     size = path.stat().st_size
     print(f"file {size / 2**20:,.0f} MiB: {size / rows:.1f} bytes per metric row with angles, "
           f"{bytes_without_angles(path, rows):.1f} without (the rest of the store included above)")
-    con = open_store(path)
     print(f"\n{'query':52s} {'p50 ms':>8s} {'p95 ms':>8s}")
     worst = 0.0
     for name, fn in page_queries(con).items():
@@ -189,8 +250,12 @@ def main() -> None:
         worst = max(worst, p95)
         print(f"{name:52s} {statistics.median(times):8.1f} {p95:8.1f}")
     print(f"\nslowest p95: {worst:.1f} ms (target: 100 ms)")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
+    print(f"peak memory (RSS) of this process{' (read side only)' if args.reuse else ''}: "
+          f"{peak:.2f} GiB (target: below 2 GB)")
     con.close()
-    path.unlink(missing_ok=True)
+    if not (args.keep or args.reuse):
+        path.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

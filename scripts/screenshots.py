@@ -1,6 +1,8 @@
 """Screenshots of every page, served from a real store and drawn by headless Chromium.
 
     .venv/bin/python scripts/screenshots.py [--store stores/demo.duckdb] [--out docs/img]
+    .venv/bin/python scripts/screenshots.py --store stores/demo-sweep.duckdb \
+        --only sweep sweep-lottery sweep-calibration samples-exemplars
 
 Uses Debian's Chromium at /usr/bin/chromium through Playwright (never `playwright install`,
 which downloads a browser); `bash scripts/browser.sh` installs it. The README shows the result.
@@ -25,6 +27,8 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "docs" / "img"))
     parser.add_argument("--width", type=int, default=1400,
                         help="window width in CSS pixels (the layouts hold from 1280 to 1920)")
+    parser.add_argument("--only", nargs="+", metavar="VIEW",
+                        help="these views only (names as in app/headless.py's VIEWS)")
     args = parser.parse_args()
     store, out = Path(args.store), Path(args.out)
     if not store.is_file():
@@ -32,6 +36,8 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     with serve(store) as base, browser(width=args.width) as page:
         for name, path, tab, _ in VIEWS:
+            if args.only and name not in args.only:
+                continue
             open_view(page, base + path, tab)
             if page.locator('[data-testid="stException"]').count():
                 sys.exit(f"error: the page {path} shows an exception; not taking its screenshot")

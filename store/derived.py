@@ -47,10 +47,20 @@ def summaries_sql() -> str:
             SELECT model_id, condition_id,
                    sum(n * abs(accuracy - confidence)) / sum(n) AS ece
             FROM calibration GROUP BY ALL
+        ), flips AS (  -- against the dense reference, sample by sample
+            SELECT m.model_id, p.condition_id,
+                   count(*) FILTER (WHERE r.correct AND NOT p.correct)::INTEGER AS fragile,
+                   count(*) FILTER (WHERE NOT r.correct AND p.correct)::INTEGER AS gain
+            FROM models m
+            JOIN metrics p ON p.model_id = m.model_id
+            JOIN metrics r ON r.model_id = m.reference_model_id AND r.sample_id = p.sample_id
+                          AND r.condition_id = p.condition_id
+            GROUP BY ALL
         )
-        SELECT r.model_id, r.condition_id, r.n, r.accuracy, e.ece,
+        SELECT r.model_id, r.condition_id, r.n, r.accuracy, e.ece, f.fragile, f.gain,
                {", ".join(f"r.mean_{name}" for name in PLOTTABLE)}
         FROM rows r JOIN ece e USING (model_id, condition_id)
+        LEFT JOIN flips f USING (model_id, condition_id)
     """
 
 

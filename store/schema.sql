@@ -136,6 +136,8 @@ CREATE TABLE summaries (
     n               INTEGER NOT NULL,
     accuracy        DOUBLE NOT NULL,
     ece             DOUBLE NOT NULL,   -- sum over confidence bins of n_b / n |accuracy_b - confidence_b|
+    fragile         INTEGER,           -- samples the dense reference gets right and this model wrong
+    gain            INTEGER,           -- ...and the reverse (both NULL for a model without reference)
 {summary_means}
     PRIMARY KEY (model_id, condition_id)
 );

@@ -277,7 +277,7 @@ class StoreWriter:
         for table in ("summaries", "calibration"):
             self.con.execute(f"DELETE FROM {table}")
         self.con.execute(f"INSERT INTO calibration {derived.calibration_sql()}")
-        cols = ", ".join(["model_id", "condition_id", "n", "accuracy", "ece",
+        cols = ", ".join(["model_id", "condition_id", "n", "accuracy", "ece", "fragile", "gain",
                           *summary_columns()])
         self.con.execute(f"INSERT INTO summaries ({cols}) {derived.summaries_sql()}")
         self.con.execute("COMMIT")

@@ -21,6 +21,7 @@ from app.charts import (
     panel_width,
     sample_table,
 )
+from app.pickers import pick_models
 from app.planes import boundary_in_view
 from app.shared import catalog, in_percent, percent, query, require_store
 from store import catalogue, queries
@@ -35,8 +36,7 @@ colours = store.colours
 
 top = st.columns([3, 2, 3])
 with top[0]:
-    chosen = state.multiselect("Models", list(model_id), key="models",
-                               default=list(model_id)[:3])
+    chosen = pick_models("Models", "models", default=list(model_id)[:3])
 with top[1]:
     # A corruption at its strongest severity shows a difference at first sight; clean shows none.
     corrupted = conditions.filter(pl.col("severity") > 0)

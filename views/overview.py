@@ -7,6 +7,7 @@ import streamlit as st
 
 from app import state
 from app.charts import heatmap, model_color, panel_width, spread
+from app.pickers import average_toggle, group_colours, groups
 from app.shared import catalog, in_percent, percent, query, require_store
 from store import queries
 
@@ -22,6 +23,17 @@ st.caption(
 
 models = query(queries.model_overview).with_columns(pl.col("reference").fill_null("—"))
 colours = catalog().colours
+# A sweep's seeds average into one row and one line per recipe and sparsity, with a band.
+averaged = average_toggle()
+if averaged:
+    colours = group_colours()
+
+
+def by_group(data: pl.DataFrame, *values: str) -> pl.DataFrame:
+    """`data` per seed group when the seeds are averaged, as it is otherwise."""
+    return queries.average_seeds(data, groups(), list(values)) if averaged else data
+
+
 st.subheader("Models")
 # A collapsed model loses little to corruptions because it has little to lose: its (relative) mCE
 # would rank it among the most robust, so it gets none unless asked.
@@ -39,9 +51,20 @@ if near:
 archs = models["arch"].unique().to_list()
 if len(archs) == 1:
     st.caption(f"Architecture: **{archs[0]}** for every model.")
+if averaged:  # the reference differs by seed (each has its own dense model)
+    models = by_group(models.drop("model_id", "reference", "params_total", "arch"), "sparsity",
+                      "params_nonzero", "clean_accuracy", "mean_corruption_accuracy", "mce",
+                      "relative_mce").select(
+        "model", "method", "seeds", "sparsity", "params_nonzero", "clean_accuracy",
+        "mean_corruption_accuracy", "mean_corruption_accuracy_low",
+        "mean_corruption_accuracy_high", "mce", "relative_mce").with_columns(
+        pl.col("params_nonzero").round(0))
 st.dataframe(
-    in_percent(models, "sparsity", "clean_accuracy", "mean_corruption_accuracy")
-    .drop("model_id", "params_total", "target_sparsity", *(["arch"] if len(archs) == 1 else [])),
+    in_percent(models, "sparsity", "clean_accuracy", "mean_corruption_accuracy",
+               *(["mean_corruption_accuracy_low", "mean_corruption_accuracy_high"] if averaged
+                 else []))
+    .drop(*(c for c in ("model_id", "params_total", "target_sparsity") if c in models.columns),
+          *(["arch"] if len(archs) == 1 and not averaged else [])),
     hide_index=True,
     column_config={
         "model": "Model",
@@ -50,6 +73,9 @@ st.dataframe(
         "sparsity": percent("Sparsity", "Measured: zero weights / conv and linear weights"),
         "params_nonzero": st.column_config.NumberColumn("Non-zero params", format="localized"),
         "reference": "Dense reference",
+        "seeds": "Seeds",
+        "mean_corruption_accuracy_low": percent("Corruption accuracy, lowest seed"),
+        "mean_corruption_accuracy_high": percent("Corruption accuracy, highest seed"),
         "clean_accuracy": percent("Clean accuracy"),
         "mean_corruption_accuracy": percent(
             "Mean corruption accuracy", "Mean over the benchmark corruptions and severities stored"
@@ -72,12 +98,12 @@ if grid.is_empty():
     st.info("This store holds no metric rows yet, so there is no accuracy to draw.")
     st.stop()
 
-model_order = models["model"].to_list()
+model_order = models["model"].to_list()  # seed groups, when averaged
 severities = sorted(s for s in grid["severity"].unique().to_list() if s > 0)
 
 st.subheader("Accuracy per model and corruption")
 level = state.severity("Severity", severities, key="severity")
-by_corruption = query(queries.accuracy_by_corruption, level)
+by_corruption = by_group(query(queries.accuracy_by_corruption, level), "accuracy")
 corruption_order = by_corruption.sort("first_id")["corruption"].unique(maintain_order=True).to_list()
 st.altair_chart(
     heatmap(by_corruption, "corruption", "model", "accuracy", x_sort=corruption_order,
@@ -87,14 +113,25 @@ st.altair_chart(
 
 
 
-def severity_lines(data: object, *extra: str) -> alt.Chart:
-    """Accuracy against severity (0 = clean), one line per model."""
-    return alt.Chart(data).mark_line(point=True).encode(
-        x=alt.X("severity:O", title="severity (0 = clean)", axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("accuracy:Q", axis=alt.Axis(format="%"), scale=alt.Scale(zero=False)),
+def severity_lines(data: pl.DataFrame, *extra: str) -> alt.Chart:
+    """Accuracy against severity (0 = clean), one line per model, or per seed group with the
+    band from its lowest to its highest seed."""
+    data = by_group(data, "accuracy")
+    x = alt.X("severity:O", title="severity (0 = clean)", axis=alt.Axis(labelAngle=0))
+    lines = alt.Chart(data).mark_line(point=True).encode(
+        x=x, y=alt.Y("accuracy:Q", title="accuracy", axis=alt.Axis(format="%"),
+                     scale=alt.Scale(zero=False)),
         color=model_color(colours),
-        tooltip=["model", *extra, "severity", alt.Tooltip("accuracy:Q", format=".1%")],
+        tooltip=["model", *extra, "severity", alt.Tooltip("accuracy:Q", format=".1%"),
+                 *(["seeds", alt.Tooltip("accuracy_low:Q", format=".1%"),
+                    alt.Tooltip("accuracy_high:Q", format=".1%")] if averaged else [])],
     )
+    if not averaged:
+        return lines
+    band = alt.Chart(data).mark_area(opacity=0.15).encode(
+        x=x, y=alt.Y("accuracy_low:Q", title="accuracy"), y2="accuracy_high:Q",
+        color=model_color(colours, legend=False))
+    return alt.layer(band, lines)
 
 
 # Lazy tabs (only the open one runs and is drawn; `?section=` in the URL): the first screen is the
@@ -124,6 +161,9 @@ if sparsity.open:
     with sparsity:
         scatter = models.select("model", "method", "sparsity", "clean_accuracy",
                                 "mean_corruption_accuracy", "mce").drop_nulls("mean_corruption_accuracy")
+        if averaged:
+            st.caption("Each point is a recipe at one sparsity, averaged over its seeds; the Sweep "
+                       "page draws them against sparsity with the seeds' spread.")
         if scatter.is_empty():
             st.info("No benchmark corruption in this store: mean corruption accuracy is undefined.")
         else:

@@ -10,6 +10,7 @@ import streamlit as st
 from app import state
 from app.charts import empty, lean, model_color, panel_width
 from app.export import download_buttons
+from app.pickers import pick_models
 from app.shared import catalog, query, require_store
 from store import catalogue, queries
 
@@ -39,8 +40,8 @@ def sample_grid(rows: pl.DataFrame) -> str:
     return f'<div style="display:flex;flex-wrap:wrap;gap:10px 14px">{"".join(cards)}</div>'
 
 
-def detail(sample: int) -> None:
-    """One sample across every model, condition and severity."""
+def detail(sample: int, shown: list[str]) -> None:
+    """One sample across the `shown` models and every condition and severity."""
     st.subheader(f"Sample {sample}")
     images = query(queries.sample_images, sample)
     st.image(images["image"].to_list(), caption=images["condition"].to_list(), width=64)
@@ -60,7 +61,7 @@ def detail(sample: int) -> None:
         state.follow("along", default, condition)  # a new condition brings its own corruption
         along = state.selectbox("Path as the severity of this corruption grows", corruption_names,
                                 key="along", default=default)
-        path = query(queries.sample_path, sample, along)
+        path = query(queries.sample_path, sample, along).filter(pl.col("model").is_in(shown))
         if path.is_empty():
             empty("This sample has no defined angle (a zero feature) under these conditions.")
         else:
@@ -86,7 +87,7 @@ def detail(sample: int) -> None:
             st.caption("The angle-length plane (as on the Geometry page), one panel per model on "
                        "its own scale: from clean (0) to the strongest severity; a cross is a "
                        "wrong prediction.")
-    table = query(queries.sample_metrics, sample)
+    table = query(queries.sample_metrics, sample).filter(pl.col("model").is_in(shown))
     st.dataframe(lean(table), hide_index=True, height=320)
 
 
@@ -107,8 +108,8 @@ with st.expander("Filters", expanded=False):
         chosen_classes = state.multiselect("Classes", list(class_id), key="classes",
                                            default=list(class_id))
     with cols[1]:
-        over = state.multiselect("Models compared (always right / wrong, disagree)", list(model_id),
-                                 key="over", default=list(model_id))
+        over = pick_models("Models compared (always right / wrong, disagree)", "over",
+                           default=list(model_id))
     with cols[2]:
         metric = state.selectbox("Range of", list(catalogue.PLOTTABLE), key="metric",
                                  default=catalogue.DEFAULT_METRIC)
@@ -155,4 +156,4 @@ else:
             st.caption(f"The first {GRID} of {len(found):,} are shown; the download has them all.")
         picked = state.selectbox("Inspect sample", found["sample_id"].to_list(), key="sample")
         if picked is not None:
-            detail(int(picked))
+            detail(int(picked), [m for m in model_id if m in {*over, focus}])

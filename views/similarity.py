@@ -6,6 +6,7 @@ import streamlit as st
 
 from app import state
 from app.charts import dendrogram, empty, heatmap, heatmap_step, symmetric_domain
+from app.pickers import pick_models
 from app.shared import catalog, query, require_store
 from store import analysis, catalogue, queries
 
@@ -31,7 +32,7 @@ if models_tab.open:
     with models_tab:
         left, right = st.columns([3, 2])
         with left:
-            chosen = state.multiselect("Models", list(model_id), key="models", default=list(model_id))
+            chosen = pick_models("Models", "models", default=list(model_id))
         # Beside single conditions: every corrupted condition pooled, for a verdict that does not hang
         # on one corruption.
         POOLED = "all corrupted conditions"

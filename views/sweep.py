@@ -50,7 +50,14 @@ if tabs[0].open:
         colour = alt.Color("recipe:N", title="recipe", sort=list(colours),
                            scale=alt.Scale(domain=list(colours), range=list(colours.values())))
         x = alt.X("target_sparsity:Q", title="target sparsity", axis=alt.Axis(format=".0%"),
-                  scale=alt.Scale(zero=False, padding=12))
+                  scale=alt.Scale(domain=[0, 1], nice=False))
+        # Each method's curve starts from the dense models it was pruned from (or compared
+        # with): their mean and band at 0 %, when the store has one dense recipe.
+        dense = curves.filter(pl.col("method") == "dense")
+        pruned = curves.filter(pl.col("method") != "dense")
+        if dense.height == 1:
+            curves = pl.concat([curves, *[dense.with_columns(pl.lit(r).alias("recipe"))
+                                          for r in pruned["recipe"].unique(maintain_order=True)]])
         base = alt.Chart(curves).encode(x=x, color=colour)
         band = base.mark_area(opacity=0.18).encode(y="low:Q", y2="high:Q")
         line = base.mark_line(point=True).encode(
@@ -65,7 +72,8 @@ if tabs[0].open:
                    "lowest to its highest seed. Dense models sit at 0 %. "
                    + ("Mean corruption accuracy and the corruption means average over the "
                       "benchmark corruptions and severities." if "corrupt" in name else ""))
-        shown = curves.with_columns((pl.col("high") - pl.col("low")).alias("range"))
+        shown = pl.concat([dense, pruned]).with_columns(
+            (pl.col("high") - pl.col("low")).alias("range"))
         st.dataframe(in_percent(shown, "target_sparsity") if not is_fraction(name)
                      else in_percent(shown, "target_sparsity", "mean", "low", "high", "std",
                                      "range"),
@@ -118,7 +126,8 @@ if tabs[1].open:
             flips = query(queries.seed_disagreement, store.condition_id[condition])
             st.dataframe(in_percent(flips, "target_sparsity", "predictions_differ",
                                     "correctness_differs"), hide_index=True, column_config={
-                "target_sparsity": percent("Sparsity"),
+                "target_sparsity": percent("Sparsity"), "recipe": "Recipe", "method": "Method",
+                "seeds": "Seeds", "samples": "Samples",
                 "predictions_differ": percent("Predictions differ",
                                               "Samples the seeds predict differently"),
                 "correctness_differs": percent("Right for some seeds only",
@@ -143,16 +152,21 @@ if tabs[2].open:
             bins = query(queries.reliability, picked, store.condition_id[condition])
             diagonal = alt.Chart(pl.DataFrame({"x": [0.0, 1.0]})).mark_line(
                 strokeDash=[4, 4], color="#888").encode(x="x:Q", y="x:Q")
-            reliability = alt.Chart(bins).mark_line(point=True).encode(
-                x=alt.X("confidence:Q", title="confidence (bin mean)", scale=alt.Scale(domain=[0, 1])),
+            enc = dict(
+                x=alt.X("confidence:Q", title="confidence (bin mean)",
+                        scale=alt.Scale(domain=[0, 1])),
                 y=alt.Y("accuracy:Q", title="accuracy", scale=alt.Scale(domain=[0, 1])),
-                color=model_color(store.colours, shown=chosen),
-                size=alt.Size("share:Q", title="share of samples", legend=None),
-                tooltip=["model", "bin", "n", alt.Tooltip("confidence:Q", format=".3f"),
-                         alt.Tooltip("accuracy:Q", format=".3f")])
+                color=model_color(store.colours, shown=chosen))
+            reliability = alt.layer(
+                alt.Chart(bins).mark_line(strokeWidth=1.5).encode(**enc),
+                alt.Chart(bins).mark_circle(opacity=0.9).encode(
+                    size=alt.Size("share:Q", title="share of samples", legend=None,
+                                  scale=alt.Scale(range=[15, 300])),
+                    tooltip=["model", "bin", "n", alt.Tooltip("confidence:Q", format=".3f"),
+                             alt.Tooltip("accuracy:Q", format=".3f")], **enc))
             by_severity = query(queries.ece_by_severity, picked)
             ece_chart = alt.Chart(by_severity).mark_line(point=True).encode(
-                x=alt.X("severity:O", title="severity (0 = clean)"),
+                x=alt.X("severity:O", title="severity (0 = clean)", axis=alt.Axis(labelAngle=0)),
                 y=alt.Y("ece:Q", title="ECE", axis=alt.Axis(format=".0%")),
                 color=model_color(store.colours, shown=chosen, legend=False),
                 tooltip=["model", "severity", alt.Tooltip("ece:Q", format=".2%"),
@@ -169,5 +183,6 @@ if tabs[2].open:
                                                       & (pl.col("condition") == condition))
             st.dataframe(in_percent(table.select("model", "ece", "accuracy", "mean_confidence"),
                                     "ece", "accuracy", "mean_confidence"), hide_index=True,
-                         column_config={"ece": percent("ECE"), "accuracy": percent("Accuracy"),
+                         column_config={"model": "Model", "ece": percent("ECE"),
+                                        "accuracy": percent("Accuracy"),
                                         "mean_confidence": percent("Mean confidence")})

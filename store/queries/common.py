@@ -26,7 +26,7 @@ def store_summary(con: Con) -> dict[str, object]:
     counts = con.execute("""
         SELECT (SELECT count(*) FROM models), (SELECT count(*) FROM conditions),
                (SELECT count(*) FROM samples), (SELECT count(*) FROM classes),
-               (SELECT count(*) FROM metrics)
+               (SELECT coalesce(sum(n), 0) FROM summaries)
     """).fetchall()[0]
     keys = ("models", "conditions", "samples", "classes", "metric_rows")
     return {**meta, **dict(zip(keys, counts, strict=True))}

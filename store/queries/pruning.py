@@ -53,19 +53,15 @@ def change_vs_dense(con: Con, severity: int | None = None) -> pl.DataFrame:
 def pruning_flips(con: Con, severity: int | None = None) -> pl.DataFrame:
     """Per pruned model and condition (clean and every corruption at `severity`, or all
     severities): how many samples pruning breaks (the dense reference right, the pruned model
-    wrong: *pruning-fragile*) and mends (*pruning-gain*), out of how many."""
+    wrong: *pruning-fragile*) and mends (*pruning-gain*), out of how many. From `summaries`,
+    counted when the store was written."""
     return frame(con, """
         SELECT m.name AS model, m.model_id, c.condition_id, c.name AS condition, c.corruption,
-               c.severity,
-               count(*) FILTER (WHERE r.correct AND NOT p.correct) AS fragile,
-               count(*) FILTER (WHERE NOT r.correct AND p.correct) AS gain,
-               count(*) AS n
-        FROM models m
-        JOIN metrics p ON p.model_id = m.model_id
-        JOIN metrics r ON r.model_id = m.reference_model_id AND r.sample_id = p.sample_id
-                      AND r.condition_id = p.condition_id
-        JOIN conditions c ON c.condition_id = p.condition_id
-        WHERE c.severity = 0 OR $severity IS NULL OR c.severity = $severity
-        GROUP BY ALL
+               c.severity, s.fragile::BIGINT AS fragile, s.gain::BIGINT AS gain, s.n::BIGINT AS n
+        FROM summaries s
+        JOIN models m USING (model_id)
+        JOIN conditions c USING (condition_id)
+        WHERE m.reference_model_id IS NOT NULL
+          AND (c.severity = 0 OR $severity IS NULL OR c.severity = $severity)
         ORDER BY m.model_id, c.condition_id
     """, severity=severity)

@@ -45,6 +45,39 @@ def sweep_models(con: Con) -> pl.DataFrame:
     """)
 
 
+def seed_groups(con: Con) -> pl.DataFrame:
+    """Every model with the seed group it averages into: `group` names its recipe at its sparsity
+    (`gmp-90`, or the recipe alone when it has one sparsity), `seeds` how many models the group
+    has. A model outside any seed sweep is a group of its own, under its own name."""
+    members = sweep_models(con)
+    per_recipe = members.group_by("recipe").agg(pl.col("target_sparsity").n_unique().alias("k"))
+    return (members.join(per_recipe, on="recipe")
+            .with_columns(pl.when(pl.col("seed").is_null()).then(pl.col("model"))
+                          .when(pl.col("k") > 1).then(pl.col("recipe") + "-" + (
+                              pl.col("target_sparsity") * 100).round(2).cast(pl.Utf8)
+                              .str.replace(r"\.0$", ""))
+                          .otherwise(pl.col("recipe")).alias("group"))
+            .with_columns(pl.len().over("group").alias("seeds"))
+            .select("model_id", "model", "group", "recipe", "method", "target_sparsity", "sparsity",
+                    "seed", "seeds").sort("model_id"))
+
+
+def average_seeds(data: pl.DataFrame, groups: pl.DataFrame, values: list[str]) -> pl.DataFrame:
+    """`data` (a `model` column, `values`, other key columns) averaged over the seeds of each
+    group: `model` becomes the group's name, each value its mean over the seeds, with
+    `<value>_low` / `<value>_high` the lowest and highest seed and `seeds` their number."""
+    keys = [c for c in data.columns if c not in (*values, "model", "model_id")]
+    joined = data.join(groups.select("model", "group", "model_id").rename(
+        {"model_id": "_id"}), on="model", how="left").with_columns(
+        pl.col("group").fill_null(pl.col("model")))
+    aggs = [pl.len().alias("seeds"), pl.col("_id").min().alias("_first")]
+    for v in values:
+        aggs += [pl.col(v).mean(), pl.col(v).min().alias(f"{v}_low"),
+                 pl.col(v).max().alias(f"{v}_high")]
+    return (joined.group_by(["group", *keys], maintain_order=True).agg(aggs)
+            .sort("_first", *keys).drop("_first").rename({"group": "model"}))
+
+
 def model_measures(con: Con) -> pl.DataFrame:
     """One row per model: its sweep coordinates and every measure of MEASURES, from `summaries`
     (corruption means are over the benchmark conditions)."""

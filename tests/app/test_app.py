@@ -15,8 +15,10 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app import pickers
 from store import sandbox
 from tests.conftest import ROOT
+from tests.support import population
 
 APP = str(ROOT / "streamlit_app.py")
 # The pages the app navigates to, read from streamlit_app.py so a new page cannot go untested.
@@ -530,3 +532,20 @@ def test_samples_lists_the_exemplars_with_the_populations_modes(population_store
     text = " ".join(m.value for m in at.markdown)
     assert "**4 samples**" in text
     assert "#2 <b>c</b> → a ✗ · ref c" in text  # label c, gmp mode a, dense mode c
+
+
+def test_the_overview_averages_the_seeds_by_default_and_on_request_not(population_store,
+                                                                        monkeypatch):
+    at = page_on(population_store, monkeypatch, "overview.py")
+    table = at.dataframe[0].value
+    assert table["model"].to_list() == ["dense", "gmp"] and table["seeds"].to_list() == [2, 3]
+    at = page_on(population_store, monkeypatch, "overview.py", avg="0")
+    assert at.dataframe[0].value["model"].to_list() == [m[0] for m in population.MODELS]
+
+
+def test_many_models_are_picked_by_recipe_sparsity_and_seed(population_store, monkeypatch):
+    monkeypatch.setattr(pickers, "MANY", 2)  # the population's five models count as many
+    at = page_on(population_store, monkeypatch, "geometry.py")
+    assert any("2 of 5 models: dense-s1, gmp-90-s1" in c.value for c in at.caption)
+    at = page_on(population_store, monkeypatch, "geometry.py", models_seed=["2", "3"])
+    assert any("3 of 5 models: dense-s2, gmp-90-s2, gmp-90-s3" in c.value for c in at.caption)

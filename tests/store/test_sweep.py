@@ -120,3 +120,23 @@ def test_the_stored_ece_is_guo_et_al_s_for_any_confidences(rows):
     conf = np.array([c for c, _ in rows], dtype=np.float32).astype(float)
     assert got == pytest.approx(ece_by_hand(conf, np.array([r for _, r in rows])), abs=1e-9)
     assert 0 <= low <= high < derived.CALIBRATION_BINS
+
+
+def test_seed_groups_name_a_recipe_at_its_sparsity(con):
+    groups = queries.seed_groups(con)
+    assert groups.select("model", "group", "seeds").rows() == [
+        ("dense-s1", "dense", 2), ("dense-s2", "dense", 2), ("gmp-90-s1", "gmp", 3),
+        ("gmp-90-s2", "gmp", 3), ("gmp-90-s3", "gmp", 3)]
+
+
+def test_averaging_the_seeds_gives_each_groups_mean_and_band(con):
+    acc = (PRED == LABELS).mean(axis=1)
+    per_model = queries.accuracy_by_corruption(con, 5)
+    averaged = queries.average_seeds(per_model, queries.seed_groups(con), ["accuracy"])
+    noisy = averaged.filter(averaged["corruption"] == "gaussian_noise")
+    assert noisy["model"].to_list() == ["dense", "gmp"]  # in build order
+    gmp = noisy.row(1, named=True)
+    assert gmp["accuracy"] == pytest.approx(acc[2:].mean())
+    assert (gmp["accuracy_low"], gmp["accuracy_high"]) == pytest.approx((acc[2:].min(),
+                                                                          acc[2:].max()))
+    assert gmp["seeds"] == 3 and gmp["family"] == "noise"
