@@ -8,6 +8,7 @@ import streamlit as st
 
 from app import state
 from app.charts import empty, heatmap
+from app.pickers import average_toggle, groups
 from app.shared import catalog, in_percent, percent, query, require_store
 from store import queries
 
@@ -48,6 +49,14 @@ with top[2]:
 changes = query(queries.change_vs_dense, level)
 if not include:
     changes = changes.filter(~pl.col("model").is_in(list(near)))
+# A sweep's seeds average into one row per recipe and sparsity (each seed is read against its own
+# seed's dense model first); the links below open the group's first seed.
+averaged = average_toggle("seeds")  # its own key: a widget key shared across pages resets
+first_seed = dict(groups().group_by("group", maintain_order=True).agg(pl.col("model").first())
+                  .iter_rows())
+VALUES = ["accuracy", "reference_accuracy", "change", "drop", "reference_drop"]
+if averaged:
+    changes = queries.average_seeds(changes.drop("reference", "model_id"), groups(), VALUES)
 if changes.is_empty():
     empty("Every pruned model here is near chance: include them to see them ranked.")
     st.stop()
@@ -55,7 +64,8 @@ if changes.is_empty():
 st.subheader("Who keeps robustness")
 picked = (changes.filter(pl.col("benchmark")) if choice == "all"
           else changes.filter(pl.col("corruption") == choice))
-ranked = (picked.group_by("model", "reference", maintain_order=True)
+ranked = (picked.group_by("model", *(["reference"] if "reference" in picked.columns else []),
+                          maintain_order=True)
           .agg(pl.col("accuracy", "reference_accuracy", "change", "drop", "reference_drop").mean())
           .sort("accuracy", descending=True)
           .with_row_index("rank", offset=1))
@@ -63,7 +73,7 @@ st.caption("Pruned models ranked by accuracy under the corruption; the change is
            "model's dense reference under the same corruption, and the drop is what the corruption "
            "takes from clean accuracy, the pruned model's beside its reference's (percentage "
            "points).")
-if ranked["reference"].n_unique() == 1:  # the usual single dense model: say it once
+if "reference" in ranked.columns and ranked["reference"].n_unique() == 1:  # say it once
     ranked = ranked.drop("reference")
 st.dataframe(
     in_percent(ranked, "accuracy", "reference_accuracy", "change", "drop", "reference_drop"),
@@ -97,7 +107,10 @@ st.subheader("Samples pruning breaks and mends")
 st.caption("Per condition, the samples the dense reference gets right and the pruned model wrong "
            "(pruning-fragile), and the reverse (pruning-gain)"
            + (", averaged over severities." if level is None else f", at severity {level}."))
-flips = query(queries.pruning_flips, level).filter(pl.col("model").is_in(models_shown))
+flips = query(queries.pruning_flips, level)
+if averaged:
+    flips = queries.average_seeds(flips.drop("model_id"), groups(), ["fragile", "gain"])
+flips = flips.filter(pl.col("model").is_in(models_shown))
 per_corruption = (flips.group_by("model", "corruption", maintain_order=True)
                   .agg(pl.col("fragile", "gain").mean(), pl.col("n").first(),
                        pl.col("condition_id").min().alias("first_id"),
@@ -112,8 +125,8 @@ st.altair_chart(
 )
 # One row per model and condition, with a link that opens those samples, images and all.
 links = per_corruption.with_columns(
-    pl.format("/samples?category=pruning-fragile&model={}&condition={}", "model", "condition")
-    .alias("open"))
+    pl.format("/samples?category=pruning-fragile&model={}&condition={}",
+              pl.col("model").replace(first_seed), "condition").alias("open"))
 st.dataframe(
     links.select("model", "corruption", "fragile", "gain", "net", "n", "open")
     .sort("fragile", descending=True),

@@ -549,3 +549,14 @@ def test_many_models_are_picked_by_recipe_sparsity_and_seed(population_store, mo
     assert any("2 of 5 models: dense-s1, gmp-90-s1" in c.value for c in at.caption)
     at = page_on(population_store, monkeypatch, "geometry.py", models_seed=["2", "3"])
     assert any("3 of 5 models: dense-s2, gmp-90-s2, gmp-90-s3" in c.value for c in at.caption)
+
+
+def test_the_pruning_page_ranks_seed_groups_and_links_their_first_seed(population_store,
+                                                                        monkeypatch):
+    at = page_on(population_store, monkeypatch, "pruning.py", severity="5")
+    ranked = at.dataframe[0].value
+    assert ranked["model"].to_list() == ["gmp"]
+    acc = (population.PRED == population.LABELS).mean(axis=1)
+    assert ranked["accuracy"][0] == pytest.approx(100 * acc[2:].mean())  # shown in percent
+    links = at.dataframe[-1].value
+    assert links["open"].str.contains("model=gmp-90-s1").all()
