@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,10 +57,12 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def serve(store: Path | str, script: Path | str = "streamlit_app.py",
-          python: str = sys.executable) -> Iterator[str]:
+          python: str = sys.executable,
+          on_start: Callable[[subprocess.Popen], None] | None = None) -> Iterator[str]:
     """`streamlit run` on `store` (a path or URL) at a free loopback port; yields the base URL
     once it listens. (`script` serves another app, e.g. a bare page the benchmarks compare with;
-    `python` another environment's interpreter, e.g. one holding only requirements.txt.)"""
+    `python` another environment's interpreter, e.g. one holding only requirements.txt;
+    `on_start` gets the server's process, e.g. to read its memory.)"""
     port = free_port()
     proc = subprocess.Popen(
         [python, "-m", "streamlit", "run", str(script), "--server.headless", "true",
@@ -68,6 +70,8 @@ def serve(store: Path | str, script: Path | str = "streamlit_app.py",
          "--browser.gatherUsageStats", "false", "--", "--store", str(store)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
+    if on_start is not None:
+        on_start(proc)
     try:
         output = []
         for line in proc.stdout:  # Streamlit prints this once its server listens

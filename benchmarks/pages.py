@@ -66,10 +66,20 @@ def switch(page, base: str, path: str, title: str, tab: str | None) -> float:
     return time.perf_counter() - start
 
 
-def measure(store: Path, repeats: int) -> list[tuple[str, float, float, float, int]]:
-    """(view, cold s, warm s, switch s, warm bytes) for every view, on a freshly served store."""
+def peak_rss_gib(pid: int) -> float:
+    """The peak resident memory of a process so far (Linux: VmHWM), in GiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 2**20
+    return float("nan")
+
+
+def measure(store: Path, repeats: int) -> tuple[list[tuple[str, float, float, float, int]], float]:
+    """(view, cold s, warm s, switch s, warm bytes) for every view, on a freshly served store,
+    and the server's peak memory (GiB) after visiting them all."""
     rows = []
-    with serve(store) as base, browser(width=1400) as page:
+    server: list = []
+    with serve(store, on_start=server.append) as base, browser(width=1400) as page:
         received: list[int] = []
         page.on("websocket", lambda ws: ws.on("framereceived",
                                              lambda payload: received.append(len(payload))))
@@ -81,7 +91,8 @@ def measure(store: Path, repeats: int) -> list[tuple[str, float, float, float, i
                                          for _ in range(repeats))
             rows.append((name, cold, statistics.median(t for t, _ in warm), switched,
                          int(statistics.median(b for _, b in warm))))
-    return rows
+        peak = peak_rss_gib(server[0].pid)
+    return rows, peak
 
 
 BARE = """import altair as alt
@@ -134,7 +145,7 @@ def main() -> None:
     print(f"a bare Streamlit page (a title, a line): {floor:.2f} s to load warm; with a data frame "
           f"and a chart: {with_widgets:.2f} s")
     for store in stores:
-        rows = measure(store, args.repeats)
+        rows, peak = measure(store, args.repeats)
         print(f"\n{store.name} ({store.stat().st_size / 1e6:.0f} MB): cold = first visit of the view"
               f" on a fresh server, opened as a link; warm = the link again (median of "
               f"{args.repeats}); switch = a click in the loaded app (the sidebar link, or the tab), median "
@@ -147,6 +158,7 @@ def main() -> None:
         slow = [name for name, _, _, switched, _ in rows if switched >= TARGET_WARM_S]
         print(f"switch under {TARGET_WARM_S:.0f} s: {len(rows) - len(slow)} of {len(rows)} views"
               + (f" (over: {', '.join(slow)})" if slow else ""))
+        print(f"the Streamlit server's peak memory (RSS) after every view: {peak:.2f} GiB")
 
 
 if __name__ == "__main__":

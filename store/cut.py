@@ -67,12 +67,12 @@ def cut(source: str | Path, target: str | Path, *, models: Sequence[str] | None 
         notes: list[str] = []
         model_ids = _pick(src, "models", "model_id", models, "model")
         refs = {r for (r,) in src.execute(
-            "SELECT DISTINCT reference_model_id FROM models WHERE list_contains($m, model_id) "
+            "SELECT DISTINCT reference_model_id FROM models WHERE model_id = ANY($m) "
             "AND reference_model_id IS NOT NULL", {"m": model_ids}).fetchall()}
         added = sorted(refs - set(model_ids))
         if added:
             names = [n for (n,) in src.execute(
-                "SELECT name FROM models WHERE list_contains($m, model_id)", {"m": added}).fetchall()]
+                "SELECT name FROM models WHERE model_id = ANY($m)", {"m": added}).fetchall()]
             notes.append(f"kept the dense reference{'s' if len(names) > 1 else ''} "
                          f"{', '.join(names)} of the pruned models chosen")
             model_ids = sorted(set(model_ids) | refs)
@@ -92,7 +92,7 @@ def cut(source: str | Path, target: str | Path, *, models: Sequence[str] | None 
             """, {"n": samples}).fetchall())
         else:
             sample_ids = [s for (s,) in src.execute(
-                "SELECT sample_id FROM samples WHERE list_contains($c, label) ORDER BY sample_id",
+                "SELECT sample_id FROM samples WHERE label = ANY($c) ORDER BY sample_id",
                 {"c": class_ids}).fetchall()]
         if not sample_ids:
             raise StoreError("The cut would keep no sample: choose other classes.")
@@ -111,21 +111,21 @@ def cut(source: str | Path, target: str | Path, *, models: Sequence[str] | None 
         con.execute("INSERT INTO meta SELECT * FROM src.meta WHERE key NOT IN "
                     "('schema_version', 'fingerprint')")
         con.execute("INSERT INTO classes SELECT * FROM src.classes")
-        con.execute("INSERT INTO models SELECT * FROM src.models WHERE list_contains($m, model_id)",
+        con.execute("INSERT INTO models SELECT * FROM src.models WHERE model_id = ANY($m)",
                     {"m": model_ids})
         for table in ("class_directions", "class_pairs"):
             con.execute(f"INSERT INTO {table} SELECT * FROM src.{table} "
-                        "WHERE list_contains($m, model_id)", {"m": model_ids})
+                        "WHERE model_id = ANY($m)", {"m": model_ids})
         con.execute("INSERT INTO conditions SELECT * FROM src.conditions "
-                    "WHERE list_contains($c, condition_id)", {"c": condition_ids})
+                    "WHERE condition_id = ANY($c)", {"c": condition_ids})
         con.execute("INSERT INTO samples SELECT * FROM src.samples "
-                    "WHERE list_contains($s, sample_id)", {"s": sample_ids})
+                    "WHERE sample_id = ANY($s)", {"s": sample_ids})
         angles = "NULL" if drop_angles else "angles"
         con.execute(f"""
             INSERT INTO metrics
             SELECT * REPLACE ({angles} AS angles) FROM src.metrics
-            WHERE list_contains($m, model_id) AND list_contains($c, condition_id)
-              AND list_contains($s, sample_id)
+            WHERE model_id = ANY($m) AND condition_id = ANY($c)
+              AND sample_id = ANY($s)
         """, keep)
         # Capped per condition, the inspection subset (kept under every condition) first.
         limit = "" if thumbnails is None else (
@@ -134,13 +134,13 @@ def cut(source: str | Path, target: str | Path, *, models: Sequence[str] | None 
             INSERT INTO condition_thumbnails
             WITH t AS (SELECT *, count(*) OVER (PARTITION BY sample_id) AS n
                        FROM src.condition_thumbnails
-                       WHERE list_contains($c, condition_id) AND list_contains($s, sample_id))
+                       WHERE condition_id = ANY($c) AND sample_id = ANY($s))
             SELECT condition_id, sample_id, thumbnail FROM t {limit}
         """, {"c": condition_ids, "s": sample_ids, **({"t": thumbnails} if limit else {})})
         if len(sample_ids) == all_samples:
             con.execute("INSERT INTO model_similarity SELECT * FROM src.model_similarity "
-                        "WHERE list_contains($m, model_a) AND list_contains($m, model_b) "
-                        "AND list_contains($c, condition_id)", {"m": model_ids, "c": condition_ids})
+                        "WHERE model_a = ANY($m) AND model_b = ANY($m) "
+                        "AND condition_id = ANY($c)", {"m": model_ids, "c": condition_ids})
         else:  # CKA was over every test sample; the features that would redo it are not stored
             notes.append("left out linear CKA (computed over every test sample, not the ones kept)")
         con.execute("COMMIT")

@@ -83,7 +83,7 @@ def corruption_shifts(con: Con, metric: str, model_ids: list[int],
     long = frame(con, f"""
         WITH clean AS (
             SELECT model_id, sample_id, {col} AS v FROM metrics
-            WHERE condition_id = {CLEAN_ID} AND list_contains($models, model_id)
+            WHERE condition_id = {CLEAN_ID} AND model_id = ANY($models)
         )
         SELECT mt.model_id, mt.sample_id, c.corruption, min(c.condition_id) AS first_id,
                avg(mt.{col}) - any_value(cl.v) AS shift
@@ -91,7 +91,7 @@ def corruption_shifts(con: Con, metric: str, model_ids: list[int],
         JOIN conditions c USING (condition_id)
         JOIN clean cl USING (model_id, sample_id)
         WHERE c.severity > 0 AND ($severity IS NULL OR c.severity = $severity)
-          AND list_contains($models, mt.model_id)
+          AND mt.model_id = ANY($models)
           AND isfinite(mt.{col}) AND isfinite(cl.v)
         GROUP BY mt.model_id, mt.sample_id, c.corruption
     """, models=ids(model_ids), severity=severity)

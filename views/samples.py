@@ -87,7 +87,10 @@ def detail(sample: int, shown: list[str]) -> None:
             st.caption("The angle-length plane (as on the Geometry page), one panel per model on "
                        "its own scale: from clean (0) to the strongest severity; a cross is a "
                        "wrong prediction.")
-    table = query(queries.sample_metrics, sample).filter(pl.col("model").is_in(shown))
+    every = state.toggle("Every condition in the table", key="every", default=False,
+                         help="Off: clean and the corruption of the path above, at each severity")
+    table = query(queries.sample_metrics, sample, None if every or not corruption_names
+                  else along).filter(pl.col("model").is_in(shown))
     st.dataframe(lean(table), hide_index=True, height=320)
 
 

@@ -15,8 +15,8 @@ SELECTION = """
     FROM metrics mt
     JOIN samples s USING (sample_id)
     WHERE mt.condition_id = $condition
-      AND list_contains($models, mt.model_id)
-      AND list_contains($classes, s.label)
+      AND mt.model_id = ANY($models)
+      AND s.label = ANY($classes)
 """
 
 

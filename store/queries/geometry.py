@@ -123,7 +123,7 @@ def _paired(condition_id: int, model_ids: list[int], class_ids: list[int]) -> tu
         JOIN metrics x ON x.model_id = c.model_id AND x.sample_id = c.sample_id
         JOIN samples s ON s.sample_id = c.sample_id
         WHERE c.condition_id = {CLEAN_ID} AND x.condition_id = $condition
-          AND list_contains($models, c.model_id) AND list_contains($classes, s.label)
+          AND c.model_id = ANY($models) AND s.label = ANY($classes)
     """
     return sql, {"condition": condition_id, "models": ids(model_ids), "classes": ids(class_ids)}
 
@@ -170,8 +170,8 @@ def overlay_histogram(con: Con, metric: str, model_ids: list[int], condition_id:
                                  ELSE (SELECT name FROM conditions WHERE condition_id = $condition)
                             END AS grp, mt.{col} AS x
         FROM metrics mt JOIN samples s USING (sample_id)
-        WHERE mt.condition_id IN ({CLEAN_ID}, $condition) AND list_contains($models, mt.model_id)
-          AND list_contains($classes, s.label) AND isfinite(mt.{col})
+        WHERE mt.condition_id IN ({CLEAN_ID}, $condition) AND mt.model_id = ANY($models)
+          AND s.label = ANY($classes) AND isfinite(mt.{col})
     """
     return _histogram(con, values, bins, condition=condition_id, models=ids(model_ids),
                       classes=ids(class_ids))
@@ -182,7 +182,7 @@ def class_directions(con: Con, model_ids: list[int]) -> pl.DataFrame:
     return frame(con, """
         SELECT m.name AS model, d.class_id, c.name AS class, d.weight_norm, d.bias
         FROM class_directions d JOIN models m USING (model_id) JOIN classes c USING (class_id)
-        WHERE list_contains($models, d.model_id)
+        WHERE d.model_id = ANY($models)
         ORDER BY d.model_id, d.class_id
     """, models=ids(model_ids))
 
@@ -196,7 +196,7 @@ def class_pair_angles(con: Con, model_ids: list[int]) -> pl.DataFrame:
         JOIN models m USING (model_id)
         JOIN classes a ON a.class_id = p.class_a
         JOIN classes b ON b.class_id = p.class_b
-        WHERE list_contains($models, p.model_id)
+        WHERE p.model_id = ANY($models)
         ORDER BY p.model_id, p.class_a, p.class_b
     """, models=ids(model_ids))
 
@@ -211,7 +211,7 @@ PAIR_FRAME = """
     FROM class_pairs p
     JOIN class_directions da ON da.model_id = p.model_id AND da.class_id = p.class_a
     JOIN class_directions db ON db.model_id = p.model_id AND db.class_id = p.class_b
-    WHERE p.class_a = $a AND p.class_b = $b AND list_contains($models, p.model_id)
+    WHERE p.class_a = $a AND p.class_b = $b AND p.model_id = ANY($models)
 """
 
 
@@ -264,10 +264,10 @@ def sample_cards(con: Con, sample_ids: list[int], model_ids: list[int],
         JOIN classes cl ON cl.class_id = s.label
         LEFT JOIN condition_thumbnails t ON t.sample_id = s.sample_id AND t.condition_id = $condition
         LEFT JOIN metrics mt ON mt.sample_id = s.sample_id AND mt.condition_id = $condition
-                            AND list_contains($models, mt.model_id)
+                            AND mt.model_id = ANY($models)
         LEFT JOIN models m ON m.model_id = mt.model_id
         LEFT JOIN classes pc ON pc.class_id = mt.pred
-        WHERE list_contains($samples, s.sample_id)
+        WHERE s.sample_id = ANY($samples)
         GROUP BY s.sample_id, cl.name, s.thumbnail
         ORDER BY s.sample_id
     """, samples=ids(sample_ids), models=ids(model_ids), condition=condition_id)

@@ -29,11 +29,11 @@ _CATEGORY_SQL = {
                     "WHERE NOT r.correct AND f.correct",
     "corruption-fragile": "SELECT f.sample_id FROM focus f JOIN focus_clean c USING (sample_id) "
                           "WHERE c.correct AND NOT f.correct",
-    "always-right": "SELECT sample_id FROM metrics WHERE list_contains($models, model_id) "
+    "always-right": "SELECT sample_id FROM metrics WHERE model_id = ANY($models) "
                     "AND condition_id = $condition GROUP BY sample_id HAVING bool_and(correct)",
-    "always-wrong": "SELECT sample_id FROM metrics WHERE list_contains($models, model_id) "
+    "always-wrong": "SELECT sample_id FROM metrics WHERE model_id = ANY($models) "
                     "AND condition_id = $condition GROUP BY sample_id HAVING NOT bool_or(correct)",
-    "models-disagree": "SELECT sample_id FROM metrics WHERE list_contains($models, model_id) "
+    "models-disagree": "SELECT sample_id FROM metrics WHERE model_id = ANY($models) "
                        "AND condition_id = $condition GROUP BY sample_id "
                        "HAVING count(DISTINCT pred) > 1",
     "pruning-identified": f"""
@@ -82,16 +82,24 @@ def sample_category(con: Con, category: str, model_id: int, condition_id: int,
         LEFT JOIN ref r USING (sample_id)
         LEFT JOIN classes rp ON rp.class_id = r.pred
         LEFT JOIN condition_thumbnails t ON t.sample_id = s.sample_id AND t.condition_id = $condition
-        WHERE list_contains($classes, s.label)
+        WHERE s.label = ANY($classes)
           AND ($low IS NULL OR f.{col} >= $low) AND ($high IS NULL OR f.{col} <= $high)
         ORDER BY abs(f.margin_distance) DESC NULLS LAST, s.sample_id
     """, model=int(model_id), condition=int(condition_id), models=ids(model_ids),
         classes=ids(class_ids), low=low, high=high)
 
 
-def sample_metrics(con: Con, sample_id: int) -> pl.DataFrame:
-    """One sample under every model and condition: prediction and geometry."""
-    return frame(con, """
+def sample_metrics(con: Con, sample_id: int, corruption: str | None = None) -> pl.DataFrame:
+    """One sample under every model and condition (or clean and `corruption`'s severities only:
+    a few row groups instead of all of them, which matters at tens of millions of rows):
+    prediction and geometry."""
+    only = ""
+    conditions: list[int] = []
+    if corruption is not None:
+        conditions = ids(frame(con, "SELECT condition_id FROM conditions WHERE severity = 0 "
+                                    "OR corruption = $c", c=corruption)["condition_id"])
+        only = "AND mt.condition_id = ANY($conditions)"  # a list the scan can prune row groups by
+    return frame(con, f"""
         SELECT m.name AS model, c.name AS condition, c.corruption, c.severity, pc.name AS pred,
                mt.correct, mt.length, mt.angle_true, mt.angle_gap, mt.logit_margin,
                mt.margin_distance, mt.confidence, mt.loss
@@ -99,9 +107,9 @@ def sample_metrics(con: Con, sample_id: int) -> pl.DataFrame:
         JOIN models m USING (model_id)
         JOIN conditions c USING (condition_id)
         JOIN classes pc ON pc.class_id = mt.pred
-        WHERE mt.sample_id = $sample
+        WHERE mt.sample_id = $sample {only}
         ORDER BY mt.model_id, mt.condition_id
-    """, sample=int(sample_id))
+    """, sample=int(sample_id), conditions=conditions)
 
 
 def sample_path(con: Con, sample_id: int, corruption: str) -> pl.DataFrame:
@@ -147,7 +155,7 @@ def sample_export(con: Con, sample_ids: list[int], model_ids: list[int],
         JOIN models m USING (model_id)
         JOIN conditions c USING (condition_id)
         JOIN classes pc ON pc.class_id = mt.pred
-        WHERE list_contains($samples, mt.sample_id) AND list_contains($models, mt.model_id)
+        WHERE mt.sample_id = ANY($samples) AND mt.model_id = ANY($models)
           AND mt.condition_id = $condition
         ORDER BY mt.sample_id, mt.model_id
     """, samples=ids(sample_ids), models=ids(model_ids), condition=int(condition_id))

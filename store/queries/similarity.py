@@ -21,7 +21,7 @@ def model_similarity(con: Con, condition_ids: int | list[int], model_ids: list[i
             SELECT model_id, condition_id, sample_id, pred, correct,
                    CASE WHEN isfinite(margin_distance) THEN margin_distance END AS md
             FROM metrics
-            WHERE list_contains($conditions, condition_id) AND list_contains($models, model_id)
+            WHERE condition_id = ANY($conditions) AND model_id = ANY($models)
         ),
         pairs AS (
             SELECT a.model_id AS model_a_id, b.model_id AS model_b_id,
@@ -35,7 +35,7 @@ def model_similarity(con: Con, condition_ids: int | list[int], model_ids: list[i
         ),
         cka AS (
             SELECT model_a AS model_a_id, model_b AS model_b_id, avg(linear_cka) AS linear_cka
-            FROM model_similarity WHERE list_contains($conditions, condition_id)
+            FROM model_similarity WHERE condition_id = ANY($conditions)
             GROUP BY ALL
         )
         SELECT ma.name AS model_a, mb.name AS model_b, p.model_a_id, p.model_b_id,
@@ -59,7 +59,7 @@ def _stored_moments(con: Con, metric: str, model_ids: list[int], severity: int |
         FROM shift_moments sm
         JOIN firsts fa ON fa.corruption = sm.corruption_a
         JOIN firsts fb ON fb.corruption = sm.corruption_b
-        WHERE sm.metric = $metric AND sm.severity = $severity AND list_contains($models, sm.model_id)
+        WHERE sm.metric = $metric AND sm.severity = $severity AND sm.model_id = ANY($models)
         ORDER BY sm.model_id, first_a, first_b
     """, metric=metric, severity=derived.stored_severity(severity), models=ids(model_ids))
     chosen = set(ids(model_ids))

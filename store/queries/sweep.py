@@ -138,20 +138,26 @@ def seed_disagreement(con: Con, condition: int) -> pl.DataFrame:
     return frame(con, """
         WITH g AS (
             SELECT model_id, recipe, method, coalesce(target_sparsity, 0.0) AS target_sparsity,
+                   dense_rank() OVER (ORDER BY recipe, coalesce(target_sparsity, 0.0)) AS grp,
                    count(*) OVER (PARTITION BY recipe, target_sparsity) AS seeds
             FROM models
-        ), per_sample AS (
-            SELECT g.recipe, g.method, g.target_sparsity, any_value(g.seeds) AS seeds,
-                   count(DISTINCT mt.pred) > 1 AS differ, bool_or(mt.correct) <> bool_and(mt.correct)
-                   AS split
+        ), per_sample AS (  -- min <> max: more than one prediction, without a distinct count
+            SELECT g.grp, min(mt.pred) <> max(mt.pred) AS differ,
+                   bool_or(mt.correct) <> bool_and(mt.correct) AS split
             FROM metrics mt JOIN g USING (model_id)
             WHERE mt.condition_id = $condition AND g.seeds >= 2
-            GROUP BY g.recipe, g.method, g.target_sparsity, mt.sample_id
+            GROUP BY g.grp, mt.sample_id
+        ), per_group AS (
+            SELECT grp, avg(differ::DOUBLE) AS predictions_differ,
+                   avg(split::DOUBLE) AS correctness_differs, count(*) AS samples
+            FROM per_sample GROUP BY grp
         )
-        SELECT recipe, method, target_sparsity, any_value(seeds) AS seeds,
-               avg(differ::DOUBLE) AS predictions_differ, avg(split::DOUBLE) AS correctness_differs,
-               count(*) AS samples
-        FROM per_sample GROUP BY ALL ORDER BY target_sparsity, recipe
+        SELECT g.recipe, any_value(g.method) AS method, g.target_sparsity, any_value(g.seeds) AS seeds,
+               any_value(p.predictions_differ) AS predictions_differ,
+               any_value(p.correctness_differs) AS correctness_differs,
+               any_value(p.samples) AS samples
+        FROM per_group p JOIN g USING (grp)
+        GROUP BY g.recipe, g.target_sparsity ORDER BY g.target_sparsity, g.recipe
     """, condition=int(condition))
 
 
@@ -172,8 +178,8 @@ MODAL_CTES = """
 
 _MODAL = f"""
     WITH pop AS (
-        SELECT model_id, list_contains($pruned, model_id) AS pruned FROM models
-        WHERE list_contains($pruned, model_id) OR list_contains($dense, model_id)
+        SELECT model_id, model_id = ANY($pruned) AS pruned FROM models
+        WHERE model_id = ANY($pruned) OR model_id = ANY($dense)
     ), {MODAL_CTES}
     SELECT s.sample_id, s.label, d.modal AS dense_modal, d.share AS dense_share,
            p.modal AS pruned_modal, p.share AS pruned_share, d.modal <> p.modal AS pie
@@ -272,7 +278,7 @@ def ece_by_severity(con: Con, model_ids: list[int]) -> pl.DataFrame:
         SELECT m.name AS model, s.model_id, c.severity, avg(s.ece) AS ece,
                avg(s.accuracy) AS accuracy, avg(s.mean_confidence) AS confidence
         FROM summaries s JOIN models m USING (model_id) JOIN conditions c USING (condition_id)
-        WHERE (c.benchmark OR c.corruption = 'clean') AND list_contains($models, s.model_id)
+        WHERE (c.benchmark OR c.corruption = 'clean') AND s.model_id = ANY($models)
         GROUP BY ALL ORDER BY s.model_id, c.severity
     """, models=ids(model_ids))
 
@@ -284,7 +290,7 @@ def reliability(con: Con, model_ids: list[int], condition: int) -> pl.DataFrame:
         SELECT m.name AS model, k.model_id, k.bin, k.n, k.confidence, k.accuracy,
                k.n / sum(k.n) OVER (PARTITION BY k.model_id) AS share
         FROM calibration k JOIN models m USING (model_id)
-        WHERE k.condition_id = $condition AND list_contains($models, k.model_id)
+        WHERE k.condition_id = $condition AND k.model_id = ANY($models)
         ORDER BY k.model_id, k.bin
     """, condition=int(condition), models=ids(model_ids))
 

@@ -2,6 +2,7 @@
 already done, without running anything; and a sweep built for real records its coordinates."""
 
 import json
+import re
 
 import duckdb
 import numpy as np
@@ -106,3 +107,11 @@ def test_plan_refuses_bad_input_in_one_line(args, says):
     result = run_cli(*args)
     assert result.returncode == 2 and says in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_every_registered_engine_is_offered_on_the_command_line():
+    from compute.engines import ENGINES
+
+    shown = run_cli("build", "--help").stdout
+    choices = re.search(r"--engine \{([\w,]+)\}", shown)
+    assert choices and choices[1].split(",") == list(ENGINES)
