@@ -41,14 +41,25 @@ def served(synthetic_store):
         yield base
 
 
+@pytest.fixture(scope="module")
+def served_sweep(population_store):
+    with serve(population_store) as base:
+        yield base
+
+
+SEEDED = {"sweep-lottery"}  # views with nothing to draw unless some recipe has several seeds
+
+
+@pytest.mark.slow  # serves the app (its store fixture is chosen per view, so not seen by name)
 @pytest.mark.parametrize("width", [1280, 1920])
 @pytest.mark.parametrize("shot", VIEWS, ids=[s[0] for s in VIEWS])
-def test_every_view_draws_in_chromium_and_fits_the_window(served, shot, width):
+def test_every_view_draws_in_chromium_and_fits_the_window(request, shot, width):
     name, path, tab, _ = shot
+    base = request.getfixturevalue("served_sweep" if name in SEEDED else "served")
     with browser(width=width) as page:
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
-        open_view(page, served + path, tab)
+        open_view(page, base + path, tab)
         assert page.locator('[data-testid="stException"]').count() == 0, name
         charts = page.locator('[data-testid="stVegaLiteChart"]:visible')
         assert charts.count() >= 1, name

@@ -1,5 +1,5 @@
-"""Bring-your-own checkpoints: the public ResNet-20, re-saved in every form people have it in,
-loads to exactly 9,173 / 10,000 correct; a malformed one gets its message."""
+"""Bring-your-own checkpoints: the public ResNet-20 scores exactly 9,173 / 10,000, and re-saved in
+every form people have it in loads to exactly its weights; a malformed one gets its message."""
 
 import re
 
@@ -71,14 +71,15 @@ def test_the_published_checkpoint_scores_9173(shared_data, cifar_test, reference
 
 @pytest.mark.shared_data
 @pytest.mark.parametrize("form", FORMS)
-def test_every_form_loads_to_the_same_9173(form, tmp_path, reference, cifar_test):
+def test_every_form_loads_the_published_weights_exactly(form, tmp_path, reference):
     path = tmp_path / "model.pt"
     save_as(form, reference, path)
     net = create_model("resnet20", 10)
     checkpoints.load_into(net, path, "linear", 10)
     for key, value in reference.state_dict().items():
         assert torch.equal(net.state_dict()[key], value), key
-    assert correct(net, cifar_test) == 9173
+    # The same weights in the same architecture: the 9,173 of the test above, without another
+    # pass over 10,000 images per form.
 
 
 def test_a_mask_without_its_weights_is_named(tmp_path):
