@@ -17,7 +17,7 @@ digest=$(cat requirements*.txt | sha256sum | cut -c1-16)
 if [[ ! -f $stamp || $(cat "$stamp") != "$digest" ]]; then
   echo "installing $req into $venv (torch takes about a minute the first time)..."
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
-  if grep -q -e "requirements-compute.txt" -e "^torch" "$req"; then
+  if grep -q -e "requirements-compute.txt" -e "requirements-ray.txt" -e "^torch" "$req"; then
     # The compute side also reads data files shipped in packages whose code it does not use.
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
       -r requirements-assets.txt

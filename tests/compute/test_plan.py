@@ -3,6 +3,8 @@ already done, without running anything; and a sweep built for real records its c
 
 import json
 import re
+import subprocess
+import sys
 
 import duckdb
 import numpy as np
@@ -115,3 +117,12 @@ def test_every_registered_engine_is_offered_on_the_command_line():
     shown = run_cli("build", "--help").stdout
     choices = re.search(r"--engine \{([\w,]+)\}", shown)
     assert choices and choices[1].split(",") == list(ENGINES)
+
+
+def test_the_default_engine_never_imports_ray():
+    code = ("import sys; import compute.build, compute.engines, compute.plan; "
+            "from compute.engines import create_engine; import torch; "
+            "create_engine('inprocess', torch.device('cpu'), None); "
+            "print('ray' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
