@@ -9,7 +9,7 @@ from PIL import Image
 
 from compute.models import create_model
 from store import open_store
-from tests.compute.conftest import TINY_CONFIG, run_cli
+from tests.compute.conftest import TINY_CONFIG, run_cli, run_main
 
 CHECKPOINT_MODEL = """
 name = "bad"
@@ -132,7 +132,10 @@ def test_bad_input_exits_2_with_one_line(tmp_path, tiny_store, case):
     existing.write_bytes(tiny_store.read_bytes())
     before = hashlib.sha256(existing.read_bytes()).hexdigest()
     extra = ["--device", "tpu"] if case == "no device" else []
-    result = run_cli("build", str(config), "--out", str(existing), *extra)
+    # A user's module next to the config is imported: a fresh process, so no earlier case's
+    # module of the same name is reused. The rest run in this process (the same main).
+    run = run_cli if case.startswith("foreign") else run_main
+    result = run("build", str(config), "--out", str(existing), *extra)
     lines = terminal_lines(result.stderr)
     assert result.returncode == 2, result.stderr
     # One line says what is wrong, and it is the last: before it there may be only the progress

@@ -10,7 +10,7 @@ import sys
 import duckdb
 import pytest
 
-from tests.compute.conftest import TINY_SWEEP, run_cli
+from tests.compute.conftest import TINY_SWEEP, run_cli, run_main
 from tests.conftest import ROOT
 
 COLUMNS = ["length", "angle_true", "angle_pred", "angle_gap", "logit_margin", "margin_distance",
@@ -92,13 +92,12 @@ def test_a_killed_ray_driver_resumes_where_it_stopped(sweep_store, sweep_config,
     assert all(v <= 1e-6 for k, v in diff.items() if k != "correct"), diff
 
 
-@pytest.mark.slow  # starts Ray
 @pytest.mark.parametrize("args, says", [
     (("--address", "auto"), "--address only applies to --engine ray"),
     (("--engine", "ray", "--gpus-per-task", "-1"), "--gpus-per-task must be 0 or more"),
     (("--engine", "spark"), "invalid choice: 'spark'"),
 ])
 def test_engine_options_are_checked_in_one_line(sweep_config, args, says):
-    result = run_cli("build", str(sweep_config), *args)
+    result = run_main("build", str(sweep_config), *args)  # refused before Ray starts
     assert result.returncode == 2 and says in result.stderr, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

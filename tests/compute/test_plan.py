@@ -15,11 +15,11 @@ from scipy import stats
 
 from compute.conditions import exemplar_masks, modal
 from compute.plan import Unit, makespan
-from tests.compute.conftest import run_cli
+from tests.compute.conftest import run_cli, run_main
 
 
 def plan_of(config) -> dict:
-    result = run_cli("plan", str(config), "--json")
+    result = run_main("plan", str(config), "--json")
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(result.stdout)
 
@@ -106,7 +106,7 @@ def test_makespan_respects_dependencies_and_workers():
     (("plan", "configs/demo.toml", "--device", "tpu"), "unknown device 'tpu'"),
 ])
 def test_plan_refuses_bad_input_in_one_line(args, says):
-    result = run_cli(*args)
+    result = run_main(*args)
     assert result.returncode == 2 and says in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
