@@ -130,7 +130,7 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _corruption_seconds(cfg: BuildConfig, conditions: Sequence, test, device) -> dict[str, float]:
+def _corruption_seconds(conditions: Sequence, test, device) -> dict[str, float]:
     """Seconds per image of generating each condition, timed on a few test images."""
     ids = torch.arange(min(8, len(test)))
     out = {}
@@ -192,7 +192,7 @@ def make_plan(cfg: BuildConfig, device: str = "auto") -> Plan:
     forward = sum(_timings(archs[s.name], num_classes, shape, dev,
                            (s.train or TrainRecipe()).batch_size, cfg.batch_size)[1]
                   for s in cfg.models)
-    corrupt = _corruption_seconds(cfg, conditions, data.test, dev)
+    corrupt = _corruption_seconds(conditions, data.test, dev)
     done = _pairs_done(cfg)
     trained = tuple(u.key for u in units)
     for c in conditions:

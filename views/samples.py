@@ -10,7 +10,7 @@ import streamlit as st
 from app import state
 from app.charts import empty, lean, model_color, panel_width
 from app.export import download_buttons
-from app.pickers import pick_models
+from app.pickers import groups, pick_models
 from app.shared import catalog, query, require_store
 from store import catalogue, queries
 
@@ -140,6 +140,18 @@ else:
         modes = query(queries.exemplar_modes, model_id[focus], condition_id[condition])
         found = found.drop("pred", "reference_pred", "correct").join(
             modes.drop("pruned_share", "dense_share"), on="sample_id", maintain_order="left")
+        group = groups().filter(pl.col("model") == focus)
+        pruned_ids, dense_ids = query(queries.populations, group["recipe"][0],
+                                      group["target_sparsity"][0] or 0.0)
+        facts = query(queries.exemplar_summary, condition_id[condition], pruned_ids, dense_ids)
+        if facts.get("exemplars") and facts["exemplars"] < facts["samples"]:
+            st.caption(
+                f"{facts['exemplars']:,} of {facts['samples']:,} samples are exemplars of "
+                f"{len(pruned_ids)} pruned and {len(dense_ids)} dense models. The dense models' "
+                f"mode is right on {facts['dense_accuracy_exemplars']:.0%} of them and "
+                f"{facts['dense_accuracy_rest']:.0%} of the rest; the pruned models' on "
+                f"{facts['pruned_accuracy_exemplars']:.0%} and {facts['pruned_accuracy_rest']:.0%} "
+                "(Hooker et al. find exemplars harder for both).")
         st.caption("Each card reads: label → the pruned seeds' modal prediction (✓ when it is "
                    "the label) · ref: their dense models' modal prediction. The Sweep page's "
                    "seed lottery counts how often seeds disagree.")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from store.catalogue import PLOTTABLE, plottable
+from store.catalogue import PLOTTABLE
 from store.queries.common import Con, frame, ids
 from store.queries.overview import model_overview
 
@@ -246,22 +246,6 @@ def exemplar_summary(con: Con, condition: int, pruned: list[int], dense: list[in
     return out
 
 
-def exemplar_counts(con: Con, condition: int) -> pl.DataFrame:
-    """Per pruned sweep group (recipe, sparsity): its seeds, its dense population and how many
-    exemplars it has under one condition."""
-    groups = frame(con, """
-        SELECT recipe, any_value(method) AS method, coalesce(target_sparsity, 0.0) AS target_sparsity,
-               count(*) AS seeds
-        FROM models WHERE method <> 'dense' AND reference_model_id IS NOT NULL
-        GROUP BY ALL ORDER BY target_sparsity, recipe
-    """)
-    counts = []
-    for g in groups.iter_rows(named=True):
-        pruned, dense = populations(con, g["recipe"], g["target_sparsity"])
-        counts.append(exemplar_summary(con, condition, pruned, dense)["exemplars"] if dense else 0)
-    return groups.with_columns(pl.Series("exemplars", counts, dtype=pl.Int64))
-
-
 def ece(con: Con) -> pl.DataFrame:
     """Expected calibration error and accuracy of every (model, condition)."""
     return frame(con, """
@@ -297,6 +281,4 @@ def reliability(con: Con, model_ids: list[int], condition: int) -> pl.DataFrame:
 
 def metric_label(name: str) -> str:
     """The label of a measure, for axes."""
-    if name.startswith("corrupted_"):
-        plottable(name.removeprefix("corrupted_"))
     return MEASURES[measure(name)][0]

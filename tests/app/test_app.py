@@ -532,6 +532,9 @@ def test_samples_lists_the_exemplars_with_the_populations_modes(population_store
     text = " ".join(m.value for m in at.markdown)
     assert "**4 samples**" in text
     assert "#2 <b>c</b> → a ✗ · ref c" in text  # label c, gmp mode a, dense mode c
+    assert any("4 of 6 samples are exemplars of 3 pruned and 2 dense models. The dense models' "
+               "mode is right on 75% of them and 100% of the rest; the pruned models' on 25% and "
+               "100%" in c.value for c in at.caption)
 
 
 def test_the_overview_averages_the_seeds_by_default_and_on_request_not(population_store,

@@ -48,8 +48,6 @@ def test_exemplars_are_where_the_modal_predictions_differ(con):
     assert summary["exemplars"] == 4 and summary["dense_accuracy_exemplars"] == 0.75
     assert summary["pruned_accuracy_exemplars"] == 0.25  # only sample 5 (mode 2, label 2)
     assert queries.exemplars(con, 0, pruned, dense).is_empty()  # clean: all right, no exemplar
-    counts = queries.exemplar_counts(con, 1)
-    assert counts.select("recipe", "seeds", "exemplars").rows() == [("gmp", 3, 4)]
 
 
 def test_the_samples_page_category_lists_the_same_exemplars_with_their_modes(con):
