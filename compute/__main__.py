@@ -30,6 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--checkpoints", help="where trained models are cached (default: the config's)")
     b.add_argument("--threads", type=int, help="CPU threads for training and evaluation "
                    "(default: one per core); with --engine ray, each task's")
+    b.add_argument("--numerics", choices=["native", "portable"],
+                   help="CPU floats: native (fastest kernels of this CPU) or portable (the same "
+                        "store on every x86-64 CPU; docs/configs.md#reproducibility); default: "
+                        "the config's `numerics`, else native")
     b.add_argument("--engine", default="inprocess", choices=["inprocess", "ray"],
                    help="inprocess (default) or ray: Ray tasks on a local or remote cluster "
                         "(pip install -r requirements-ray.txt; docs/distributed.md)")
@@ -65,12 +69,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "plan":
         return plan(args)
 
+    from compute import numerics
+
+    # ATen and MKL read their settings when torch loads, so the mode is set before any import
+    # of torch; a config that is not valid TOML is reported by load_config below.
+    numerics.prepare(args.numerics or _configured_numerics(args.config))
     from compute.build import build
     from compute.config import load_config
 
     try:
         cfg = load_config(args.config, data_root=args.data_root, out=args.out,
-                          checkpoints=args.checkpoints)
+                          checkpoints=args.checkpoints, numerics=args.numerics)
         path = build(cfg, device=args.device, threads=args.threads, engine=args.engine,
                      address=args.address, gpus_per_task=args.gpus_per_task)
     except UserError as exc:
@@ -83,7 +92,23 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _configured_numerics(path: str) -> str:
+    """The config's `numerics`, read without torch; native when it cannot be read (load_config
+    then says what is wrong with the file)."""
+    import tomllib
+
+    try:
+        with open(path, "rb") as f:
+            value = tomllib.load(f).get("numerics", "native")
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return "native"
+    return value if value in ("native", "portable") else "native"
+
+
 def plan(args: argparse.Namespace) -> int:
+    from compute import numerics
+
+    numerics.prepare(_configured_numerics(args.config))  # the cache keys depend on it
     from compute.config import load_config
     from compute.plan import describe, make_plan
 

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from compute import numerics
 from compute.conditions import (
     exemplar_masks,
     inspection_subset,
@@ -118,9 +119,12 @@ def build(cfg: BuildConfig, device: str = "auto", threads: int | None = None,
     work units (compute/engines.py: inprocess, or ray with `address` and `gpus_per_task`)."""
     # cuBLAS is deterministic only with a fixed workspace, set before CUDA starts.
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    dev = resolve_device(device)
+    dev = resolve_device(numerics.device_for(cfg.numerics, device))
     if threads is not None and threads < 1:
         raise UserError(f"--threads must be at least 1, got {threads}")
+    numerics_used = numerics.apply(cfg.numerics)
+    if cfg.numerics == "portable" and threads is None:
+        threads = numerics.PORTABLE_THREADS
     # Foreign architectures (`package.module:factory`) may live next to the config.
     if str(cfg.path.parent.resolve()) not in sys.path:
         sys.path.insert(0, str(cfg.path.parent.resolve()))
@@ -146,7 +150,8 @@ def build(cfg: BuildConfig, device: str = "auto", threads: int | None = None,
     with writer:
         if not writer.resumed:
             writer.put_meta({**_meta(cfg, data, dev),
-                             "threads": str(threads or torch.get_num_threads())})
+                             "threads": str(threads or torch.get_num_threads()),
+                             "numerics": numerics_used})
             writer.put_classes(data.classes)
             writer.put_conditions([c.record() for c in conditions])
             thumbs = [png_bytes(img) for img in tqdm(test.images, desc="thumbnails", leave=False)]

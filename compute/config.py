@@ -103,6 +103,9 @@ class BuildConfig:
     # under a condition (corruption-fragile per model, pruning-fragile and -gain per pruned model).
     listed_thumbnails: int = 48
     checkpoints: Path = Path("checkpoints")
+    # How floats are computed on a CPU: native (fastest) or portable (the same on every x86-64
+    # CPU; compute/numerics.py). Set before torch loads, by the command line.
+    numerics: str = "native"
 
     def fingerprint(self, **overrides: object) -> str:
         """Same config text and overrides -> same store; used to decide whether to resume."""
@@ -120,6 +123,7 @@ class _Top:
     models: list
     output: str | None = None
     seed: int = 0
+    numerics: str = bounded("native", lambda v: v in ("native", "portable"), "native or portable")
     checkpoints: str | None = None
     conditions: dict = field(default_factory=dict)
     evaluation: dict = field(default_factory=dict)
@@ -345,9 +349,9 @@ def _data(raw: Any, data_root: str | None, resolve: Callable[[str], Path]) -> Da
 
 
 def load_config(path: str | Path, data_root: str | None = None, out: str | None = None,
-                checkpoints: str | None = None) -> BuildConfig:
-    """Read and check a config; `data_root`, `out` and `checkpoints` override `[data] root`,
-    `output` and `checkpoints`."""
+                checkpoints: str | None = None, numerics: str | None = None) -> BuildConfig:
+    """Read and check a config; `data_root`, `out`, `checkpoints` and `numerics` override
+    `[data] root`, `output`, `checkpoints` and `numerics`."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"config file {path} does not exist")
@@ -419,6 +423,7 @@ def load_config(path: str | Path, data_root: str | None = None, out: str | None 
         severities=tuple(conditions.get("severities", (1, 2, 3, 4, 5))),
         models=tuple(models),
         seed=top.get("seed", 0),
+        numerics=numerics or top.get("numerics", "native"),
         batch_size=evaluation.get("batch_size", 256),
         autocast=evaluation.get("autocast", "none"),
         cifar10c=cifar10c,

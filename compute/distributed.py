@@ -24,13 +24,14 @@ in-process one with the same `--threads` (tests/compute/test_distributed.py). On
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
-from compute import checkpoints
+from compute import checkpoints, numerics
 from compute.conditions import Condition, resolve_conditions
 from compute.config import BuildConfig
 from compute.datasets import DataSplits, ImageSet
@@ -66,8 +67,11 @@ def start(address: str | None) -> None:
     try:
         # The code travels with the job (py_modules), so nodes need the environment, not a
         # checkout: Ray ships `compute` and `store` to every worker.
+        # The numerics' environment too: ATen and MKL read it when a worker's torch loads.
+        pinned_env = {k: os.environ[k] for k in numerics.PORTABLE_ENV if k in os.environ}
         ray.init(address=address, log_to_driver=False, include_dashboard=False,
-                 runtime_env={"py_modules": [str(ROOT / "compute"), str(ROOT / "store")]})
+                 runtime_env={"py_modules": [str(ROOT / "compute"), str(ROOT / "store")],
+                              "env_vars": pinned_env})
     except (ConnectionError, ValueError, RuntimeError) as exc:
         raise UserError(f"cannot connect to a Ray cluster at {address} ({exc}): start one "
                         "with `ray start --head` (docs/distributed.md) or leave out --address "
@@ -82,6 +86,7 @@ def _train_task(cfg: BuildConfig, name: str, train_set: ImageSet, num_classes: i
                 base_payload: bytes | None, threads: int, gpus: float) -> bytes:
     """Train or prune one model in a Ray worker; the checkpoint file's bytes."""
     torch.set_num_threads(threads)  # Ray sets one thread per reserved CPU; the build's count rules
+    numerics.apply(cfg.numerics)
     spec = next(s for s in cfg.models if s.name == name)
     archs: dict[str, str] = {}
     for s in cfg.models:
@@ -100,6 +105,7 @@ def _evaluate_task(cfg: BuildConfig, index: int, test: ImageSet, num_classes: in
                    states: dict[str, bytes], threads: int, gpus: float) -> Results:
     """Every model on one condition in a Ray worker: (metrics per model, CKA)."""
     device = _task_device(gpus)
+    numerics.apply(cfg.numerics)
     condition = resolve_conditions(cfg, test)[index]
     models = []
     archs: dict[str, str] = {}

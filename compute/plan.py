@@ -22,6 +22,7 @@ import duckdb
 import torch
 import torch.nn.functional as F
 
+from compute import numerics
 from compute.conditions import resolve_conditions
 from compute.config import BuildConfig, ModelSpec, TrainRecipe
 from compute.datasets import load_data
@@ -162,7 +163,8 @@ def _pairs_done(cfg: BuildConfig) -> dict[int, int]:
 def make_plan(cfg: BuildConfig, device: str = "auto") -> Plan:
     """The plan of `cfg`'s build on `device`: reads the data (for its sizes) and times a few
     batches, but trains, evaluates and writes nothing."""
-    dev = resolve_device(device)
+    dev = resolve_device(numerics.device_for(cfg.numerics, device))
+    numerics.apply(cfg.numerics)
     resolve_conditions(cfg)  # unknown names fail before the data is read
     preflight(cfg)
     data = load_data(cfg.data.source, **cfg.data.options)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from compute import checkpoints
+from compute import checkpoints, numerics
 from compute.config import BuildConfig, ModelSpec, TrainRecipe
 from compute.datasets import DataSplits, ImageSet
 from compute.errors import UserError
@@ -48,8 +48,9 @@ class PreparedModel:
 
 @cache
 def code_fingerprint() -> str:
-    """sha256 over the source files of WEIGHT_CODE and the torch version."""
-    digest = hashlib.sha256(torch.__version__.encode())
+    """sha256 over the source files of WEIGHT_CODE, the torch version and the numerics this
+    process runs (a portable and a native build train different weights)."""
+    digest = hashlib.sha256(torch.__version__.encode() + numerics.describe().encode())
     for name in WEIGHT_CODE:
         digest.update(Path(sys.modules[name].__file__).read_bytes())
     return digest.hexdigest()[:16]

@@ -45,7 +45,9 @@ def summaries_sql() -> str:
             FROM metrics GROUP BY ALL
         ), ece AS (
             SELECT model_id, condition_id,
-                   sum(n * abs(accuracy - confidence)) / sum(n) AS ece
+                   -- In bin order: the calibration rows come in whatever order DuckDB's threads
+                   -- wrote them, and a float sum in another order differs in its last bit.
+                   sum(n * abs(accuracy - confidence) ORDER BY bin) / sum(n) AS ece
             FROM calibration GROUP BY ALL
         ), flips AS (  -- against the dense reference, sample by sample
             SELECT m.model_id, p.condition_id,

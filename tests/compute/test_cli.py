@@ -70,6 +70,9 @@ def write_case(tmp_path, case):
     if case == "batch size 0":
         cfg.write_text(TINY_CONFIG.replace("[[models]]", "[evaluation]\nbatch_size = 0\n\n[[models]]", 1))
         return cfg, "must be at least 1"
+    if case == "unknown numerics":
+        cfg.write_text(TINY_CONFIG.replace("seed = 0", 'seed = 0\nnumerics = "fast"'))
+        return cfg, "must be native or portable"
     if case == "not UTF-8":
         cfg.write_bytes(TINY_CONFIG.replace('name = "tiny"', 'name = "tiny-\u00e9"').encode("latin-1"))
         return cfg, "is not UTF-8"
@@ -113,7 +116,7 @@ def write_case(tmp_path, case):
 CASES = ["missing config", "malformed config", "unknown key", "unknown architecture",
          "unknown corruption", "missing checkpoint", "not a checkpoint", "checkpoint does not fit",
          "class-count mismatch", "no device", "typo in [evaluation]", "typo in [data]",
-         "value of the wrong type", "batch size 0", "not UTF-8", "unknown pruning method",
+         "value of the wrong type", "batch size 0", "unknown numerics", "not UTF-8", "unknown pruning method",
          "unreadable image", "training without a train folder",
          "checkpoint checked before the data", "foreign factory that fails",
          "foreign module that fails to import"]
