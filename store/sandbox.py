@@ -3,9 +3,9 @@
 Layers, each enough on its own for most attacks, together for all of them:
 1. The statement: exactly one, a plain read query (SELECT / WITH ... SELECT / VALUES), of
    reasonable length.
-2. What it names, from DuckDB's own parse tree, scope by scope: only the store's tables and views,
-   the query's own CTEs where they are visible, harmless table functions, no settings, files or
-   environment readers.
+2. What it names, from DuckDB's own parse tree with DuckDB's scoping, against allow-lists
+   (`store/sql_check.py`): the store's tables and views, the query's own CTEs where they are
+   visible, harmless table functions, the reviewed functions of `store/sql_functions.txt`.
 3. Where it runs: a worker process (`store/sql_worker.py`) with its own read-only connection
    (external access off, configuration locked, temporary files and "home" in a private empty
    directory, no spilling to disk), an address-space limit and DuckDB's memory limit. The app
@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import io
 import json
-import json.scanner
 import os
 import select
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -35,28 +36,17 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute
 
+# The check is the first layer; its names are the sandbox's too (the page and tests use them).
+from store.sql_check import FUNCTIONS, Refused, _one_line, check, parse_tree  # noqa: F401
+
 TIME_LIMIT_S = 10.0
 ROW_LIMIT = 10_000
 BYTE_LIMIT = 64 * 1024 * 1024  # of the result's columns, as Arrow holds them
 MEMORY_MB = 1024  # DuckDB's memory limit in a worker
-MAX_QUERY_CHARS = 20_000
 GRACE_S = 1.5  # past the time limit, the worker is killed
 WORKERS = 2  # queries running at once; more wait for a free worker
-
-# Table functions that read nothing but their arguments.
-TABLE_FUNCTIONS = {"range", "generate_series", "unnest"}
-# Scalar functions that read settings, variables or the environment (files are already closed).
-DENIED_FUNCTIONS = {"current_setting", "getenv", "getvariable", "current_schemas", "version",
-                    "current_database", "current_catalog"}
-DENIED_PREFIXES = ("duckdb_", "pragma_", "read_", "glob")
-READABLE_SCHEMAS = {"", "main", "information_schema"}
-SETTINGS_TABLES = {"pg_settings", "duckdb_settings", "duckdb_secrets", "duckdb_extensions"}
 MEMORY_MESSAGE = ("The query needed more memory than this page allows; filter or aggregate "
                   "more, or select fewer columns.")
-
-
-class Refused(Exception):
-    """A query the SQL page will not run or could not finish; one sentence for the user."""
 
 
 @dataclass
@@ -67,131 +57,48 @@ class Result:
     note: str = ""       # what was changed to show it (a cut, columns turned into text)
 
 
-def _one_line(message: str) -> str:
-    first = message.strip().splitlines()[0] if message.strip() else "unknown error"
-    first = first if len(first) <= 300 else first[:297] + "..."
-    return first if first.endswith(".") else first + "."
-
-
-def _names(tree: dict) -> dict[str, list]:
-    """What a parse tree names: functions, table functions, and every base table with the CTE
-    names visible where it stands (a CTE is visible in the query node that declares it, its
-    other CTEs and everything below; not outside). Iterative: deep trees do not recurse."""
-    found: dict[str, list] = {"functions": [], "table_functions": [], "tables": []}
-    stack: list[tuple[object, frozenset]] = [(tree, frozenset())]
-    while stack:
-        node, visible = stack.pop()
-        if isinstance(node, list):
-            stack.extend((v, visible) for v in node)
-            continue
-        if not isinstance(node, dict):
-            continue
-        if "cte_map" in node:
-            declared = {str(e.get("key", "")).lower() for e in node["cte_map"].get("map", [])}
-            visible = visible | declared
-        if node.get("class") == "FUNCTION":
-            found["functions"].append(str(node.get("function_name", "")).lower())
-        if node.get("type") == "TABLE_FUNCTION":
-            found["table_functions"].append(str(node["function"].get("function_name", "")).lower())
-        if node.get("type") == "BASE_TABLE":
-            found["tables"].append((str(node.get("catalog_name") or ""),
-                                    str(node.get("schema_name") or "").lower(),
-                                    str(node.get("table_name", "")).lower(), visible))
-        stack.extend((v, visible) for v in node.values())
-    return found
-
-
-# json's C decoder stops at a depth set by the interpreter (Python 3.11 refuses the parse tree
-# of a 400-term sum, 3.12 and 3.13 decode it), so the tree is decoded by json's pure-Python
-# scanner under a frame budget of our own: the same answer on every Python. DuckDB bounds the
-# nesting itself (max_expression_depth 1,000, which the locked connection keeps: about 3,000
-# JSON levels at 2 frames each), so every tree it serialises fits.
-_TREE_DECODER = json.JSONDecoder()
-_TREE_DECODER.scan_once = json.scanner.py_make_scanner(_TREE_DECODER)
-TREE_FRAMES = 20_000
-
-
-def parse_tree(text: str) -> dict:
-    """DuckDB's JSON parse tree as Python objects, at any depth up to TREE_FRAMES / 2, on any
-    Python version; RecursionError beyond."""
-    before = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(before, TREE_FRAMES))
-    try:
-        return _TREE_DECODER.decode(text)
-    finally:
-        sys.setrecursionlimit(before)
-
-
-def check(con: duckdb.DuckDBPyConnection, sql: str) -> str:
-    """The one read statement of `sql`, or `Refused` saying why not."""
-    if not sql.strip():
-        raise Refused("The query is empty: write a SELECT statement.")
-    try:
-        sql.encode("utf-8")
-    except UnicodeEncodeError:
-        raise Refused("The query holds characters that are not valid text; type it again or "
-                      "paste it as plain text.") from None
-    if len(sql) > MAX_QUERY_CHARS:
-        raise Refused(f"The query is {len(sql):,} characters long; this page takes up to "
-                      f"{MAX_QUERY_CHARS:,}.")
-    try:
-        statements = con.extract_statements(sql)
-    except duckdb.Error as exc:
-        raise Refused(f"DuckDB cannot parse this: {_one_line(str(exc))}") from None
-    if len(statements) != 1:
-        raise Refused(f"One statement per run, please: this text holds {len(statements)}.")
-    statement = statements[0]
-    if statement.type != duckdb.StatementType.SELECT:
-        kind = statement.type.name.replace("_", " ")
-        raise Refused(f"Only read queries (SELECT, WITH, VALUES) run here, not {kind}.")
-    try:
-        text = con.execute("SELECT json_serialize_sql(?)", [statement.query]).fetchall()[0][0]
-        tree = parse_tree(text)
-    except (duckdb.Error, RecursionError, ValueError):
-        raise Refused("The query is nested too deeply to check; write it more simply.") from None
-    if tree.get("error"):
-        raise Refused(f"DuckDB cannot parse this: {_one_line(tree.get('error_message', ''))}")
-    found = _names(tree)
-    for name in found["table_functions"]:
-        if name not in TABLE_FUNCTIONS:
-            raise Refused(f"The table function {name}() is not available here (only "
-                          f"{', '.join(sorted(TABLE_FUNCTIONS))}); query the store's tables instead.")
-    for name in found["functions"]:
-        if name in DENIED_FUNCTIONS or name.startswith(DENIED_PREFIXES):
-            raise Refused(f"The function {name}() reads settings, files or the environment, "
-                          "which this page does not allow.")
-    known = _readable_tables(con)
-    for catalog, schema, table, ctes in found["tables"]:
-        if not catalog and not schema and table in ctes:
-            continue
-        if catalog or schema not in READABLE_SCHEMAS or table in SETTINGS_TABLES or (
-                schema != "information_schema" and table not in known):
-            shown = ".".join(p for p in (catalog, schema, table) if p)
-            raise Refused(f"'{shown}' is not a table of this store; the tables are listed beside "
-                          "the editor.")
-    return statement.query
-
-
-def _readable_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
-    rows = con.execute("""
-        SELECT lower(table_name) FROM duckdb_tables() WHERE schema_name = 'main' AND NOT internal
-        UNION ALL
-        SELECT lower(view_name) FROM duckdb_views() WHERE schema_name = 'main' AND NOT internal
-    """).fetchall()
-    return {r[0] for r in rows}
-
-
 def _unique(names: list[str]) -> list[str]:
-    """Column names made unique (a join of a table with itself repeats them): a, a_2, a_3."""
-    seen: dict[str, int] = {}
+    """Column names made unique without losing any (a join of a table with itself repeats them):
+    a, a_2, a_3, each suffix past every name the result already has (`x, x, x_2` gives x, x_3,
+    x_2, not two x_2)."""
+    taken = set(names)
+    seen: set[str] = set()
     out = []
     for name in names:
-        seen[name] = seen.get(name, 0) + 1
-        out.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
+        if name in seen:
+            k = 2
+            while f"{name}_{k}" in taken:
+                k += 1
+            name = f"{name}_{k}"
+            taken.add(name)
+        seen.add(name)
+        out.append(name)
     return out
 
 
+def _holds_temporal(dtype: pa.DataType) -> bool:
+    """A date, time or timestamp anywhere in `dtype` (inside lists, structs and maps too)."""
+    if pa.types.is_temporal(dtype):
+        return True
+    if pa.types.is_struct(dtype):
+        return any(_holds_temporal(dtype.field(i).type) for i in range(dtype.num_fields))
+    if pa.types.is_map(dtype):
+        return _holds_temporal(dtype.key_type) or _holds_temporal(dtype.item_type)
+    if pa.types.is_list(dtype) or pa.types.is_large_list(dtype) or pa.types.is_fixed_size_list(dtype):
+        return _holds_temporal(dtype.value_type)
+    return False
+
+
 def _as_text(column: pa.ChunkedArray) -> list[str | None]:
+    """Each value as DuckDB prints it ('infinity', year 290000, nested values alike): read back
+    by a private in-memory DuckDB, which knows every type it wrote; Arrow's or Python's own text
+    where even that fails."""
+    try:
+        with duckdb.connect() as con:
+            con.register("result", pa.table({"v": column}))
+            return [r[0] for r in con.execute("SELECT v::VARCHAR FROM result").fetchall()]
+    except duckdb.Error:
+        pass
     try:
         return pa.compute.cast(column, pa.string()).to_pylist()
     except (pa.ArrowException, NotImplementedError):
@@ -200,13 +107,13 @@ def _as_text(column: pa.ChunkedArray) -> list[str | None]:
 
 def _showable(table: pa.Table) -> tuple[pl.DataFrame, list[str]]:
     """The result as a Polars frame; columns Polars cannot hold (unions, intervals, ...), and
-    dates and times beyond what it can show (DuckDB's 'infinity'), become text. Returns the frame
-    and the names of those columns."""
+    dates and times beyond what it can show (DuckDB's 'infinity', year 290000), alone or inside
+    lists, structs and maps, become text. Returns the frame and the names of those columns."""
     columns, as_text = {}, []
     for name, column in zip(table.column_names, table.columns, strict=True):
         try:
-            if pa.types.is_temporal(column.type):
-                column.to_pylist()  # raises for values no calendar holds
+            if _holds_temporal(column.type):
+                column.to_pylist()  # raises for values no calendar holds, nested ones too
             columns[name] = pl.from_arrow(column).rename(name)
         except BaseException as exc:  # Polars raises many types, and panics (BaseException)
             if isinstance(exc, KeyboardInterrupt | SystemExit):
@@ -312,9 +219,11 @@ class Pool:
     def _start(self) -> subprocess.Popen:
         root = Path(__file__).resolve().parent.parent
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
-        proc = subprocess.Popen([sys.executable, "-m", "store.sql_worker", *self.args],
+        private = tempfile.mkdtemp(prefix="rle-sql-")
+        proc = subprocess.Popen([sys.executable, "-m", "store.sql_worker", *self.args, private],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL, env=env, cwd=root)
+        proc.private = private  # removed with the worker (_kill)
         header = self._answer(proc, 60.0)
         if header is None or not json.loads(header).get("ready"):
             self._kill(proc)
@@ -335,6 +244,7 @@ class Pool:
     def _kill(proc: subprocess.Popen) -> None:
         proc.kill()
         proc.wait()
+        shutil.rmtree(getattr(proc, "private", ""), ignore_errors=True)
 
     def run(self, sql: str) -> Result:
         from store.sql_worker import write_frame
@@ -351,7 +261,10 @@ class Pool:
             slot = next(i for i, p in enumerate(self.free) if p is not False)
             proc, self.free[slot] = self.free[slot], False
         try:
-            if proc is None or proc.poll() is not None:
+            if proc is not None and proc.poll() is not None:  # it died while idle
+                self._kill(proc)
+                proc = None
+            if proc is None:
                 proc = self._start()
             start = time.perf_counter()
             try:

@@ -1,6 +1,6 @@
 """A process that answers the SQL page's queries, one at a time, on its own read-only connection.
 
-    python -m store.sql_worker STORE TIME_LIMIT ROW_LIMIT BYTE_LIMIT MEMORY_MB
+    python -m store.sql_worker STORE TIME_LIMIT ROW_LIMIT BYTE_LIMIT MEMORY_MB [PRIVATE_DIR]
 
 It runs apart from the app so that the app can stop any query for certain (by killing it) and
 bound its memory (an address-space limit, here, and DuckDB's memory limit). Requests arrive on
@@ -18,6 +18,7 @@ import struct
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 # Room on top of DuckDB's memory limit for the interpreter, DuckDB's threads, the result, and the
 # virtual address space Polars' allocator reserves up front (about 2 GB, little of it used).
@@ -37,22 +38,40 @@ def write_frame(stream, payload: bytes) -> None:
     stream.flush()
 
 
+def connect(store: str, private: str, memory_mb: str):
+    """A read-only connection to `store` that holds nothing worth reading: opened through a link
+    `private/store.duckdb`, so its catalog is `store` and no setting or catalog names the server's
+    path; every directory setting points at `private` (empty); files, extensions and the
+    configuration closed. The link is a hard one: DuckDB resolves a symbolic link and would list
+    the real path among its allowed paths. Where no hard link can be made (another file system),
+    a symbolic one still gives the neutral catalog name."""
+    import duckdb
+
+    from store.schema import READ_CONFIG
+
+    link = Path(private) / "store.duckdb"
+    try:
+        os.link(Path(store).resolve(), link)
+    except OSError:
+        link.symlink_to(Path(store).resolve())
+    config = {**READ_CONFIG, "memory_limit": f"{memory_mb}MB", "temp_directory": private,
+              "home_directory": private, "extension_directory": private,
+              "secret_directory": private, "max_temp_directory_size": "0B"}
+    return duckdb.connect(str(link), read_only=True, config=config)
+
+
 def main() -> None:
     store, time_limit, row_limit, byte_limit, memory_mb = sys.argv[1:6]
     limit = (int(memory_mb) + OVERHEAD_MB) * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     # The store is imported only now: its libraries count against the limit like everything else.
-    import duckdb
-
     from store import sandbox
-    from store.schema import READ_CONFIG
 
-    # A private directory for DuckDB's temporary files and "home": nothing of the server's to read.
-    private = tempfile.mkdtemp(prefix="rle-sql-")
+    # A private directory for DuckDB's temporary files and "home": nothing of the server's to
+    # read. The pool makes it and removes it when the worker ends, killed or not.
+    private = sys.argv[6] if len(sys.argv) > 6 else tempfile.mkdtemp(prefix="rle-sql-")
     os.chdir(private)
-    config = {**READ_CONFIG, "memory_limit": f"{memory_mb}MB", "temp_directory": private,
-              "home_directory": private, "max_temp_directory_size": "0B"}
-    con = duckdb.connect(store, read_only=True, config=config)
+    con = connect(store, private, memory_mb)
     out = sys.stdout.buffer
     write_frame(out, json.dumps({"ready": True}).encode())
     while (request := read_frame(sys.stdin.buffer)) is not None:

@@ -7,11 +7,10 @@ Every refusal or failure is one sentence on the page."""
 
 import os
 
-import altair as alt
 import polars as pl
 import streamlit as st
 
-from app import state
+from app import quick_chart, state
 from app.export import download_buttons
 from app.shared import query, require_store, sql_pool
 from store import queries, sandbox
@@ -68,30 +67,19 @@ if sql.strip():
     shown = frame.select(pl.exclude(pl.Binary))  # thumbnails as bytes would only be noise here
     st.dataframe(shown, hide_index=True)
     download_buttons(frame, "query", "sql")
-    if len(shown.columns) >= 2 and len(shown) > 0:
+    axes = quick_chart.default_axes(shown) if len(shown) else None
+    if axes is not None:
         st.markdown("**Quick chart**")
         cols = st.columns(3)
-        names = shown.columns
-        numeric = [c for c, t in shown.schema.items() if t.is_numeric()]
-        # A first guess worth drawing: a category along x and a number up y (an id is rarely
-        # what the y axis should show).
-        categorical = [c for c in names if c not in numeric]
-        x_default = categorical[0] if categorical else names[0]
-        x = cols[0].selectbox("x", names, key="chart_x", index=names.index(x_default))
-        y_options = [c for c in numeric if c != x] or [c for c in names if c != x]
-        y_first = [c for c in y_options if not c.endswith("_id")] or y_options
-        y = cols[1].selectbox("y", y_options, key="chart_y", index=y_options.index(y_first[0]))
+        names = quick_chart.drawable_columns(shown)
+        x = cols[0].selectbox("x", names, key="chart_x", index=names.index(axes[0]))
+        y_options = [c for c in names if c != x]
+        y = cols[1].selectbox("y", y_options, key="chart_y",
+                              index=y_options.index(axes[1]) if axes[1] in y_options else 0)
         colour = cols[2].selectbox("colour", ["—", *[c for c in names if c not in (x, y)]],
                                    key="chart_colour")
-        kind = "point" if shown.schema[x].is_numeric() else "bar"
-        data = shown.select(list(dict.fromkeys([x, y, *([colour] if colour != "—" else [])])))
-        mark = alt.Chart(data).mark_point() if kind == "point" else alt.Chart(data).mark_bar()
-        y_type = "quantitative" if shown.schema[y].is_numeric() else "nominal"
-        # Bars show the mean of y per x value: a sum over rows would rarely mean anything.
-        mean = {"aggregate": "mean"} if kind == "bar" and y_type == "quantitative" else {}
-        enc = {"x": alt.X(x, type="quantitative" if kind == "point" else "nominal", sort=None),
-               "y": alt.Y(y, type=y_type, **mean),
-               "tooltip": list(data.columns) if kind == "point" else [x]}
-        if colour != "—":
-            enc["color"] = alt.Color(colour, type="nominal")
-        st.altair_chart(mark.encode(**enc).properties(height=320), width="stretch")
+        st.altair_chart(quick_chart.quick_chart(shown, x, y, None if colour == "—" else colour),
+                        width="stretch")
+        if len(names) < len(shown.columns):
+            st.caption("The chart offers the columns it can draw: numbers, text, dates and "
+                       "times (not lists, structs or bytes).")

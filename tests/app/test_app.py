@@ -335,6 +335,41 @@ def test_sql_page_runs_a_good_query_refuses_a_bad_one_and_stops_a_slow_one(synth
         assert at.text_area(key="q").value == text
 
 
+def test_every_table_and_view_shows_with_a_chart_and_both_downloads(synthetic_store, monkeypatch):
+    """`SELECT * FROM <t> LIMIT 20`, the first query anyone types, for every table and view of a
+    store: the rows, a chart where two columns can be drawn, CSV and Parquet, no exception."""
+    from app import quick_chart
+
+    with duckdb.connect(str(synthetic_store), read_only=True) as con:
+        names = [r[0] for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE NOT internal UNION ALL "
+            "SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY 1").fetchall()]
+    assert {"metrics", "metrics_named", "models", "samples"} <= set(names)
+    at = page_on(synthetic_store, monkeypatch, "sql.py")
+    for name in names:
+        at.text_area(key="q").set_value(f"SELECT * FROM {name} LIMIT 20").run()
+        assert not at.exception and not at.error, (name, at.exception, at.error)
+        shown = at.dataframe[-1].value
+        assert len(at.get("download_button")) == 2, name
+        charts = at.get("vega_lite_chart")
+        drawable = quick_chart.drawable_columns(pl.DataFrame(shown)) if len(shown) else []
+        assert len(charts) == (1 if len(drawable) >= 2 else 0), (name, drawable)
+
+
+def test_the_quick_chart_takes_any_column_it_offers(synthetic_store, monkeypatch):
+    at = page_on(synthetic_store, monkeypatch, "sql.py",
+                 q="SELECT model, angles, length, correct, condition FROM metrics_named LIMIT 50")
+    assert not at.exception and len(at.get("vega_lite_chart")) == 1
+    offered = at.selectbox(key="chart_x").options
+    assert "angles" not in offered and {"model", "length", "correct"} <= set(offered)
+    for x in offered:
+        at.selectbox(key="chart_x").set_value(x).run()
+        assert not at.exception, x
+        for y in at.selectbox(key="chart_y").options:
+            at.selectbox(key="chart_y").set_value(y).run()
+            assert not at.exception and len(at.get("vega_lite_chart")) == 1, (x, y)
+
+
 def test_sql_page_notes_a_truncated_result(synthetic_store, monkeypatch):
     monkeypatch.setenv("RLE_SQL_ROW_LIMIT", "100")
     at = page_on(synthetic_store, monkeypatch, "sql.py", q="SELECT * FROM range(100000)")
