@@ -12,12 +12,14 @@ import streamlit as st
 
 def _flat(dtype: pl.DataType) -> bool:
     """A list or array of plain values (not of structs, maps or lists)."""
-    return isinstance(dtype, pl.List | pl.Array) and not dtype.inner.is_nested()
+    return (isinstance(dtype, pl.List | pl.Array) and not dtype.inner.is_nested()
+            and dtype.inner != pl.Binary)
 
 
 def csv_bytes(frame: pl.DataFrame) -> bytes:
     """CSV has no nesting or bytes: lists of plain values become space-separated values, other
-    nested values (structs, maps, lists of them) JSON text, binary columns are dropped."""
+    nested values (structs, maps, lists of them or of bytes) JSON text, binary columns are
+    dropped."""
     frame = frame.select(pl.exclude(pl.Binary))
     flat = frame.with_columns(
         pl.col(c).cast(pl.List(pl.String)).list.join(" ") if _flat(t)

@@ -120,6 +120,16 @@ def sql_pool(**limits: object) -> sandbox.Pool:
     return live.sql_pool(store_path(), **limits)
 
 
+def visitor() -> str | None:
+    """This browser session's id: the SQL page runs one query of a session at a time, so one
+    visitor's slow queries hold at most one of its workers. (Not the address: behind a hosting
+    proxy every visitor may share one.)"""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else None
+
+
 def require_store() -> None:
     """Stop the page with an explanation when there is no readable store."""
     path = store_path()

@@ -42,9 +42,16 @@ from store.sql_check import FUNCTIONS, Refused, _one_line, check, parse_tree  # 
 TIME_LIMIT_S = 10.0
 ROW_LIMIT = 10_000
 BYTE_LIMIT = 64 * 1024 * 1024  # of the result's columns, as Arrow holds them
-MEMORY_MB = 1024  # DuckDB's memory limit in a worker
+# DuckDB's memory for the whole page, split evenly between its workers (each its share), so two
+# heavy queries at once stay within it.
+MEMORY_MB = 1536
 GRACE_S = 1.5  # past the time limit, the worker is killed
-WORKERS = 2  # queries running at once; more wait for a free worker
+# Queries running at once; more wait for a free worker. One visitor's queries run one at a time,
+# so two visitors sending slow queries over and over still leave a worker to everyone else.
+WORKERS = 3
+# A worker whose resident memory grows past its share by this much after a query (a large result
+# leaves fragments behind) is replaced, so idle workers hold little.
+RECYCLE_MB = 256
 MEMORY_MESSAGE = ("The query needed more memory than this page allows; filter or aggregate "
                   "more, or select fewer columns.")
 
@@ -197,23 +204,42 @@ def frame_bytes(frame: pl.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
+def _resident_mb(pid: int) -> float:
+    """A process's resident memory in MB (0 where /proc cannot tell)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return 0.0
+
+
 class Pool:
     """Worker processes for one store, each answering one query at a time (`store/sql_worker.py`).
 
-    `run` takes a free worker (waiting for one while all are busy), sends it the query and waits
-    for the answer at most the time limit plus GRACE_S; a worker that does not answer by then,
-    or dies, is killed and replaced. Thread-safe: Streamlit's sessions share one pool.
+    `run` waits for the visitor's previous query to end (one worker per visitor at most), takes a
+    free worker (waiting for one while all are busy), sends it the query and waits for the answer
+    at most the time limit plus GRACE_S; a worker that does not answer by then, or dies, is
+    killed and replaced, and so is one that kept more than its memory share after answering.
+    `memory_mb` is DuckDB's memory for the whole pool, each worker getting `memory_mb / size`.
+    Thread-safe: Streamlit's sessions share one pool.
     """
 
     def __init__(self, store: str | Path, size: int = WORKERS, time_limit: float = TIME_LIMIT_S,
                  row_limit: int = ROW_LIMIT, byte_limit: int = BYTE_LIMIT,
-                 memory_mb: int = MEMORY_MB) -> None:
+                 memory_mb: int = MEMORY_MB, recycle_mb: int = RECYCLE_MB) -> None:
         self.store = str(Path(store).resolve())
-        self.args = [self.store, str(time_limit), str(row_limit), str(byte_limit), str(memory_mb)]
+        self.share_mb = max(memory_mb // size, 64)
+        self.recycle_mb = recycle_mb
+        self.args = [self.store, str(time_limit), str(row_limit), str(byte_limit),
+                     str(self.share_mb)]
         self.time_limit = time_limit
         self.free: list[subprocess.Popen | None] = [None] * size  # None: start one when needed
         self.available = threading.Semaphore(size)
         self.lock = threading.Lock()
+        self.visitors: dict[str, threading.Lock] = {}
         self.closed = False
 
     def _start(self) -> subprocess.Popen:
@@ -246,14 +272,29 @@ class Pool:
         proc.wait()
         shutil.rmtree(getattr(proc, "private", ""), ignore_errors=True)
 
-    def run(self, sql: str) -> Result:
-        from store.sql_worker import write_frame
-
+    def run(self, sql: str, visitor: str | None = None) -> Result:
+        """Run one query; `visitor` (a session or an address) runs one query at a time."""
         try:
-            request = sql.encode("utf-8")
+            sql.encode("utf-8")
         except UnicodeEncodeError:
             raise Refused("The query holds characters that are not valid text; type it again or "
                           "paste it as plain text.") from None
+        if visitor is None:
+            return self._run(sql)
+        with self.lock:
+            turn = self.visitors.setdefault(visitor, threading.Lock())
+        if not turn.acquire(timeout=2 * (self.time_limit + GRACE_S) + 5):
+            raise Refused("Your previous queries are still running; wait for them, then run "
+                          "this again.")
+        try:
+            return self._run(sql)
+        finally:
+            turn.release()
+
+    def _run(self, sql: str) -> Result:
+        from store.sql_worker import write_frame
+
+        request = sql.encode("utf-8")
 
         if not self.available.acquire(timeout=60 + 2 * self.time_limit):
             raise Refused("The SQL page is busy with other queries; try again in a moment.")
@@ -291,6 +332,9 @@ class Pool:
                     proc = None
                 raise Refused(info["refused"])
             frame = pl.read_ipc(io.BytesIO(body))
+            if _resident_mb(proc.pid) > self.share_mb + self.recycle_mb:
+                self._kill(proc)  # a fresh one starts on the next query
+                proc = None
             return Result(frame, info["truncated"], time.perf_counter() - start, info["note"])
         finally:
             with self.lock:

@@ -12,7 +12,7 @@ import streamlit as st
 
 from app import quick_chart, state
 from app.export import download_buttons
-from app.shared import query, require_store, sql_pool
+from app.shared import query, require_store, sql_pool, visitor
 from store import queries, sandbox
 
 TIME_LIMIT = float(os.environ.get("RLE_SQL_TIME_LIMIT", sandbox.TIME_LIMIT_S))
@@ -53,7 +53,7 @@ with editor:
 if sql.strip():
     try:
         with st.spinner("Running…"):
-            result = sql_pool(time_limit=TIME_LIMIT, row_limit=ROW_LIMIT).run(sql)
+            result = sql_pool(time_limit=TIME_LIMIT, row_limit=ROW_LIMIT).run(sql, visitor())
     except sandbox.Refused as refusal:
         st.error(str(refusal))
         st.stop()

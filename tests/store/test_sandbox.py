@@ -388,6 +388,56 @@ def test_no_private_folder_outlives_its_worker(synthetic_store):
     assert set(glob.glob(os.path.join(tempfile.gettempdir(), "rle-sql-*"))) <= before
 
 
+def test_one_visitors_slow_queries_hold_one_worker_and_others_still_answer(synthetic_store):
+    """A visitor who sends slow queries again and again takes one worker, not all: another
+    visitor's quick query is answered well within the time limit meanwhile."""
+    workers = sandbox.Pool(synthetic_store, size=2, time_limit=5)
+    slow = "SELECT count(*) FROM metrics a, metrics b, metrics c"
+    outcomes: list[str] = []
+
+    def hostile() -> None:
+        try:
+            workers.run(slow, visitor="hostile")
+        except sandbox.Refused as refusal:
+            outcomes.append(str(refusal))
+
+    try:
+        workers.run("SELECT 1", visitor="warm-up")  # a started worker for each visitor below
+        threads = [threading.Thread(target=hostile) for _ in range(3)]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 30
+        while not any(p is False for p in workers.free):  # the first slow query is running
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        start = time.monotonic()
+        answer = workers.run("SELECT count(*) AS n FROM models", visitor="ordinary")
+        waited = time.monotonic() - start
+        assert answer.frame["n"].to_list() == [2]
+        assert waited < 5, waited  # not behind a slow query: it had a worker of its own
+        for t in threads:
+            t.join()
+        assert len(outcomes) == 3 and all("limit" in o for o in outcomes), outcomes
+    finally:
+        workers.close()
+
+
+def test_a_worker_that_keeps_more_than_its_share_is_replaced(synthetic_store):
+    workers = sandbox.Pool(synthetic_store, size=1, memory_mb=128, recycle_mb=0)
+    try:
+        assert workers.run("SELECT 1 AS x").frame["x"].to_list() == [1]
+        assert workers.free == [None]  # its resident memory was over 128 MB: not kept
+        assert workers.run("SELECT 2 AS x").frame["x"].to_list() == [2]
+    finally:
+        workers.close()
+
+
+def test_the_workers_share_the_memory_budget(synthetic_store):
+    workers = sandbox.Pool(synthetic_store, size=3, memory_mb=1536)
+    assert workers.share_mb == 512 and workers.args[-1] == "512"
+    workers.close()
+
+
 def test_concurrent_users_are_not_refused(pool):
     answers: list[str] = []
 
