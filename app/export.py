@@ -18,9 +18,9 @@ def _flat(dtype: pl.DataType) -> bool:
 
 def csv_bytes(frame: pl.DataFrame) -> bytes:
     """CSV has no nesting or bytes: lists of plain values become space-separated values, other
-    nested values (structs, maps, lists of them or of bytes) JSON text, binary columns are
-    dropped."""
-    frame = frame.select(pl.exclude(pl.Binary))
+    nested values (structs, maps, lists of them or of bytes) JSON text, bytes hexadecimal
+    text."""
+    frame = frame.with_columns(pl.col(pl.Binary).bin.encode("hex"))
     flat = frame.with_columns(
         pl.col(c).cast(pl.List(pl.String)).list.join(" ") if _flat(t)
         else pl.Series(c, [None if v is None else json.dumps(v, default=str)

@@ -18,6 +18,7 @@ Every refusal or failure is a `Refused` whose message is one sentence saying why
 
 from __future__ import annotations
 
+import atexit
 import io
 import json
 import os
@@ -28,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +64,29 @@ class Result:
     truncated: bool      # more rows (or bytes) existed than were returned
     seconds: float
     note: str = ""       # what was changed to show it (a cut, columns turned into text)
+
+
+def _needs_text(kind: str) -> bool:
+    """A DuckDB type whose values Arrow or Polars would change on the way: a BIT becomes bytes, a
+    UHUGEINT past 2^127 wraps to a negative number, a HUGEINT inside a list or struct loses its
+    last digits. DuckDB casts them to its own text first. (A plain HUGEINT, what sum() of
+    integers gives, stays a number: exact below 10^38.)"""
+    return "BIT" in kind or "UHUGEINT" in kind or ("HUGEINT" in kind and kind != "HUGEINT")
+
+
+def _exact(rel: duckdb.DuckDBPyRelation) -> tuple[duckdb.DuckDBPyRelation, list[str]]:
+    """The query's relation with the columns `_needs_text` names cast to VARCHAR, by position
+    (so repeated names survive), names kept; and the names of those columns."""
+    types = [str(t) for t in rel.types]
+    cast_names = [n for n, t in zip(rel.columns, types, strict=True) if _needs_text(t)]
+    if not cast_names:
+        return rel, []
+    columns = []
+    for i, (name, kind) in enumerate(zip(rel.columns, types, strict=True)):
+        quoted = '"' + name.replace('"', '""') + '"'
+        cast = "::VARCHAR" if _needs_text(kind) else ""
+        columns.append(f"#{i + 1}{cast} AS {quoted}")
+    return rel.project(", ".join(columns)), cast_names
 
 
 def _unique(names: list[str]) -> list[str]:
@@ -149,7 +174,8 @@ def execute(con: duckdb.DuckDBPyConnection, sql: str, time_limit: float = TIME_L
     cut = ""
     try:
         # Streamed in small batches: a result far over the byte limit is never held whole.
-        reader = cur.sql(query).to_arrow_reader(256)
+        relation, cast_to_text = _exact(cur.sql(query))
+        reader = relation.to_arrow_reader(256)
         batches, rows, size = [], 0, 0
         for batch in reader:
             batches.append(batch)
@@ -188,6 +214,7 @@ def execute(con: duckdb.DuckDBPyConnection, sql: str, time_limit: float = TIME_L
         table = table.slice(0, kept)
     table = table.slice(0, row_limit).rename_columns(_unique(table.column_names))
     frame, as_text = _showable(table)
+    as_text = list(dict.fromkeys([*cast_to_text, *as_text]))
     notes = []
     if cut == "rows":
         notes.append(f"cut at the row limit ({row_limit:,} rows)")
@@ -202,6 +229,34 @@ def frame_bytes(frame: pl.DataFrame) -> bytes:
     buffer = io.BytesIO()
     frame.write_ipc(buffer)
     return buffer.getvalue()
+
+
+PRIVATE_PREFIX = "rle-sql-"
+_POOLS: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _close_pools() -> None:
+    """The app is stopping: end the workers and remove their folders (each holds a link to the
+    store that would keep a replaced store's file on disk)."""
+    for pool in list(_POOLS):
+        pool.close()
+
+
+def _sweep_stale(older_than_s: float = 3600) -> None:
+    """Remove private folders that outlived their app (killed, so no exit handler ran): those
+    whose owner process is gone, and unowned ones older than an hour."""
+    for folder in Path(tempfile.gettempdir()).glob(PRIVATE_PREFIX + "*"):
+        try:
+            owner = int((folder / "owner").read_text())
+            alive = Path(f"/proc/{owner}").exists()
+        except (OSError, ValueError):
+            try:
+                alive = time.time() - folder.stat().st_mtime < older_than_s
+            except OSError:
+                continue
+        if not alive:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _resident_mb(pid: int) -> float:
@@ -240,12 +295,16 @@ class Pool:
         self.available = threading.Semaphore(size)
         self.lock = threading.Lock()
         self.visitors: dict[str, threading.Lock] = {}
+        self.reapers: list[threading.Thread] = []
         self.closed = False
+        _POOLS.add(self)
+        _sweep_stale()
 
     def _start(self) -> subprocess.Popen:
         root = Path(__file__).resolve().parent.parent
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
-        private = tempfile.mkdtemp(prefix="rle-sql-")
+        private = tempfile.mkdtemp(prefix=PRIVATE_PREFIX)
+        Path(private, "owner").write_text(str(os.getpid()))
         proc = subprocess.Popen([sys.executable, "-m", "store.sql_worker", *self.args, private],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL, env=env, cwd=root)
@@ -266,9 +325,16 @@ class Pool:
             return None
         return read_frame(proc.stdout)
 
-    @staticmethod
-    def _kill(proc: subprocess.Popen) -> None:
+    def _kill(self, proc: subprocess.Popen, wait: bool = True) -> None:
+        """Kill a worker and remove its private folder; without `wait`, in the background (a
+        worker holding gigabytes takes a second to go, which the query's answer need not wait
+        for; `close` waits for it)."""
         proc.kill()
+        if not wait:
+            reaper = threading.Thread(target=self._kill, args=(proc,), daemon=True)
+            self.reapers.append(reaper)
+            reaper.start()
+            return
         proc.wait()
         shutil.rmtree(getattr(proc, "private", ""), ignore_errors=True)
 
@@ -318,7 +384,7 @@ class Pool:
             if answer is None:
                 # Silent before the time limit: it died (its address-space limit, most likely).
                 died = time.perf_counter() - start < self.time_limit or proc.poll() is not None
-                self._kill(proc)
+                self._kill(proc, wait=False)
                 proc = None
                 if died:
                     raise Refused(MEMORY_MESSAGE)
@@ -351,6 +417,8 @@ class Pool:
                 if proc:
                     self._kill(proc)
             self.free = [None] * len(self.free)
+        for reaper in self.reapers:
+            reaper.join()
 
 
 # Starting points for the SQL page, each a question a user of this tool asks.

@@ -16,6 +16,9 @@ from pathlib import Path
 import duckdb
 
 MAX_QUERY_CHARS = 20_000
+# DuckDB folds the case of names in ASCII only: Python's str.lower() would also fold the Kelvin
+# sign (U+212A) to "k" and make a name the check treats as a CTE one DuckDB looks up elsewhere.
+ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 # Table functions that read nothing but their arguments.
 TABLE_FUNCTIONS = {"range", "generate_series", "unnest"}
@@ -41,8 +44,9 @@ READABLE_SCHEMAS = {"", "main", "information_schema"}
 FROM_ITEMS = {"BASE_TABLE", "JOIN", "SUBQUERY", "EXPRESSION_LIST", "TABLE_FUNCTION", "PIVOT",
               "EMPTY"}
 # information_schema views a researcher needs (the store's tables and columns); the others
-# describe the catalog and the database around the store.
-INFORMATION_SCHEMA = {"tables", "columns", "views"}
+# describe the catalog and the database around the store (`views` holds DuckDB's own system
+# views' SQL too).
+INFORMATION_SCHEMA = {"tables", "columns"}
 SETTINGS_TABLES = {"pg_settings", "duckdb_settings", "duckdb_secrets", "duckdb_extensions"}
 
 
@@ -54,6 +58,10 @@ def _one_line(message: str) -> str:
     first = message.strip().splitlines()[0] if message.strip() else "unknown error"
     first = first if len(first) <= 300 else first[:297] + "..."
     return first if first.endswith(".") else first + "."
+
+
+def _folded(name: object) -> str:
+    return str(name or "").translate(ASCII_LOWER)
 
 
 def _names(tree: dict) -> dict[str, list]:
@@ -78,24 +86,25 @@ def _names(tree: dict) -> dict[str, list]:
             earlier = visible
             for entry in entries:
                 stack.append((entry.get("value"), earlier))
-                earlier = earlier | {str(entry.get("key", "")).lower()}
+                earlier = earlier | {str(entry.get("key", "")).translate(ASCII_LOWER)}
             visible = earlier
             rest.pop("cte_map")
         if node.get("type") == "RECURSIVE_CTE_NODE":
-            stack.append((rest.pop("right", None), visible | {str(node.get("cte_name", "")).lower()}))
+            name = _folded(node.get("cte_name", ""))
+            stack.append((rest.pop("right", None), visible | {name}))
         if node.get("class") == "FUNCTION":
             found["functions"].append((str(node.get("catalog") or ""),
-                                       str(node.get("schema") or "").lower(),
-                                       str(node.get("function_name", "")).lower()))
+                                       str(node.get("schema") or "").translate(ASCII_LOWER),
+                                       str(node.get("function_name", "")).translate(ASCII_LOWER)))
         if node.get("class") == "COLUMN_REF" and len(node.get("column_names") or []) == 1:
-            found["bare"].append(str(node["column_names"][0]).lower())
+            found["bare"].append(str(node["column_names"][0]).translate(ASCII_LOWER))
         kind = node.get("type")
         if kind == "TABLE_FUNCTION":
-            found["table_functions"].append(str(node["function"].get("function_name", "")).lower())
+            found["table_functions"].append(_folded(node["function"].get("function_name", "")))
         if kind == "BASE_TABLE":
             found["tables"].append((str(node.get("catalog_name") or ""),
-                                    str(node.get("schema_name") or "").lower(),
-                                    str(node.get("table_name", "")).lower(), visible))
+                                    str(node.get("schema_name") or "").translate(ASCII_LOWER),
+                                    str(node.get("table_name", "")).translate(ASCII_LOWER), visible))
         if "sample" in node and "class" not in node and "modifiers" not in node:  # a FROM item
             found["refs"].append(str(kind))
         stack.extend((v, visible) for v in rest.values())
@@ -142,6 +151,9 @@ def check(con: duckdb.DuckDBPyConnection, sql: str) -> str:
     if len(statements) != 1:
         raise Refused(f"One statement per run, please: this text holds {len(statements)}.")
     statement = statements[0]
+    if statement.type == duckdb.StatementType.MULTI:
+        raise Refused("A PIVOT without an IN list runs as several statements, which this page "
+                      "does not run; name the values: PIVOT t ON c IN ('a', 'b') USING ...")
     if statement.type != duckdb.StatementType.SELECT:
         kind = statement.type.name.replace("_", " ")
         raise Refused(f"Only read queries (SELECT, WITH, VALUES) run here, not {kind}.")
@@ -168,6 +180,8 @@ def check(con: duckdb.DuckDBPyConnection, sql: str) -> str:
                           "this page does not allow it (alias a column otherwise).")
     for catalog, schema, name in found["functions"]:
         verdict, why = FUNCTIONS.get(name, ("unknown", ""))
+        if name in TABLE_FUNCTIONS:  # unnest(angles), range(3) in a SELECT list: lists alone
+            verdict = "allowed"
         if catalog or schema not in ("", "main"):
             shown = ".".join(p for p in (catalog, schema, name) if p)
             raise Refused(f"Call functions by their plain name here, not as {shown}().")

@@ -64,8 +64,12 @@ if sql.strip():
         st.warning(f"The result was {result.note}: add a LIMIT or aggregate for the rest.")
     elif result.note:
         st.caption(f"Columns {result.note}.")
-    shown = frame.select(pl.exclude(pl.Binary))  # thumbnails as bytes would only be noise here
-    st.dataframe(shown, hide_index=True)
+    # Bytes (a thumbnail's PNG) as their size: the bytes themselves would only be noise here;
+    # the downloads hold them. The chart never offers them.
+    st.dataframe(frame.with_columns(
+        pl.col(pl.Binary).bin.size().map_elements(lambda n: f"{n:,} bytes", return_dtype=pl.String)),
+        hide_index=True)
+    shown = frame.select(pl.exclude(pl.Binary))
     download_buttons(frame, "query", "sql")
     axes = quick_chart.default_axes(shown) if len(shown) else None
     if axes is not None:

@@ -370,6 +370,15 @@ def test_the_quick_chart_takes_any_column_it_offers(synthetic_store, monkeypatch
             assert not at.exception and len(at.get("vega_lite_chart")) == 1, (x, y)
 
 
+def test_bytes_show_as_their_size(synthetic_store, monkeypatch):
+    at = page_on(synthetic_store, monkeypatch, "sql.py",
+                 q="SELECT sample_id, thumbnail FROM samples ORDER BY sample_id LIMIT 3")
+    assert not at.exception and not at.error
+    shown = at.dataframe[-1].value
+    assert list(shown.columns) == ["sample_id", "thumbnail"]
+    assert all(str(v).endswith(" bytes") for v in shown["thumbnail"])
+
+
 def test_sql_page_notes_a_truncated_result(synthetic_store, monkeypatch):
     monkeypatch.setenv("RLE_SQL_ROW_LIMIT", "100")
     at = page_on(synthetic_store, monkeypatch, "sql.py", q="SELECT * FROM range(100000)")
