@@ -531,3 +531,29 @@ def test_a_result_of_a_gigabyte_reaches_the_app_cut_to_the_byte_limit(pool):
     assert result.truncated and "MB" in result.note
     assert result.frame["s"].str.len_bytes().sum() <= sandbox.BYTE_LIMIT
     assert grown < 512 * 1024, f"the app grew by {grown / 1024:.0f} MB"
+
+
+def test_freed_workers_go_to_waiting_queries_in_the_order_they_came():
+    slots = sandbox._FairSlots(1)
+    assert slots.acquire(timeout=1)
+    order: list[str] = []
+
+    def wait(name: str) -> None:
+        assert slots.acquire(timeout=30)
+        order.append(name)
+        slots.release()
+
+    threads = []
+    for i, name in enumerate(["first", "second", "third"]):
+        t = threading.Thread(target=wait, args=(name,))
+        t.start()
+        threads.append(t)
+        deadline = time.monotonic() + 10
+        while len(slots.waiters) < i + 1:  # queued before the next one comes
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+    slots.release()
+    for t in threads:
+        t.join()
+    assert order == ["first", "second", "third"]
+    assert slots.acquire(timeout=0) and slots.slots == 0  # the one slot is free again
