@@ -43,6 +43,13 @@ READABLE_SCHEMAS = {"", "main", "information_schema"}
 # SUMMARIZE name a setting, a database list or a table outside the query's scope.
 FROM_ITEMS = {"BASE_TABLE", "JOIN", "SUBQUERY", "EXPRESSION_LIST", "TABLE_FUNCTION", "PIVOT",
               "EMPTY"}
+# Expression kinds and query node kinds of the parse tree that compute on what the query holds
+# (an allow-list: a kind a DuckDB upgrade adds is refused until it is looked at). Not PARAMETER
+# ($1, ?: nothing binds them here) or DEFAULT.
+EXPRESSIONS = {"BETWEEN", "CASE", "CAST", "COLLATE", "COLUMN_REF", "COMPARISON", "CONJUNCTION",
+               "CONSTANT", "FUNCTION", "LAMBDA", "LAMBDA_REF", "OPERATOR", "POSITIONAL_REFERENCE",
+               "STAR", "SUBQUERY", "TYPE", "WINDOW"}
+QUERY_NODES = {"SELECT_NODE", "SET_OPERATION_NODE", "RECURSIVE_CTE_NODE", "CTE_NODE"}
 # information_schema views a researcher needs (the store's tables and columns); the others
 # describe the catalog and the database around the store (`views` holds DuckDB's own system
 # views' SQL too).
@@ -71,7 +78,7 @@ def _names(tree: dict) -> dict[str, list]:
     CTEs declared before it (a reference to itself or a later one is to the catalog); a
     recursive CTE sees itself in its recursive part only. Iterative: deep trees do not recurse."""
     found: dict[str, list] = {"functions": [], "table_functions": [], "tables": [], "refs": [],
-                              "bare": []}
+                              "bare": [], "kinds": []}
     stack: list[tuple[object, frozenset]] = [(tree, frozenset())]
     while stack:
         node, visible = stack.pop()
@@ -99,6 +106,10 @@ def _names(tree: dict) -> dict[str, list]:
         if node.get("class") == "COLUMN_REF" and len(node.get("column_names") or []) == 1:
             found["bare"].append(str(node["column_names"][0]).translate(ASCII_LOWER))
         kind = node.get("type")
+        if "class" in node:
+            found["kinds"].append(str(node["class"]))
+        elif isinstance(kind, str) and kind.endswith("_NODE"):
+            found["kinds"].append(kind)
         if kind == "TABLE_FUNCTION":
             found["table_functions"].append(_folded(node["function"].get("function_name", "")))
         if kind == "BASE_TABLE":
@@ -165,6 +176,13 @@ def check(con: duckdb.DuckDBPyConnection, sql: str) -> str:
     if tree.get("error"):
         raise Refused(f"DuckDB cannot parse this: {_one_line(tree.get('error_message', ''))}")
     found = _names(tree)
+    for kind in found["kinds"]:
+        if kind == "PARAMETER":
+            raise Refused("Parameters ($1, ?) have no values on this page; write the values into "
+                          "the query.")
+        if kind not in EXPRESSIONS | QUERY_NODES:
+            raise Refused(f"This page does not run queries with {kind.replace('_', ' ').lower()} "
+                          "expressions; write the query another way.")
     for kind in found["refs"]:
         if kind not in FROM_ITEMS:
             shown = "SHOW, DESCRIBE and SUMMARIZE" if kind == "SHOW_REF" else kind.replace("_", " ")
