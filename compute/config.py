@@ -132,8 +132,9 @@ class _Top:
 @dataclass(frozen=True)
 class _Conditions:
     corruptions: str | tuple[str, ...] = ()
-    severities: tuple[int, ...] = bounded((1, 2, 3, 4, 5), lambda v: all(1 <= s <= 5 for s in v),
-                                          "severities in 1..5")
+    severities: tuple[int, ...] = bounded((1, 2, 3, 4, 5),
+                                          lambda v: bool(v) and all(1 <= s <= 5 for s in v),
+                                          "a non-empty list of severities in 1..5")
     cifar10c: str | None = None
     thumbnails: int = bounded(40, lambda v: v >= 0, "0 or more")
     listed_thumbnails: int = bounded(48, lambda v: v >= 0, "0 or more")

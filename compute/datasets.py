@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +66,13 @@ def digits(test_fraction: float = 0.25, seed: int = 0, size: int = 32) -> DataSp
     Upsampling keeps one set of architectures and corruption parameters for digits and CIFAR-10.
     The split is stratified and fixed by `seed`.
     """
+    # A stratified split needs a sample of every class on both sides: 10 of the 1,797 digits.
+    held_out = math.ceil(test_fraction * 1797) if 0 < test_fraction < 1 else 0
+    if not 10 <= held_out <= 1787:
+        raise UserError(f"'test_fraction' in [data] must hold out between 10 and 1,787 of the "
+                        f"1,797 digits (0.006 to 0.994), got {test_fraction}")
+    if size < 8:
+        raise UserError(f"'size' in [data] must be at least 8 (the digits' own 8x8), got {size}")
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 

@@ -70,6 +70,12 @@ def write_case(tmp_path, case):
     if case == "batch size 0":
         cfg.write_text(TINY_CONFIG.replace("[[models]]", "[evaluation]\nbatch_size = 0\n\n[[models]]", 1))
         return cfg, "must be at least 1"
+    if case == "test fraction out of range":
+        cfg.write_text(TINY_CONFIG.replace('source = "digits"', 'source = "digits"\ntest_fraction = 2'))
+        return cfg, "'test_fraction' in [data] must hold out between 10 and 1,787"
+    if case == "no severities":
+        cfg.write_text(TINY_CONFIG.replace("severities = [1, 5]", "severities = []"))
+        return cfg, "must be a non-empty list of severities in 1..5"
     if case == "unknown numerics":
         cfg.write_text(TINY_CONFIG.replace("seed = 0", 'seed = 0\nnumerics = "fast"'))
         return cfg, "must be native or portable"
@@ -116,7 +122,8 @@ def write_case(tmp_path, case):
 CASES = ["missing config", "malformed config", "unknown key", "unknown architecture",
          "unknown corruption", "missing checkpoint", "not a checkpoint", "checkpoint does not fit",
          "class-count mismatch", "no device", "typo in [evaluation]", "typo in [data]",
-         "value of the wrong type", "batch size 0", "unknown numerics", "not UTF-8", "unknown pruning method",
+         "value of the wrong type", "batch size 0", "test fraction out of range", "no severities",
+         "unknown numerics", "not UTF-8", "unknown pruning method",
          "unreadable image", "training without a train folder",
          "checkpoint checked before the data", "foreign factory that fails",
          "foreign module that fails to import"]
