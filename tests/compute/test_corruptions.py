@@ -40,13 +40,17 @@ NOT_MONOTONE = {
 }
 
 
-def test_the_suite_is_the_benchmarks():
+def test_the_suite_holds_the_benchmark():
+    """The benchmark's 15 (what mCE averages over) are exactly CIFAR-10-C's, in its order; its 4
+    held-out extras are there; a corruption added beside them is an extra, not the benchmark."""
     names = [c.name for c in suite()]
-    assert len(names) == 19 and len(set(names)) == 19
-    assert sum(c.benchmark for c in suite()) == 15
-    assert names[:3] == ["gaussian_noise", "shot_noise", "impulse_noise"]
-    assert {c.name for c in suite() if not c.benchmark} == {
-        "speckle_noise", "gaussian_blur", "spatter", "saturate"}
+    assert len(set(names)) == len(names)
+    assert [c.name for c in suite() if c.benchmark] == [
+        "gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "glass_blur",
+        "motion_blur", "zoom_blur", "snow", "frost", "fog", "brightness", "contrast",
+        "elastic_transform", "pixelate", "jpeg_compression"]
+    assert {"speckle_noise", "gaussian_blur", "spatter", "saturate"} <= {
+        c.name for c in suite() if not c.benchmark}
     assert {c.family for c in suite()} == set(FAMILIES)
     assert [c.name for c in select(["blur", "contrast", "defocus_blur"])] == [
         "defocus_blur", "glass_blur", "motion_blur", "zoom_blur", "contrast"]

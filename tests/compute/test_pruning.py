@@ -59,9 +59,9 @@ def trained_probe(data: ImageSet, seed: int = 0) -> Probe:
     return probe
 
 
-def test_the_seven_methods_are_registered():
-    assert list_pruning_methods() == ["magnitude", "gmp", "ltr", "random", "snip", "edgepopup",
-                                      "biprop"]
+def test_the_papers_seven_methods_are_registered():
+    assert {"magnitude", "gmp", "ltr", "random", "snip", "edgepopup",
+            "biprop"} <= set(list_pruning_methods())
     with pytest.raises(UserError, match="unknown pruning method 'prune-it'"):
         get_method("prune-it")
 
