@@ -100,10 +100,6 @@ def ids(key: str) -> list[int]:
     return out
 
 
-def set_ids(key: str, values: Sequence[int]) -> None:
-    st.query_params[key] = [str(int(v)) for v in values] if values else ""
-
-
 def encode_box(box: Mapping[str, Sequence[float]]) -> str:
     """A chart's interval selection as a short predicate for the URL: `x:lo,hi;y:lo,hi` (9
     significant digits: the same samples fall inside), however many samples it holds."""

@@ -174,7 +174,8 @@ class BasicBlock(nn.Module):
 class CifarResNet(nn.Module):
     def __init__(self, depth: int, num_classes: int = 10) -> None:
         super().__init__()
-        assert (depth - 2) % 6 == 0, "CIFAR ResNet depth is 6n + 2"
+        if depth < 8 or (depth - 2) % 6:
+            raise ValueError(f"a CIFAR ResNet's depth is 6n + 2 (20, 32, 44, 56, ...), got {depth}")
         n = (depth - 2) // 6
         self.conv1 = nn.Conv2d(3, 16, 3, stride=1, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(16)

@@ -9,8 +9,6 @@ Inputs are (N, 1, H, W) tensors of integer levels 0..255 (any float or integer d
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 import torch.nn.functional as F
 
@@ -22,20 +20,6 @@ _TG22 = int(0.4142135623730950488016887242097 * (1 << 15) + 0.5) / (1 << 15)
 # 2.1969 (knight's move); a pixel's distance is the cheapest path of such steps to an edge.
 # OpenCV's x86 builds run it through IPP in float32 (its portable code is 16-bit fixed point).
 _COST = {1: 1.0, 2: 1.4, 5: 2.1969}  # by squared step length
-_CHAMFER = [(dy, dx, _COST[dy * dy + dx * dx]) for dy in range(-2, 3) for dx in range(-2, 3)
-            if dy * dy + dx * dx in _COST]
-
-
-def _shifted(x: torch.Tensor, pad: int, fill: float | None) -> Callable[[int, int], torch.Tensor]:
-    """at(dy, dx) -> x moved so each pixel sees its (dy, dx) neighbour; outside the image the
-    border pixel is repeated (fill None) or `fill` is read."""
-    h, w = x.shape[-2:]
-    p = F.pad(x, (pad,) * 4, mode="replicate") if fill is None else F.pad(x, (pad,) * 4, value=fill)
-
-    def at(dy: int, dx: int) -> torch.Tensor:
-        return p[..., pad + dy : pad + dy + h, pad + dx : pad + dx + w]
-
-    return at
 
 
 def sobel(levels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -42,7 +42,10 @@ CORRUPTIONS: dict[str, Corruption] = {}
 
 def register(name: str, family: str, params: Sequence, benchmark: bool = True,
              random: bool = True) -> Callable:
-    assert family in FAMILIES and len(params) == 5, (name, family)
+    if family not in FAMILIES:
+        raise ValueError(f"corruption '{name}': family '{family}' is not one of {FAMILIES}")
+    if len(params) != 5:
+        raise ValueError(f"corruption '{name}' needs parameters for 5 severities, got {len(params)}")
 
     def wrap(fn: Fn) -> Fn:
         CORRUPTIONS[name] = Corruption(name, family, tuple(params), fn, benchmark, random)
