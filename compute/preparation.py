@@ -31,7 +31,7 @@ from compute.training import Masks, train
 
 # The modules whose code decides trained weights (this one included: it seeds and orders).
 WEIGHT_CODE = ("compute.preparation", "compute.training", "compute.pruning", "compute.models",
-               "compute.datasets", "compute.config", "compute.checkpoints")
+               "compute.datasets", "compute.config", "compute.hparams", "compute.checkpoints")
 
 
 @dataclass

@@ -10,9 +10,9 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from compute.config import TrainRecipe
 from compute.datasets import ImageSet
 from compute.devices import pinned
+from compute.hparams import TrainRecipe
 
 Masks = dict[str, torch.Tensor]
 

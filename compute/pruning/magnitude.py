@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from compute.config import bounded
 from compute.errors import UserError
+from compute.hparams import bounded
 from compute.models import Probe
 from compute.pruning.masks import magnitude_masks, mask_sparsity
 from compute.pruning.registry import Context, Sparsity, register

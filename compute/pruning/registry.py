@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import torch
 
-from compute.config import REQUIRED, TrainRecipe, bounded
 from compute.datasets import ImageSet
 from compute.errors import UserError
+from compute.hparams import REQUIRED, TrainRecipe, bounded
 from compute.models import Probe
 from compute.training import GradualPruning, Masks
 
