@@ -6,13 +6,13 @@ Layers, each enough on its own for most attacks, together for all of them:
 2. What it names, from DuckDB's own parse tree with DuckDB's scoping, against allow-lists
    (`store/sql_check.py`): the store's tables and views, the query's own CTEs where they are
    visible, harmless table functions, the reviewed functions of `store/sql_functions.txt`.
-3. Where it runs: a worker process (`store/sql_worker.py`) with its own read-only connection
-   (external access off, configuration locked, temporary files and "home" in a private empty
-   directory, no spilling to disk), an address-space limit and DuckDB's memory limit. The app
-   waits at most the time limit plus `GRACE_S`, then kills the worker and starts another: every
-   query ends, interruptible or not.
-4. What comes back: at most `row_limit` rows and `byte_limit` bytes, columns of types the page
-   cannot show turned into text.
+3. Where it runs (this module's `Pool`): a worker process (`store/sql_worker.py`) with its own
+   read-only connection (external access off, configuration locked, temporary files and "home"
+   in a private empty directory, no spilling to disk), an address-space limit and DuckDB's
+   memory limit. The app waits at most the time limit plus `GRACE_S`, then kills the worker and
+   starts another: every query ends, interruptible or not.
+4. What comes back (`store/sql_results.py`): at most `row_limit` rows and `byte_limit` bytes,
+   columns of types the page cannot show turned into text.
 Every refusal or failure is a `Refused` whose message is one sentence saying why.
 """
 
@@ -31,20 +31,23 @@ import tempfile
 import threading
 import time
 import weakref
-from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import polars as pl
-import pyarrow as pa
-import pyarrow.compute
 
-# The check is the first layer; its names are the sandbox's too (the page and tests use them).
-from store.sql_check import FUNCTIONS, Refused, _one_line, check, parse_tree  # noqa: F401
+# The lower layers' names are the sandbox's too (the page and tests use them).
+from store.sql_check import FUNCTIONS, Refused, check, parse_tree  # noqa: F401
+from store.sql_results import (  # noqa: F401
+    BYTE_LIMIT,
+    MEMORY_MESSAGE,
+    ROW_LIMIT,
+    TIME_LIMIT_S,
+    Result,
+    execute,
+    frame_bytes,
+)
+from store.sql_worker import read_frame, write_frame
 
-TIME_LIMIT_S = 10.0
-ROW_LIMIT = 10_000
-BYTE_LIMIT = 64 * 1024 * 1024  # of the result's columns, as Arrow holds them
 # DuckDB's memory for the whole page, split evenly between its workers (each its share), so two
 # heavy queries at once stay within it.
 MEMORY_MB = 1536
@@ -55,181 +58,6 @@ WORKERS = 3
 # A worker whose resident memory grows past its share by this much after a query (a large result
 # leaves fragments behind) is replaced, so idle workers hold little.
 RECYCLE_MB = 256
-MEMORY_MESSAGE = ("The query needed more memory than this page allows; filter or aggregate "
-                  "more, or select fewer columns.")
-
-
-@dataclass
-class Result:
-    frame: pl.DataFrame
-    truncated: bool      # more rows (or bytes) existed than were returned
-    seconds: float
-    note: str = ""       # what was changed to show it (a cut, columns turned into text)
-
-
-def _needs_text(kind: str) -> bool:
-    """A DuckDB type whose values Arrow or Polars would change on the way: a BIT becomes bytes, a
-    UHUGEINT past 2^127 wraps to a negative number, a HUGEINT inside a list or struct loses its
-    last digits. DuckDB casts them to its own text first. (A plain HUGEINT, what sum() of
-    integers gives, stays a number: exact below 10^38.)"""
-    return "BIT" in kind or "UHUGEINT" in kind or ("HUGEINT" in kind and kind != "HUGEINT")
-
-
-def _exact(rel: duckdb.DuckDBPyRelation) -> tuple[duckdb.DuckDBPyRelation, list[str]]:
-    """The query's relation with the columns `_needs_text` names cast to VARCHAR, by position
-    (so repeated names survive), names kept; and the names of those columns."""
-    types = [str(t) for t in rel.types]
-    cast_names = [n for n, t in zip(rel.columns, types, strict=True) if _needs_text(t)]
-    if not cast_names:
-        return rel, []
-    columns = []
-    for i, (name, kind) in enumerate(zip(rel.columns, types, strict=True)):
-        quoted = '"' + name.replace('"', '""') + '"'
-        cast = "::VARCHAR" if _needs_text(kind) else ""
-        columns.append(f"#{i + 1}{cast} AS {quoted}")
-    return rel.project(", ".join(columns)), cast_names
-
-
-def _unique(names: list[str]) -> list[str]:
-    """Column names made unique without losing any (a join of a table with itself repeats them):
-    a, a_2, a_3, each suffix past every name the result already has (`x, x, x_2` gives x, x_3,
-    x_2, not two x_2)."""
-    taken = set(names)
-    seen: set[str] = set()
-    out = []
-    for name in names:
-        if name in seen:
-            k = 2
-            while f"{name}_{k}" in taken:
-                k += 1
-            name = f"{name}_{k}"
-            taken.add(name)
-        seen.add(name)
-        out.append(name)
-    return out
-
-
-def _holds_temporal(dtype: pa.DataType) -> bool:
-    """A date, time or timestamp anywhere in `dtype` (inside lists, structs and maps too)."""
-    if pa.types.is_temporal(dtype):
-        return True
-    if pa.types.is_struct(dtype):
-        return any(_holds_temporal(dtype.field(i).type) for i in range(dtype.num_fields))
-    if pa.types.is_map(dtype):
-        return _holds_temporal(dtype.key_type) or _holds_temporal(dtype.item_type)
-    if pa.types.is_list(dtype) or pa.types.is_large_list(dtype) or pa.types.is_fixed_size_list(dtype):
-        return _holds_temporal(dtype.value_type)
-    return False
-
-
-def _as_text(column: pa.ChunkedArray) -> list[str | None]:
-    """Each value as DuckDB prints it ('infinity', year 290000, nested values alike): read back
-    by a private in-memory DuckDB, which knows every type it wrote; Arrow's or Python's own text
-    where even that fails."""
-    try:
-        with duckdb.connect() as con:
-            con.register("result", pa.table({"v": column}))
-            return [r[0] for r in con.execute("SELECT v::VARCHAR FROM result").fetchall()]
-    except duckdb.Error:
-        pass
-    try:
-        return pa.compute.cast(column, pa.string()).to_pylist()
-    except (pa.ArrowException, NotImplementedError):
-        return [None if v is None else str(v) for v in column.to_pylist()]
-
-
-def _showable(table: pa.Table) -> tuple[pl.DataFrame, list[str]]:
-    """The result as a Polars frame; columns Polars cannot hold (unions, intervals, ...), and
-    dates and times beyond what it can show (DuckDB's 'infinity', year 290000), alone or inside
-    lists, structs and maps, become text. Returns the frame and the names of those columns."""
-    columns, as_text = {}, []
-    for name, column in zip(table.column_names, table.columns, strict=True):
-        try:
-            if _holds_temporal(column.type):
-                column.to_pylist()  # raises for values no calendar holds, nested ones too
-            columns[name] = pl.from_arrow(column).rename(name)
-        except BaseException as exc:  # Polars raises many types, and panics (BaseException)
-            if isinstance(exc, KeyboardInterrupt | SystemExit):
-                raise
-            as_text.append(name)
-            columns[name] = pl.Series(name, _as_text(column), dtype=pl.String)
-    return pl.DataFrame(list(columns.values())), as_text
-
-
-def execute(con: duckdb.DuckDBPyConnection, sql: str, time_limit: float = TIME_LIMIT_S,
-            row_limit: int = ROW_LIMIT, byte_limit: int = BYTE_LIMIT) -> Result:
-    """Check and run one read query on a cursor of `con` (in a worker: see `Pool`), interrupted
-    at `time_limit` where DuckDB can be, returning at most `row_limit` rows and about
-    `byte_limit` bytes."""
-    query = check(con, sql)
-    cur = con.cursor()
-    timed_out = threading.Event()
-
-    def stop() -> None:
-        timed_out.set()
-        cur.interrupt()
-
-    timer = threading.Timer(time_limit, stop)
-    start = time.perf_counter()
-    timer.start()
-    cut = ""
-    try:
-        # Streamed in small batches: a result far over the byte limit is never held whole.
-        relation, cast_to_text = _exact(cur.sql(query))
-        reader = relation.to_arrow_reader(256)
-        batches, rows, size = [], 0, 0
-        for batch in reader:
-            batches.append(batch)
-            rows += batch.num_rows
-            size += batch.nbytes
-            if rows > row_limit:
-                cut = "rows"
-                break
-            if size > byte_limit:
-                cut = "bytes"
-                break
-        table = pa.Table.from_batches(batches, schema=reader.schema)
-    except duckdb.InterruptException:
-        raise Refused(f"The query ran past the {time_limit:g} s limit and was stopped; "
-                      "filter or aggregate more.") from None
-    except duckdb.OutOfMemoryException:
-        raise Refused(MEMORY_MESSAGE) from None
-    except duckdb.Error as exc:
-        if timed_out.is_set():
-            raise Refused(f"The query ran past the {time_limit:g} s limit and was stopped; "
-                          "filter or aggregate more.") from None
-        raise Refused(_one_line(str(exc))) from None
-    finally:
-        timer.cancel()
-        cur.close()
-    if cut == "bytes":  # keep the rows that fit, the last batch's in proportion to its size
-        kept, total = 0, 0
-        for batch in batches:
-            if total + batch.nbytes <= byte_limit:
-                total += batch.nbytes
-                kept += batch.num_rows
-                continue
-            per_row = batch.nbytes / max(batch.num_rows, 1)
-            kept += int((byte_limit - total) // per_row) if per_row else batch.num_rows
-            break
-        table = table.slice(0, kept)
-    table = table.slice(0, row_limit).rename_columns(_unique(table.column_names))
-    frame, as_text = _showable(table)
-    as_text = list(dict.fromkeys([*cast_to_text, *as_text]))
-    notes = []
-    if cut == "rows":
-        notes.append(f"cut at the row limit ({row_limit:,} rows)")
-    if cut == "bytes":
-        notes.append(f"cut at {byte_limit / 2**20:.0f} MB")
-    if as_text:
-        notes.append(f"shown as text: {', '.join(as_text)}")
-    return Result(frame, bool(cut), time.perf_counter() - start, "; ".join(notes))
-
-
-def frame_bytes(frame: pl.DataFrame) -> bytes:
-    buffer = io.BytesIO()
-    frame.write_ipc(buffer)
-    return buffer.getvalue()
 
 
 PRIVATE_PREFIX = "rle-sql-"
@@ -352,8 +180,6 @@ class Pool:
     @staticmethod
     def _answer(proc: subprocess.Popen, timeout: float) -> bytes | None:
         """The worker's next frame, or None if none came within `timeout` or it died."""
-        from store.sql_worker import read_frame
-
         ready, _, _ = select.select([proc.stdout], [], [], timeout)
         if not ready:
             return None
@@ -392,8 +218,6 @@ class Pool:
             turn.release()
 
     def _run(self, sql: str) -> Result:
-        from store.sql_worker import write_frame
-
         request = sql.encode("utf-8")
 
         if not self.available.acquire(timeout=60 + 2 * self.time_limit):

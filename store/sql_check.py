@@ -143,8 +143,8 @@ def parse_tree(text: str) -> dict:
         sys.setrecursionlimit(before)
 
 
-def check(con: duckdb.DuckDBPyConnection, sql: str) -> str:
-    """The one read statement of `sql`, or `Refused` saying why not."""
+def _statement(con: duckdb.DuckDBPyConnection, sql: str) -> duckdb.Statement:
+    """Layer 1: the text holds exactly one plain read statement of reasonable length."""
     if not sql.strip():
         raise Refused("The query is empty: write a SELECT statement.")
     try:
@@ -168,14 +168,22 @@ def check(con: duckdb.DuckDBPyConnection, sql: str) -> str:
     if statement.type != duckdb.StatementType.SELECT:
         kind = statement.type.name.replace("_", " ")
         raise Refused(f"Only read queries (SELECT, WITH, VALUES) run here, not {kind}.")
+    return statement
+
+
+def _tree(con: duckdb.DuckDBPyConnection, query: str) -> dict:
     try:
-        text = con.execute("SELECT json_serialize_sql(?)", [statement.query]).fetchall()[0][0]
+        text = con.execute("SELECT json_serialize_sql(?)", [query]).fetchall()[0][0]
         tree = parse_tree(text)
     except (duckdb.Error, RecursionError, ValueError):
         raise Refused("The query is nested too deeply to check; write it more simply.") from None
     if tree.get("error"):
         raise Refused(f"DuckDB cannot parse this: {_one_line(tree.get('error_message', ''))}")
-    found = _names(tree)
+    return tree
+
+
+def _check_kinds(found: dict) -> None:
+    """Expressions and FROM items of allowed kinds only."""
     for kind in found["kinds"]:
         if kind == "PARAMETER":
             raise Refused("Parameters ($1, ?) have no values on this page; write the values into "
@@ -188,6 +196,10 @@ def check(con: duckdb.DuckDBPyConnection, sql: str) -> str:
             shown = "SHOW, DESCRIBE and SUMMARIZE" if kind == "SHOW_REF" else kind.replace("_", " ")
             raise Refused(f"{shown} cannot be used here; the store's tables and their columns are "
                           "listed beside the editor (or query information_schema.columns).")
+
+
+def _check_functions(found: dict) -> None:
+    """Table functions, bare keyword calls and functions from the allow-lists only."""
     for name in found["table_functions"]:
         if name not in TABLE_FUNCTIONS:
             raise Refused(f"The table function {name}() is not available here (only "
@@ -209,6 +221,10 @@ def check(con: duckdb.DuckDBPyConnection, sql: str) -> str:
             raise Refused(f"The function {name}() is not one this page knows to be harmless "
                           f"(DuckDB {duckdb.__version__}'s functions are listed in "
                           "store/sql_functions.txt).")
+
+
+def _check_tables(con: duckdb.DuckDBPyConnection, found: dict) -> None:
+    """The store's tables and views, the allowed information_schema views, visible CTEs."""
     known = _readable_tables(con)
     # Defence in depth for the scoping above: a CTE may not take a name DuckDB's own catalog
     # resolves (duckdb_settings, pg_settings, schemata, ...), so no reading of a scope can turn
@@ -226,6 +242,15 @@ def check(con: duckdb.DuckDBPyConnection, sql: str) -> str:
             shown = ".".join(p for p in (catalog, schema, table) if p)
             raise Refused(f"'{shown}' is not a table of this store; the tables are listed beside "
                           "the editor.")
+
+
+def check(con: duckdb.DuckDBPyConnection, sql: str) -> str:
+    """The one read statement of `sql`, or `Refused` saying why not."""
+    statement = _statement(con, sql)
+    found = _names(_tree(con, statement.query))
+    _check_kinds(found)
+    _check_functions(found)
+    _check_tables(con, found)
     return statement.query
 
 

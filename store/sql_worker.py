@@ -65,7 +65,7 @@ def main() -> None:
     limit = (int(memory_mb) + OVERHEAD_MB) * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     # The store is imported only now: its libraries count against the limit like everything else.
-    from store import sandbox
+    from store import sql_results as sandbox
 
     # A private directory for DuckDB's temporary files and "home": nothing of the server's to
     # read. The pool makes it and removes it when the worker ends, killed or not.
