@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import cache
 
-import duckdb
 import torch
 import torch.nn.functional as F
 
@@ -29,6 +28,7 @@ from compute.datasets import load_data
 from compute.devices import resolve_device
 from compute.models import create_model
 from compute.preparation import cached_checkpoint, preflight, weight_keys
+from store.writer import pairs_written
 
 
 @dataclass(frozen=True)
@@ -146,18 +146,7 @@ def _corruption_seconds(conditions: Sequence, test, device) -> dict[str, float]:
 
 def _pairs_done(cfg: BuildConfig) -> dict[int, int]:
     """Condition id -> number of models whose metrics a resumable partial build already holds."""
-    partial = cfg.output.with_name(cfg.output.name + ".partial")
-    if not partial.exists():
-        return {}
-    try:
-        with duckdb.connect(str(partial), read_only=True) as con:
-            meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
-            if meta.get("fingerprint") != cfg.fingerprint():
-                return {}
-            return dict(con.execute("SELECT condition_id, count(DISTINCT model_id) FROM metrics "
-                                    "GROUP BY ALL").fetchall())
-    except duckdb.Error:
-        return {}
+    return pairs_written(cfg.output, cfg.fingerprint())
 
 
 def make_plan(cfg: BuildConfig, device: str = "auto") -> Plan:
@@ -186,13 +175,13 @@ def make_plan(cfg: BuildConfig, device: str = "auto") -> Plan:
                                 spec.reference or spec.base, recipe.epochs, cached))
         if trains:
             per_sample, _ = _timings(archs[spec.name], num_classes, shape, dev,
-                                     recipe.batch_size, cfg.batch_size)
+                                     recipe.batch_size, cfg.evaluation.batch_size)
             after = (f"train:{spec.base}",) if spec.base and any(
                 u.key == f"train:{spec.base}" for u in units) else ()
             units.append(Unit("train", spec.name, after,
                               training_passes(spec) * n_train * per_sample, bool(cached)))
     forward = sum(_timings(archs[s.name], num_classes, shape, dev,
-                           (s.train or TrainRecipe()).batch_size, cfg.batch_size)[1]
+                           (s.train or TrainRecipe()).batch_size, cfg.evaluation.batch_size)[1]
                   for s in cfg.models)
     corrupt = _corruption_seconds(conditions, data.test, dev)
     done = _pairs_done(cfg)

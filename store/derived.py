@@ -11,7 +11,7 @@ import polars as pl
 
 from store import analysis
 from store.catalogue import PLOTTABLE, plottable
-from store.querying import CLEAN_ID, Con, frame, ids
+from store.frames import CLEAN_ID, Con, frame, ids
 
 # "Averaged over severities" is `severity=None` in every function of the store; `shift_moments`
 # keeps those rows under this severity (a key cannot be NULL, and no corruption has severity 0).

@@ -3,7 +3,10 @@ live here, in `store/`, and nowhere in compute."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -38,3 +41,19 @@ class ConditionRecord:
     @classmethod
     def clean(cls) -> ConditionRecord:
         return cls(0, "clean", "clean", 0, "clean", False)
+
+
+@dataclass(frozen=True)
+class ConditionResults:
+    """Everything a build stores of one condition, written in one transaction
+    (`StoreWriter.put_condition`): a condition in the store is whole or absent."""
+
+    condition_id: int
+    model_ids: Sequence[int]  # every model evaluated, in the order of `cka`'s rows
+    cka: np.ndarray  # linear CKA between every two models' features (models x models)
+    sample_ids: np.ndarray  # the samples every metrics array is over
+    # (model_id, its metrics) for the pairs not yet in the store; a metric's array is per sample,
+    # `angles` (samples, classes) with rows of NaN where the feature length is 0.
+    metrics: Sequence[tuple[int, Mapping[str, np.ndarray]]]
+    thumbnail_ids: np.ndarray | None = None  # samples whose corrupted images are kept
+    thumbnails: Sequence[bytes] = ()  # their PNG bytes

@@ -3,14 +3,16 @@
 A build never touches the target until it is complete, so an interrupted build leaves the previous
 store byte-identical and a running app keeps reading it. The partial file carries the build's
 fingerprint; a rerun with the same fingerprint resumes it, skipping (model, condition) pairs that
-are already in it (each pair is written in one transaction, so a pair is either whole or absent).
+are already in it (each condition is written in one transaction, `put_condition`, so it is either
+whole or absent; every write goes through `transaction`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -19,7 +21,7 @@ import pyarrow as pa
 
 from store import derived
 from store.catalogue import METRICS
-from store.records import ConditionRecord, ModelRecord
+from store.records import ConditionRecord, ConditionResults, ModelRecord
 from store.schema import SCHEMA_VERSION, create_schema, summary_columns
 
 # Columns of `metrics` after the keys and `angles`, with their Arrow types, from the catalogue.
@@ -44,6 +46,7 @@ class StoreWriter:
         self.target = Path(target)
         self.partial = self.target.with_name(self.target.name + ".partial")
         self.fingerprint = fingerprint
+        self._in_transaction = False
         self.target.parent.mkdir(parents=True, exist_ok=True)
         self.resumed = self._can_resume()
         if not self.resumed:
@@ -78,6 +81,24 @@ class StoreWriter:
             self.con.close()
             self.con = None
 
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One transaction on the partial file: everything in the block is stored, or (an error
+        inside) nothing of it, so a resumed build never sees half a pair or half a model."""
+        if self._in_transaction:  # a step of a larger write: the outer block commits
+            yield self.con
+            return
+        self.con.execute("BEGIN")
+        self._in_transaction = True
+        try:
+            yield self.con
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        finally:
+            self._in_transaction = False
+        self.con.execute("COMMIT")
+
     def _insert(self, table: str, data: pa.Table) -> None:
         """Bulk-append an Arrow table (columns named as in the schema) inside the open transaction."""
         self.con.register("_incoming", data)
@@ -96,10 +117,9 @@ class StoreWriter:
 
     def _replace(self, table: str, data: pa.Table) -> None:
         """Replace all rows of a small dimension table."""
-        self.con.execute("BEGIN")
-        self.con.execute(f"DELETE FROM {table}")
-        self._insert(table, data)
-        self.con.execute("COMMIT")
+        with self.transaction():
+            self.con.execute(f"DELETE FROM {table}")
+            self._insert(table, data)
 
     def put_classes(self, names: Sequence[str]) -> None:
         self._replace("classes", pa.table({
@@ -154,41 +174,38 @@ class StoreWriter:
             "dot": gram.ravel(),
         })
         model = pa.table({k: [v] for k, v in row.items()})
-        self.con.execute("BEGIN")
-        for table in ("models", "class_directions", "class_pairs"):
-            self.con.execute(f"DELETE FROM {table} WHERE model_id = ?", [model_id])
-        self._insert("models", model)
-        self._insert("class_directions", directions)
-        self._insert("class_pairs", pairs)
-        self.con.execute("COMMIT")
+        with self.transaction():
+            for table in ("models", "class_directions", "class_pairs"):
+                self.con.execute(f"DELETE FROM {table} WHERE model_id = ?", [model_id])
+            self._insert("models", model)
+            self._insert("class_directions", directions)
+            self._insert("class_pairs", pairs)
 
     def put_condition_thumbnails(
         self, condition_id: int, sample_ids: np.ndarray, pngs: Sequence[bytes]
     ) -> None:
         """Replace one condition's inspection thumbnails (PNG bytes per sample)."""
-        self.con.execute("BEGIN")
-        self.con.execute("DELETE FROM condition_thumbnails WHERE condition_id = ?", [condition_id])
-        self._insert("condition_thumbnails", pa.table({
-            "condition_id": pa.array(np.full(len(sample_ids), condition_id), pa.int16()),
-            "sample_id": pa.array(sample_ids, pa.int32()),
-            "thumbnail": pa.array(list(pngs), pa.binary()),
-        }))
-        self.con.execute("COMMIT")
+        with self.transaction():
+            self.con.execute("DELETE FROM condition_thumbnails WHERE condition_id = ?", [condition_id])
+            self._insert("condition_thumbnails", pa.table({
+                "condition_id": pa.array(np.full(len(sample_ids), condition_id), pa.int16()),
+                "sample_id": pa.array(sample_ids, pa.int32()),
+                "thumbnail": pa.array(list(pngs), pa.binary()),
+            }))
 
     def put_similarity(self, condition_id: int, model_ids: Sequence[int], cka: np.ndarray) -> None:
         """Replace one condition's linear CKA between every ordered pair of `model_ids`."""
         cka = np.asarray(cka, dtype=np.float64)
         ids = np.asarray(model_ids, dtype=np.int16)
         a, b = np.meshgrid(ids, ids, indexing="ij")
-        self.con.execute("BEGIN")
-        self.con.execute("DELETE FROM model_similarity WHERE condition_id = ?", [condition_id])
-        self._insert("model_similarity", pa.table({
-            "model_a": pa.array(a.ravel(), pa.int16()),
-            "model_b": pa.array(b.ravel(), pa.int16()),
-            "condition_id": pa.array(np.full(a.size, condition_id), pa.int16()),
-            "linear_cka": _nullable(cka.ravel(), pa.float64()),
-        }))
-        self.con.execute("COMMIT")
+        with self.transaction():
+            self.con.execute("DELETE FROM model_similarity WHERE condition_id = ?", [condition_id])
+            self._insert("model_similarity", pa.table({
+                "model_a": pa.array(a.ravel(), pa.int16()),
+                "model_b": pa.array(b.ravel(), pa.int16()),
+                "condition_id": pa.array(np.full(a.size, condition_id), pa.int16()),
+                "linear_cka": _nullable(cka.ravel(), pa.float64()),
+            }))
 
     # --- metrics ----------------------------------------------------------------------------
 
@@ -230,9 +247,8 @@ class StoreWriter:
         if not pairs:
             return
         data = pa.concat_tables([self._metric_table(*pair) for pair in pairs])
-        self.con.execute("BEGIN")
-        self._insert("metrics", data)
-        self.con.execute("COMMIT")
+        with self.transaction():
+            self._insert("metrics", data)
 
     @staticmethod
     def _metric_table(model_id: int, condition_id: int, sample_ids: np.ndarray,
@@ -252,6 +268,17 @@ class StoreWriter:
             columns[name] = _nullable(np.asarray(metrics[name]), dtype)
         return pa.table(columns)
 
+    def put_condition(self, results: ConditionResults) -> None:
+        """One evaluated condition: its similarity, its kept thumbnails and its metrics, all in one
+        transaction, so that a resumed build finds a condition whole or absent."""
+        with self.transaction():
+            self.put_similarity(results.condition_id, results.model_ids, results.cka)
+            if results.thumbnail_ids is not None and len(results.thumbnail_ids):
+                self.put_condition_thumbnails(results.condition_id, results.thumbnail_ids,
+                                              results.thumbnails)
+            self.put_metrics_many([(m, results.condition_id, results.sample_ids, metrics)
+                                   for m, metrics in results.metrics])
+
     # --- derived summaries ------------------------------------------------------------------
 
     def put_shift_moments(self, metric: str, severity: int | None) -> None:
@@ -261,26 +288,24 @@ class StoreWriter:
         build makes."""
         models = [m for (m,) in self.con.execute("SELECT model_id FROM models").fetchall()]
         rows = derived.corruption_shift_moments(self.con, metric, models, severity)
-        self.con.execute("BEGIN")
-        self.con.execute("DELETE FROM shift_moments WHERE metric = ? AND severity = ?",
-                         [metric, derived.stored_severity(severity)])
-        if rows.height:
-            self._insert("shift_moments", rows.to_arrow())
-        self.con.execute("COMMIT")
+        with self.transaction():
+            self.con.execute("DELETE FROM shift_moments WHERE metric = ? AND severity = ?",
+                             [metric, derived.stored_severity(severity)])
+            if rows.height:
+                self._insert("shift_moments", rows.to_arrow())
 
     # --- finishing --------------------------------------------------------------------------
 
     def put_summaries(self) -> None:
         """Replace the per-(model, condition) summaries and calibration bins with those of the
         metrics written so far: one pass over `metrics` here, so that no page needs one."""
-        self.con.execute("BEGIN")
-        for table in ("summaries", "calibration"):
-            self.con.execute(f"DELETE FROM {table}")
-        self.con.execute(f"INSERT INTO calibration {derived.calibration_sql()}")
-        cols = ", ".join(["model_id", "condition_id", "n", "accuracy", "ece", "fragile", "gain",
-                          *summary_columns()])
-        self.con.execute(f"INSERT INTO summaries ({cols}) {derived.summaries_sql()}")
-        self.con.execute("COMMIT")
+        with self.transaction():
+            for table in ("summaries", "calibration"):
+                self.con.execute(f"DELETE FROM {table}")
+            self.con.execute(f"INSERT INTO calibration {derived.calibration_sql()}")
+            cols = ", ".join(["model_id", "condition_id", "n", "accuracy", "ece", "fragile", "gain",
+                              *summary_columns()])
+            self.con.execute(f"INSERT INTO summaries ({cols}) {derived.summaries_sql()}")
 
     def commit(self) -> Path:
         """Fill the summaries and derived model columns, then atomically put the finished store at
@@ -295,3 +320,20 @@ class StoreWriter:
         self.close()
         os.replace(self.partial, self.target)
         return self.target
+
+
+def pairs_written(target: str | Path, fingerprint: str) -> dict[int, int]:
+    """Condition id -> number of models whose metrics the partial build of `target` already holds,
+    if a build with `fingerprint` would resume it (else nothing): what a plan counts as done."""
+    partial = Path(target).with_name(Path(target).name + ".partial")
+    if not partial.exists():
+        return {}
+    try:
+        with duckdb.connect(str(partial), read_only=True) as con:
+            meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
+            if meta.get("fingerprint") != fingerprint:
+                return {}
+            return dict(con.execute("SELECT condition_id, count(DISTINCT model_id) FROM metrics "
+                                    "GROUP BY ALL").fetchall())
+    except duckdb.Error:
+        return {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from store.querying import CLEAN_ID, PNG_URL, Con, frame, ids
+from store.frames import CLEAN_ID, PNG_URL, Con, frame, ids
 
 __all__ = ["CLEAN_ID", "PNG_URL", "SELECTION", "Con", "classes", "conditions", "corruptions",
            "frame", "ids", "models", "store_summary"]
