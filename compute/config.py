@@ -10,13 +10,11 @@ the config file, so a build does not depend on the directory it is started from.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import hashlib
 import inspect
 import tomllib
-import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,16 @@ from compute.errors import UserError
 
 # The schema pieces the pruning methods and training declare their hyperparameters with live in a
 # leaf module, so they import it without importing this one (and its readers import them).
-from compute.hparams import AUGMENTATIONS, REQUIRED, TrainRecipe, bounded  # noqa: F401
+from compute.hparams import (  # noqa: F401
+    AUGMENTATIONS,
+    REQUIRED,
+    TrainRecipe,
+    bounded,
+    checked,
+    described,
+    fields_of,
+    read_table,
+)
 
 
 @dataclass(frozen=True)
@@ -58,70 +65,40 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class DataSpec:
+    """`[data]`: the source, its own parameters (`options`: the source function's arguments,
+    checked against its signature) and the normalisation."""
+
     source: str
+    mean: tuple[float, ...] | None = bounded(None, lambda v: len(v) == 3, "three numbers (R, G, B)")
+    std: tuple[float, ...] | None = bounded(None, lambda v: len(v) == 3 and min(v) > 0,
+                                            "three positive numbers (R, G, B)")
     options: dict[str, Any] = field(default_factory=dict)
-    mean: tuple[float, ...] | None = None
-    std: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
-class BuildConfig:
-    name: str
-    path: Path  # the config file
-    text: str  # its TOML text, stored in the store's meta
-    output: Path
-    data: DataSpec
-    corruptions: tuple[str, ...]  # names, families, 'benchmark' or 'all'
-    severities: tuple[int, ...]
-    models: tuple[ModelSpec, ...]
-    seed: int = 0
-    batch_size: int = 256
-    autocast: str = "none"  # evaluation's forward pass: none (float32), bf16 or fp16
-    cifar10c: Path | None = None  # official CIFAR-10-C files to read instead of generating
-    thumbnails: int = 40  # samples whose corrupted images are stored for inspection
-    # Corrupted images also for the first this-many samples of every list the Samples page shows
-    # under a condition (corruption-fragile per model, pruning-fragile and -gain per pruned model).
-    listed_thumbnails: int = 48
-    checkpoints: Path = Path("checkpoints")
-    # How floats are computed on a CPU: native (fastest) or portable (the same on every x86-64
-    # CPU; compute/numerics.py). Set before torch loads, by the command line.
-    numerics: str = "native"
+class Conditions:
+    """`[conditions]`: what the models are evaluated under besides clean."""
 
-    def fingerprint(self, **overrides: object) -> str:
-        """Same config text and overrides -> same store; used to decide whether to resume."""
-        key = self.text + repr(sorted(overrides.items()))
-        return hashlib.sha256(key.encode()).hexdigest()[:16]
-
-
-# --- the tables as written: field names and types are the schema ------------------------------
-
-
-@dataclass(frozen=True)
-class _Top:
-    name: str = bounded(REQUIRED, lambda v: bool(v.strip()), "a non-empty string")
-    data: dict  # checked against the data source's parameters
-    models: list
-    output: str | None = None
-    seed: int = 0
-    numerics: str = bounded("native", lambda v: v in ("native", "portable"), "native or portable")
-    checkpoints: str | None = None
-    conditions: dict = field(default_factory=dict)
-    evaluation: dict = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class _Conditions:
+    # Names, families, 'benchmark' or 'all'; a string is a list of one.
     corruptions: str | tuple[str, ...] = ()
     severities: tuple[int, ...] = bounded((1, 2, 3, 4, 5),
                                           lambda v: bool(v) and all(1 <= s <= 5 for s in v),
                                           "a non-empty list of severities in 1..5")
-    cifar10c: str | None = None
-    thumbnails: int = bounded(40, lambda v: v >= 0, "0 or more")
+    cifar10c: str | None = None  # official CIFAR-10-C files to read instead of generating
+    thumbnails: int = bounded(40, lambda v: v >= 0, "0 or more")  # corrupted images kept
+    # Corrupted images also for the first this-many samples of every list the Samples page shows
+    # under a condition (corruption-fragile per model, pruning-fragile and -gain per pruned model).
     listed_thumbnails: int = bounded(48, lambda v: v >= 0, "0 or more")
+
+    def __post_init__(self) -> None:
+        if isinstance(self.corruptions, str):
+            object.__setattr__(self, "corruptions", (self.corruptions,))
 
 
 @dataclass(frozen=True)
-class _Evaluation:
+class Evaluation:
+    """`[evaluation]`: how the models' forward passes run."""
+
     batch_size: int = bounded(256, lambda v: v >= 1, "at least 1")
     # The forward pass in reduced precision; the geometry is still computed in float64 from the
     # (reduced-precision) features. Its effect on the stored numbers: docs/benchmarks.md.
@@ -129,7 +106,26 @@ class _Evaluation:
 
 
 @dataclass(frozen=True)
+class _Top:
+    """The top level as written; load_config turns it into a BuildConfig."""
+
+    name: str = bounded(REQUIRED, lambda v: bool(v.strip()), "a non-empty string")
+    data: dict  # read against the data source's parameters
+    models: list
+    output: str | None = None
+    seed: int = 0
+    # How floats are computed on a CPU: native (fastest) or portable (the same on every x86-64
+    # CPU; compute/numerics.py). Set before torch loads, by the command line.
+    numerics: str = bounded("native", lambda v: v in ("native", "portable"), "native or portable")
+    checkpoints: str | None = None
+    conditions: dict = field(default_factory=dict)
+    evaluation: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class _Model:
+    """One `[[models]]` table as written; it expands into one ModelSpec, or several (a sweep)."""
+
     name: str = bounded(REQUIRED, lambda v: bool(v.strip()), "a non-empty string")
     arch: str | None = None
     checkpoint: str | None = None
@@ -145,109 +141,48 @@ class _Model:
 
 
 @dataclass(frozen=True)
-class _DataCommon:
-    source: str
-    mean: tuple[float, ...] | None = bounded(None, lambda v: len(v) == 3, "three numbers (R, G, B)")
-    std: tuple[float, ...] | None = bounded(None, lambda v: len(v) == 3 and min(v) > 0,
-                                            "three positive numbers (R, G, B)")
+class BuildConfig:
+    """A checked config, paths resolved; each table's defaults are its dataclass's."""
 
+    name: str
+    path: Path  # the config file
+    text: str  # its TOML text, stored in the store's meta
+    output: Path
+    data: DataSpec
+    conditions: Conditions
+    evaluation: Evaluation
+    models: tuple[ModelSpec, ...]
+    seed: int
+    numerics: str
+    checkpoints: Path
 
-def _type_name(hint: Any) -> str:
-    if hint is type(None):
-        return "nothing"
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join(_type_name(a) for a in typing.get_args(hint) if a is not type(None))
-    if origin is tuple:
-        return f"a list of {_type_name(typing.get_args(hint)[0]).removeprefix('a ')}s"
-    return {str: "a string", int: "an integer", float: "a number", bool: "true or false",
-            dict: "a table", list: "an array of tables"}.get(hint, str(hint))
-
-
-def _matches(value: Any, hint: Any) -> bool:
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        return any(_matches(value, a) for a in typing.get_args(hint))
-    if hint is type(None):
-        return value is None
-    if hint is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if origin is tuple:
-        return isinstance(value, list) and all(_matches(v, typing.get_args(hint)[0]) for v in value)
-    return isinstance(value, hint)
-
-
-def _described(value: Any) -> str:
-    kind = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
-            list: "an array", dict: "a table"}.get(type(value), type(value).__name__)
-    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
-    return f"{shown} ({kind})"
-
-
-def _unknown(key: str, allowed: list[str], where: str) -> UserError:
-    near = difflib.get_close_matches(key, allowed, n=1, cutoff=0.5)
-    hint = f"did you mean '{near[0]}'? " if near else ""
-    return UserError(f"unknown key '{key}' in {where} ({hint}allowed: {', '.join(sorted(allowed))})")
-
-
-def _checked(table: Any, hints: Mapping[str, Any], required: set[str], where: str,
-             bounds: Mapping[str, tuple[Callable[[Any], bool], str]]) -> dict[str, Any]:
-    """The table's values, each checked against its type hint and bounds; lists become tuples."""
-    if not isinstance(table, dict):
-        raise UserError(f"{where} must be a table, got {_described(table)}")
-    for key in table:
-        if key not in hints:
-            raise _unknown(key, list(hints), where)
-    for key in sorted(required - set(table)):
-        raise UserError(f"{where} needs '{key}' ({_type_name(hints[key])})")
-    out = {}
-    for key, value in table.items():
-        if not _matches(value, hints[key]):
-            raise UserError(f"'{key}' in {where} must be {_type_name(hints[key])}, "
-                            f"got {_described(value)}")
-        check, must = bounds.get(key, (None, ""))
-        if check is not None and value is not None and not check(value):
-            raise UserError(f"'{key}' in {where} must be {must}, got {_described(value)}")
-        out[key] = tuple(value) if isinstance(value, list) and hints[key] is not list else value
-    return out
-
-
-def _schema(cls: type, skip: tuple[str, ...] = ()) -> tuple[dict, set[str], dict]:
-    """A dataclass's fields as (type hints, required names, bounds), leaving out `skip`."""
-    fields = [f for f in dataclasses.fields(cls) if f.name not in skip]
-    hints = typing.get_type_hints(cls)
-    required = {f.name for f in fields
-                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
-    bounds = {f.name: f.metadata["bounds"] for f in fields if "bounds" in f.metadata}
-    return {f.name: hints[f.name] for f in fields}, required, bounds
-
-
-def _take(cls: type, table: Any, where: str) -> dict[str, Any]:
-    hints, required, bounds = _schema(cls)
-    return _checked(table, hints, required, where, bounds)
+    def fingerprint(self, **overrides: object) -> str:
+        """Same config text and overrides -> same store; used to decide whether to resume."""
+        key = self.text + repr(sorted(overrides.items()))
+        return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 def _prune(table: Any, where: str) -> list[PruneSpec]:
     """A `prune` table: `method`, then that method's own hyperparameters; one spec per sparsity
     when `sparsity` is a list (a sweep)."""
-    from compute.pruning import get_method, list_pruning_methods  # the methods import this module
+    # Imported here, as the data sources below: the methods load torch, which must wait until
+    # `python -m compute` has set the numerics (compute/numerics.py) from this very config.
+    from compute.pruning import get_method, list_pruning_methods
 
     if not isinstance(table, dict):
-        raise UserError(f"{where} must be a table, got {_described(table)}")
+        raise UserError(f"{where} must be a table, got {described(table)}")
     method = table.get("method")
     if not isinstance(method, str):
         raise UserError(f"{where} needs 'method' (one of {', '.join(list_pruning_methods())})")
     params = get_method(method).params
-    hints, required, bounds = _schema(params)
+    hints, required, bounds = fields_of(params)
     sweep = table.get("sparsity")
     if isinstance(sweep, list):
         if not sweep or len(set(sweep)) != len(sweep):
             raise UserError(f"'sparsity' in {where} must be a number or a non-empty list of "
-                            f"distinct numbers, got {_described(sweep)}")
+                            f"distinct numbers, got {described(sweep)}")
         return [_prune({**table, "sparsity": s}, where)[0] for s in sweep]
-    values = _checked({k: v for k, v in table.items() if k != "method"},
+    values = checked({k: v for k, v in table.items() if k != "method"},
                       {"method": str, **hints}, required, f"{where} (method '{method}')", bounds)
     return [PruneSpec(method, params(**values))]
 
@@ -310,30 +245,28 @@ def _source_parameters(source: str) -> tuple[dict[str, Any], set[str]]:
 
 
 def _data(raw: Any, data_root: str | None, resolve: Callable[[str], Path]) -> DataSpec:
+    """`[data]`: DataSpec's keys and the chosen source's parameters (its `options`)."""
     if not isinstance(raw, dict):
-        raise UserError(f"[data] must be a table, got {_described(raw)}")
+        raise UserError(f"[data] must be a table, got {described(raw)}")
     source = raw.get("source")
     if not isinstance(source, str):
         raise UserError("[data] needs 'source' (a string: digits, imagefolder or cifar10)")
     options_hints, needed = _source_parameters(source)
-    common_hints = typing.get_type_hints(_DataCommon)
-    hints = {**common_hints, **options_hints}
+    common_hints, _, bounds = fields_of(DataSpec)
+    del common_hints["options"]
     table = dict(raw)
     if data_root is not None:
         table["root"] = data_root
-    bounds = _schema(_DataCommon)[2]
-    values = _checked(table, hints, {"source"} | needed, f"[data] (source '{source}')", bounds)
+    values = checked(table, {**common_hints, **options_hints}, {"source"} | needed,
+                     f"[data] (source '{source}')", bounds)
     if "root" in values and isinstance(values["root"], str):
         values["root"] = str(Path(data_root) if data_root is not None else resolve(values["root"]))
     options = {k: v for k, v in values.items() if k not in common_hints}
-    return DataSpec(source=source, options=options, mean=values.get("mean"), std=values.get("std"))
+    return DataSpec(**{k: v for k, v in values.items() if k in common_hints}, options=options)
 
 
-def load_config(path: str | Path, data_root: str | None = None, out: str | None = None,
-                checkpoints: str | None = None, numerics: str | None = None) -> BuildConfig:
-    """Read and check a config; `data_root`, `out`, `checkpoints` and `numerics` override
-    `[data] root`, `output`, `checkpoints` and `numerics`."""
-    path = Path(path)
+def _read_toml(path: Path) -> tuple[str, dict[str, Any]]:
+    """The config file's text and its TOML, or one line on why it cannot be read."""
     if not path.is_file():
         raise UserError(f"config file {path} does not exist")
     try:
@@ -343,37 +276,26 @@ def load_config(path: str | Path, data_root: str | None = None, out: str | None 
     except OSError as exc:
         raise UserError(f"cannot read config {path} ({exc.strerror})") from None
     try:
-        raw = tomllib.loads(text)
+        return text, tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"config {path} is not valid TOML: {exc}") from None
-    here = path.parent
 
-    def resolve(p: str) -> Path:
-        return (here / p).resolve() if not Path(p).is_absolute() else Path(p)
 
-    top = _take(_Top, raw, f"the top level of {path.name}")
-    data = _data(top["data"], data_root, resolve)
-    root = data.options.get("root", str(here))
-
-    conditions = _take(_Conditions, top.get("conditions", {}), "[conditions]")
-    evaluation = _take(_Evaluation, top.get("evaluation", {}), "[evaluation]")
-
-    if not top["models"]:
-        raise UserError(f"config {path.name} needs at least one [[models]] table")
+def _models(tables: list, resolve: Callable[[str], Path], root: str) -> list[ModelSpec]:
+    """Every `[[models]]` table as the models it describes, in order, references checked."""
     models: list[ModelSpec] = []
     swept: dict[str, list[ModelSpec]] = {}  # entry name -> its models, for entries that expand
-    for i, table in enumerate(top["models"]):
+    for i, table in enumerate(tables):
         label = table.get("name") if isinstance(table, dict) else None
         where = f"[[models]] #{i + 1}" + (f" ('{label}')" if isinstance(label, str) else "")
-        m = _take(_Model, table, where)
-        prunes = None
-        if m.get("prune") is not None:
-            prunes = _prune(m.pop("prune"), f"the prune table of {where}")
-        if m.get("train") is not None:
-            m["train"] = TrainRecipe(**_take(TrainRecipe, m["train"], f"the train table of {where}"))
-        if m.get("checkpoint") is not None:
+        m = dataclasses.asdict(read_table(_Model, table, where))
+        prune = m.pop("prune")
+        prunes = None if prune is None else _prune(prune, f"the prune table of {where}")
+        if m["train"] is not None:
+            m["train"] = read_table(TrainRecipe, m["train"], f"the train table of {where}")
+        if m["checkpoint"] is not None:
             m["checkpoint"] = str(resolve(m["checkpoint"].replace("{data_root}", root)))
-        if m.get("seeds") is not None and m.get("checkpoint") is not None:
+        if m["seeds"] is not None and m["checkpoint"] is not None:
             raise UserError(f"{where} has a 'checkpoint' and 'seeds': a given checkpoint is one "
                             "model, so it has no seeds to sweep")
         expanded = _expand(m, prunes, swept, where)
@@ -381,35 +303,41 @@ def load_config(path: str | Path, data_root: str | None = None, out: str | None 
             swept[m["name"]] = expanded
         models.extend(expanded)
     _check_models(models)
+    return models
 
-    corruptions = conditions.get("corruptions", ())
-    if isinstance(corruptions, str):
-        corruptions = (corruptions,)
-    cifar10c = conditions.get("cifar10c")
-    if cifar10c is not None:
-        cifar10c = resolve(cifar10c.replace("{data_root}", root))
-    configured_output = resolve(top.get("output") or f"../stores/{top['name']}.duckdb")
-    output = Path(out).resolve() if out else configured_output
+
+def load_config(path: str | Path, data_root: str | None = None, out: str | None = None,
+                checkpoints: str | None = None, numerics: str | None = None) -> BuildConfig:
+    """Read and check a config; `data_root`, `out`, `checkpoints` and `numerics` override
+    `[data] root`, `output`, `checkpoints` and `numerics`."""
+    path = Path(path)
+    text, raw = _read_toml(path)
+    here = path.parent
+
+    def resolve(p: str) -> Path:
+        return (here / p).resolve() if not Path(p).is_absolute() else Path(p)
+
+    top = read_table(_Top, raw, f"the top level of {path.name}")
+    data = _data(top.data, data_root, resolve)
+    root = data.options.get("root", str(here))
+    conditions = read_table(Conditions, top.conditions, "[conditions]")
+    if conditions.cifar10c is not None:
+        conditions = dataclasses.replace(
+            conditions, cifar10c=str(resolve(conditions.cifar10c.replace("{data_root}", root))))
+    if not top.models:
+        raise UserError(f"config {path.name} needs at least one [[models]] table")
+    configured_output = resolve(top.output or f"../stores/{top.name}.duckdb")
     if checkpoints is not None:
         checkpoints = str(Path(checkpoints).resolve())
     else:
-        checkpoints = top.get("checkpoints") or str(configured_output.parent / "checkpoints")
+        checkpoints = top.checkpoints or str(configured_output.parent / "checkpoints")
     return BuildConfig(
-        name=top["name"],
-        path=path,
-        text=text,
-        output=output,
-        data=data,
-        corruptions=tuple(corruptions),
-        severities=tuple(conditions.get("severities", (1, 2, 3, 4, 5))),
-        models=tuple(models),
-        seed=top.get("seed", 0),
-        numerics=numerics or top.get("numerics", "native"),
-        batch_size=evaluation.get("batch_size", 256),
-        autocast=evaluation.get("autocast", "none"),
-        cifar10c=cifar10c,
-        thumbnails=conditions.get("thumbnails", 40),
-        listed_thumbnails=conditions.get("listed_thumbnails", 48),
+        name=top.name, path=path, text=text,
+        output=Path(out).resolve() if out else configured_output,
+        data=data, conditions=conditions,
+        evaluation=read_table(Evaluation, top.evaluation, "[evaluation]"),
+        models=tuple(_models(top.models, resolve, root)),
+        seed=top.seed, numerics=numerics or top.numerics,
         # Trained weights belong to the config's recipes, not to where one copy of the store goes.
         checkpoints=resolve(checkpoints),
     )

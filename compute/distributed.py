@@ -35,9 +35,8 @@ from compute import checkpoints, numerics
 from compute.conditions import Condition, resolve_conditions
 from compute.config import BuildConfig
 from compute.datasets import DataSplits, ImageSet
-from compute.engines import Results
 from compute.errors import UserError
-from compute.evaluation import evaluate, reproducible
+from compute.evaluation import Results, evaluate, reproducible
 from compute.preparation import (
     PreparedModel,
     cached_checkpoint,
@@ -116,7 +115,8 @@ def _evaluate_task(cfg: BuildConfig, index: int, test: ImageSet, num_classes: in
         models.append(PreparedModel(model_id, spec, archs[spec.name], probe.to(device).eval(),
                                     "", None, None))
     with reproducible(threads):
-        results, cka = evaluate(models, condition, test, device, cfg.batch_size, cfg.autocast)
+        results, cka = evaluate(models, condition, test, device, cfg.evaluation.batch_size,
+                                cfg.evaluation.autocast)
     return results, cka.cpu().numpy()
 
 

@@ -7,17 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 
-import numpy as np
 import torch
 
 from compute.conditions import Condition
 from compute.config import BuildConfig
 from compute.datasets import DataSplits, ImageSet
 from compute.errors import UserError
-from compute.evaluation import evaluate, reproducible
+from compute.evaluation import Results, evaluate, reproducible
 from compute.preparation import PreparedModel
-
-Results = tuple[list[dict[str, np.ndarray]], np.ndarray]  # metrics per model, CKA (M x M)
 
 
 class InProcess:
@@ -35,7 +32,7 @@ class InProcess:
         for condition in conditions:
             with reproducible(self.threads):
                 results, cka = evaluate(list(models), condition, test, self.device,
-                                        cfg.batch_size, cfg.autocast)
+                                        cfg.evaluation.batch_size, cfg.evaluation.autocast)
             yield condition, (results, cka.cpu().numpy())
 
 

@@ -49,7 +49,8 @@ def refused(tmp_path, text: str) -> str:
 
 def test_the_base_config_and_the_shipped_ones_load(tmp_path):
     cfg = load(tmp_path, BASE)
-    assert cfg.batch_size == 128 and cfg.thumbnails == 4 and cfg.severities == (1, 5)
+    assert cfg.evaluation.batch_size == 128
+    assert cfg.conditions.thumbnails == 4 and cfg.conditions.severities == (1, 5)
     assert cfg.models[1].prune.sparsity == 0.8 and cfg.models[0].train.epochs == 2
     assert load(tmp_path, IMAGEFOLDER).data.options["root"] == str((tmp_path / "data").resolve())
 
