@@ -2,8 +2,9 @@
 
 Models are all prepared (loaded, trained, pruned) before the store is touched, so a bad checkpoint
 fails fast. Evaluation runs condition by condition: each batch is corrupted once and fed to every
-model, and each (model, condition) pair is written in one transaction, which is what lets an
-interrupted build resume.
+model, and everything a condition gives (`ConditionResults`) is written in one transaction, which
+is what lets an interrupted build resume. `build` is the list of steps; each step is a function
+below, and what it stores is the writer's.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,21 +22,17 @@ import torch
 from tqdm import tqdm
 
 from compute import numerics
-from compute.conditions import (
-    exemplar_masks,
-    inspection_subset,
-    listed_samples,
-    resolve_conditions,
-)
+from compute.conditions import Condition, resolve_conditions
 from compute.config import BuildConfig
-from compute.datasets import DataSplits, load_data, png_bytes
+from compute.datasets import DataSplits, ImageSet, load_data, png_bytes
 from compute.devices import cpu_threads, pinned, resolve_device
-from compute.engines import create_engine
+from compute.engines import InProcess, OnRay, create_engine
 from compute.errors import UserError
+from compute.inspection import inspection_subset, kept_samples, sweep_groups
 from compute.models import measure_sparsity
 from compute.preparation import PreparedModel, preflight, prepare_models
 from store.derived import shift_moment_views
-from store.records import ModelRecord
+from store.records import ConditionResults, ModelRecord
 from store.writer import StoreWriter
 
 
@@ -78,30 +76,18 @@ def model_record(m: PreparedModel, ids: dict[str, int], num_classes: int) -> Mod
     )
 
 
-def sweep_groups(models: list[PreparedModel], references: list[int | None]
-                 ) -> list[tuple[tuple[list[int], list[int]], str]]:
-    """The populations exemplars are found in: per pruned sweep group (recipe and sparsity), the
-    rows of its models and of their dense references, with the group's recipe."""
-    groups: dict[tuple[str, float | None], list[int]] = {}
-    for i, m in enumerate(models):
-        if references[i] is not None:
-            key = (m.spec.recipe or m.spec.name, m.spec.prune.sparsity if m.spec.prune else None)
-            groups.setdefault(key, []).append(i)
-    return [((rows, sorted({references[i] for i in rows})), recipe)
-            for (recipe, _), rows in groups.items()]
-
-
 def _meta(cfg: BuildConfig, data: DataSplits, device: torch.device) -> dict[str, str]:
     import torchvision
 
     return {
         "config_name": cfg.name,
-        "listed_thumbnails": str(cfg.listed_thumbnails),
+        "listed_thumbnails": str(cfg.conditions.listed_thumbnails),
         "config_path": str(cfg.path),
         "config_toml": cfg.text,
         "dataset": data.name,
-        "corruption_source": ("none" if not cfg.corruptions else
-                              f"official files in {cfg.cifar10c}" if cfg.cifar10c else "generated"),
+        "corruption_source": ("none" if not cfg.conditions.corruptions else
+                              f"official files in {cfg.conditions.cifar10c}"
+                              if cfg.conditions.cifar10c else "generated"),
         "skipped_images": "\n".join(data.skipped),
         "device": device.type,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -112,11 +98,9 @@ def _meta(cfg: BuildConfig, data: DataSplits, device: torch.device) -> dict[str,
     }
 
 
-def build(cfg: BuildConfig, device: str = "auto", threads: int | None = None,
-          engine: str = "inprocess", **engine_options: object) -> Path:
-    """Build (or resume) the store of `cfg` and atomically put it at `cfg.output`; `threads`
-    fixes the CPU threads evaluation runs on (default: torch's, one per core). `engine` runs the
-    work units (compute/engines.py: inprocess, or ray with `address` and `gpus_per_task`)."""
+def _runtime(cfg: BuildConfig, device: str, threads: int | None
+             ) -> tuple[torch.device, int | None, str]:
+    """The device, the CPU threads and the numerics (as described in the store) a build runs on."""
     # cuBLAS is deterministic only with a fixed workspace, set before CUDA starts.
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     dev = resolve_device(numerics.device_for(cfg.numerics, device))
@@ -128,89 +112,108 @@ def build(cfg: BuildConfig, device: str = "auto", threads: int | None = None,
     # Foreign architectures (`package.module:factory`) may live next to the config.
     if str(cfg.path.parent.resolve()) not in sys.path:
         sys.path.insert(0, str(cfg.path.parent.resolve()))
+    return dev, threads, numerics_used
+
+
+def _open_writer(cfg: BuildConfig, num_classes: int) -> StoreWriter:
+    try:
+        return StoreWriter(cfg.output, cfg.fingerprint(), num_classes)
+    except (OSError, duckdb.Error) as exc:
+        raise UserError(f"cannot write the store at {cfg.output} ({exc})") from None
+
+
+def _put_dimensions(writer: StoreWriter, meta: dict[str, str], data: DataSplits,
+                    conditions: Sequence[Condition]) -> None:
+    """What a fresh store holds before any model: meta, classes, conditions, samples."""
+    writer.put_meta(meta)
+    writer.put_classes(data.classes)
+    writer.put_conditions([c.record() for c in conditions])
+    thumbs = [png_bytes(img) for img in tqdm(data.test.images, desc="thumbnails", leave=False)]
+    writer.put_samples(data.test.labels.numpy(), data.test.sources, thumbs)
+
+
+def _put_models(writer: StoreWriter, models: Sequence[PreparedModel], num_classes: int) -> None:
+    ids = {m.spec.name: m.model_id for m in models}
+    for m in models:
+        clf = m.probe.classifier
+        writer.put_model(model_record(m, ids, num_classes), clf.weight.detach().cpu().numpy(),
+                         clf.bias.detach().cpu().numpy())
+
+
+def _evaluate(writer: StoreWriter, runner: InProcess | OnRay, cfg: BuildConfig,
+              models: Sequence[PreparedModel], conditions: Sequence[Condition],
+              data: DataSplits, dev: torch.device) -> None:
+    """Every condition not yet whole in the store, evaluated and stored one at a time."""
+    test, num_classes = data.test, len(data.classes)
+    done = writer.done_pairs()
+    # Every model runs on a condition, not only the missing ones: CKA needs all their features at
+    # once. (Only a resumed condition re-runs a model.)
+    todo = [c for c in conditions if any((m.model_id, c.condition_id) not in done for m in models)]
+    if writer.resumed and done:
+        tqdm.write(f"resuming {writer.partial.name}: {len(done):,} of "
+                   f"{len(models) * len(conditions):,} (model, condition) pairs are written, "
+                   f"{len(todo)} conditions to go", file=sys.stderr)
+    model_ids = [m.model_id for m in models]
+    row = {m.spec.name: i for i, m in enumerate(models)}
+    references = [row[reference_of(m)] if reference_of(m) else None for m in models]
+    groups = sweep_groups(models, references)
+    subset = inspection_subset(test.labels, cfg.conditions.thumbnails).numpy()
+    sample_ids = np.arange(len(test), dtype=np.int32)
+    clean_correct = None
+    evaluated = runner.evaluations(cfg, models, todo, test, num_classes)
+    for condition, (results, cka) in tqdm(evaluated, total=len(todo), unit="cond",
+                                          desc=f"evaluating {len(models)} models"):
+        if condition.corruption is None:
+            clean_correct = np.stack([r["correct"] for r in results])
+        elif clean_correct is None:  # resumed after the clean condition was written
+            clean_correct = writer.correct(conditions[0].condition_id, model_ids, len(test))
+        kept, pngs = None, []
+        if condition.corruption is not None:
+            kept = kept_samples(results, clean_correct, references, groups, subset,
+                                cfg.conditions.listed_thumbnails, num_classes)
+            pngs = _pngs(condition, test, kept, dev)
+        writer.put_condition(ConditionResults(
+            condition.condition_id, model_ids, cka, sample_ids,
+            [(m.model_id, metrics) for m, metrics in zip(models, results, strict=True)
+             if (m.model_id, condition.condition_id) not in done],
+            kept, pngs))
+
+
+def _pngs(condition: Condition, test: ImageSet, ids: np.ndarray, dev: torch.device) -> list[bytes]:
+    """The images of samples `ids` under `condition`, as the PNG bytes the store keeps."""
+    if not len(ids):
+        return []
+    images = condition.images(test, torch.from_numpy(ids), dev) * 255
+    return [png_bytes(img) for img in images.round().byte().cpu()]
+
+
+def build(cfg: BuildConfig, device: str = "auto", threads: int | None = None,
+          engine: str = "inprocess", **engine_options: object) -> Path:
+    """Build (or resume) the store of `cfg` and atomically put it at `cfg.output`; `threads`
+    fixes the CPU threads evaluation runs on (default: torch's, one per core). `engine` runs the
+    work units (compute/engines.py: inprocess, or ray with `address` and `gpus_per_task`)."""
+    dev, threads, numerics_used = _runtime(cfg, device, threads)
     resolve_conditions(cfg)  # unknown names fail before the data is read
     preflight(cfg)
     check_output(cfg.output)
     runner = create_engine(engine, dev, threads, **engine_options)
     data = load_data(cfg.data.source, **cfg.data.options)
     conditions = resolve_conditions(cfg, data.test)
-    num_classes = len(data.classes)
     runner.train_missing(cfg, data)
     with cpu_threads(threads):  # loads what an engine trained; trains what is left
         models = prepare_models(cfg, data, dev)
-    ids = {m.spec.name: m.model_id for m in models}
-    test = data.test
     # Page-locked on a GPU machine: every condition copies batches of these to the device.
-    test.images = pinned(test.images, dev)
-
-    try:
-        writer = StoreWriter(cfg.output, cfg.fingerprint(), num_classes)
-    except (OSError, duckdb.Error) as exc:
-        raise UserError(f"cannot write the store at {cfg.output} ({exc})") from None
-    with writer:
+    data.test.images = pinned(data.test.images, dev)
+    with _open_writer(cfg, len(data.classes)) as writer:
         if not writer.resumed:
-            writer.put_meta({**_meta(cfg, data, dev),
-                             "threads": str(threads or torch.get_num_threads()),
-                             "numerics": numerics_used})
-            writer.put_classes(data.classes)
-            writer.put_conditions([c.record() for c in conditions])
-            thumbs = [png_bytes(img) for img in tqdm(test.images, desc="thumbnails", leave=False)]
-            writer.put_samples(test.labels.numpy(), test.sources, thumbs)
-        for m in models:
-            clf = m.probe.classifier
-            writer.put_model(model_record(m, ids, num_classes), clf.weight.detach().cpu().numpy(),
-                             clf.bias.detach().cpu().numpy())
-        done = writer.done_pairs()
-        subset = inspection_subset(test.labels, cfg.thumbnails).numpy()
-        model_ids = [m.model_id for m in models]
-        references = [model_ids.index(ids[reference_of(m)]) if reference_of(m) else None
-                      for m in models]
-        groups = sweep_groups(models, references)
-        clean_correct = None
-        # Every model runs on a condition, not only the missing ones: CKA needs all their
-        # features at once. (Only a resumed condition re-runs a model.)
-        todo = [c for c in conditions
-                if any((m.model_id, c.condition_id) not in done for m in models)]
-        if writer.resumed and done:
-            tqdm.write(f"resuming {writer.partial.name}: {len(done):,} of "
-                       f"{len(models) * len(conditions):,} (model, condition) pairs are written, "
-                       f"{len(todo)} conditions to go", file=sys.stderr)
-        results_by_condition = runner.evaluations(cfg, models, todo, test, num_classes)
-        for condition, (results, cka) in tqdm(results_by_condition, total=len(todo),
-                                              desc=f"evaluating {len(models)} models",
-                                              unit="cond"):
-            # Similarity first, so a condition whose metrics are all written has it too.
-            writer.put_similarity(condition.condition_id, [m.model_id for m in models], cka)
-            sample_ids = np.arange(len(test), dtype=np.int32)
-            correct = np.stack([r["correct"] for r in results])
-            if condition.corruption is None:
-                clean_correct = correct
-            elif clean_correct is None:  # resumed after the clean condition was written
-                clean_correct = writer.correct(conditions[0].condition_id, model_ids, len(test))
-            if condition.corruption is not None:
-                margin = np.stack([r["margin_distance"] for r in results])
-                pred = np.stack([r["pred"] for r in results])
-                masks = exemplar_masks(pred, [p for p, _ in groups], num_classes)
-                exemplars = [None] * len(models)
-                for (members, _), mask in zip(groups, masks, strict=True):
-                    for i in members[0]:
-                        exemplars[i] = mask
-                kept = np.union1d(subset, listed_samples(correct, clean_correct, margin,
-                                                         references, cfg.listed_thumbnails,
-                                                         exemplars))
-                if len(kept):
-                    images = (condition.images(test, torch.from_numpy(kept), dev) * 255)
-                    writer.put_condition_thumbnails(
-                        condition.condition_id, kept,
-                        [png_bytes(img) for img in images.round().byte().cpu()])
-            # Metrics last: a condition whose metrics are written has its thumbnails too.
-            writer.put_metrics_many([
-                (m.model_id, condition.condition_id, sample_ids, metrics)
-                for m, metrics in zip(models, results, strict=True)
-                if (m.model_id, condition.condition_id) not in done
-            ])
+            _put_dimensions(writer, {**_meta(cfg, data, dev),
+                                     "threads": str(threads or torch.get_num_threads()),
+                                     "numerics": numerics_used},
+                            data, conditions)
+        _put_models(writer, models, len(data.classes))
+        _evaluate(writer, runner, cfg, models, conditions, data, dev)
         # What the corruption-redundancy view pools, so it need not read every metric row.
-        for metric, severity in tqdm(shift_moment_views(cfg.severities),
+        for metric, severity in tqdm(shift_moment_views(cfg.conditions.severities),
                                      desc="corruption shift moments", unit="view", leave=False):
             writer.put_shift_moments(metric, severity)
         return writer.commit()

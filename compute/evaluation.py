@@ -16,6 +16,10 @@ from compute.geometry import geometry
 from compute.preparation import PreparedModel
 from compute.similarity import FeatureGram
 
+# What evaluating the models under one condition gives any engine: metrics per model, and the
+# CKA between every two models' features (M x M).
+Results = tuple[list[dict[str, np.ndarray]], np.ndarray]
+
 
 @contextmanager
 def reproducible(threads: int | None) -> Iterator[None]:

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from compute.conditions import exemplar_masks, modal
+from compute.inspection import exemplar_masks, modal
 from compute.plan import Unit, makespan
 from tests.compute.conftest import run_cli, run_main
 
