@@ -2,7 +2,8 @@
 
 The writer's Arrow columns, the names queries may splice into SQL, and the pages' metric pickers
 and labels all come from here; a test holds `schema.sql` to it. Adding a metric is a column in
-`compute/geometry.py`, one in `schema.sql` and one entry here.
+`compute/geometry.py`, one in `schema.sql` and one entry here (with its
+direction and unit), and the schema version.
 """
 
 from __future__ import annotations
@@ -23,7 +24,18 @@ class Metric:
     unit: str  # "" when it has none
     plottable: bool  # a per-sample number pages may plot, filter on and shift
     nullable: bool  # NULL where undefined (a zero feature has no angles)
+    # Which way is more robust: "higher" or "lower" ("" where neither means better: a class id,
+    # the angles to every class). Every plottable metric has one; pages rank and colour by it.
+    better: str
     core: bool = False  # one of the geometry's own quantities, shown first
+
+    def __post_init__(self) -> None:
+        if self.better not in ("higher", "lower", ""):
+            raise ValueError(f"metric {self.name}: better must be 'higher', 'lower' or '', "
+                             f"not {self.better!r}")
+        if self.plottable and not self.better:
+            raise ValueError(f"metric {self.name} is plottable, so it needs a direction "
+                             "(better='higher' or 'lower')")
 
     @property
     def arrow_type(self) -> pa.DataType:
@@ -36,22 +48,25 @@ class Metric:
 
 
 METRICS: tuple[Metric, ...] = (
-    Metric("length", "FLOAT", "feature length ||f||", "", True, False, core=True),
-    Metric("angles", "FLOAT[C]", "angles to every class direction", "degrees", False, True),
+    Metric("length", "FLOAT", "feature length ||f||", "", True, False, "higher", core=True),
+    Metric("angles", "FLOAT[C]", "angles to every class direction", "degrees", False, True, ""),
     Metric("angle_true", "FLOAT", "angle to the true class direction", "degrees", True, True,
-           core=True),
-    Metric("angle_pred", "FLOAT", "angle to the predicted class direction", "degrees", False, True),
+           "lower", core=True),
+    Metric("angle_pred", "FLOAT", "angle to the predicted class direction", "degrees", False, True,
+           ""),
     Metric("angle_gap", "FLOAT", "angle gap: nearest other class minus true class", "degrees",
-           True, True, core=True),
-    Metric("logit_margin", "FLOAT", "logit margin z_y - max other z_k", "", True, False),
+           True, True, "higher", core=True),
+    Metric("logit_margin", "FLOAT", "logit margin z_y - max other z_k", "", True, False, "higher"),
     Metric("margin_distance", "FLOAT", "signed distance to the nearest decision boundary", "",
-           True, True, core=True),
-    Metric("pred", "SMALLINT", "predicted class", "", False, False),
-    Metric("correct", "BOOLEAN", "correctly classified", "", False, False),
-    Metric("prob_true", "FLOAT", "softmax probability of the true class", "", True, False),
-    Metric("confidence", "FLOAT", "softmax probability of the predicted class", "", True, False),
-    Metric("loss", "FLOAT", "cross-entropy loss", "nats", True, False),
-    Metric("entropy", "FLOAT", "entropy of the softmax", "nats", True, False),
+           True, True, "higher", core=True),
+    Metric("pred", "SMALLINT", "predicted class", "", False, False, ""),
+    Metric("correct", "BOOLEAN", "correctly classified", "", False, False, "higher"),
+    Metric("prob_true", "FLOAT", "softmax probability of the true class", "", True, False,
+           "higher"),
+    Metric("confidence", "FLOAT", "softmax probability of the predicted class", "", True, False,
+           "higher"),
+    Metric("loss", "FLOAT", "cross-entropy loss", "nats", True, False, "lower"),
+    Metric("entropy", "FLOAT", "entropy of the softmax", "nats", True, False, "lower"),
 )
 
 BY_NAME: dict[str, Metric] = {m.name: m for m in METRICS}

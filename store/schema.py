@@ -7,9 +7,10 @@ from pathlib import Path
 import duckdb
 
 SCHEMA_VERSION = "4"
-# Version 3 lacks the sweep columns and the summaries every page reads: rebuild (the trained
-# weights are cached, so a rebuild only re-evaluates).
-READABLE_VERSIONS = ("4",)
+# Only the current version: version 3 lacks the sweep columns and the summaries every page reads,
+# and a store of another version has other metric columns (the catalogue's of its day). Rebuild
+# (the trained weights are cached, so a rebuild only re-evaluates).
+READABLE_VERSIONS = (SCHEMA_VERSION,)
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 
 
@@ -37,11 +38,20 @@ def summary_columns() -> list[str]:
     return [f"mean_{name}" for name in PLOTTABLE]
 
 
+def metric_columns() -> str:
+    """The `metrics` table's metric columns as DDL: the catalogue's, in its order."""
+    from store.catalogue import METRICS
+
+    return ",\n".join(f"    {m.name:<15} {m.sql_type.replace('[C]', '[{num_classes}]')}"
+                       + ("" if m.nullable else " NOT NULL") for m in METRICS)
+
+
 def create_schema(con: duckdb.DuckDBPyConnection, num_classes: int) -> None:
     """Create every table and view of the current schema in an empty database."""
     means = "\n".join(f"    {c:<15} DOUBLE,  -- NULL where the metric is undefined for every sample"
                       for c in summary_columns())
-    con.execute(SCHEMA_SQL.read_text().replace("{num_classes}", str(int(num_classes)))
+    con.execute(SCHEMA_SQL.read_text().replace("{metric_columns}", metric_columns())
+                .replace("{num_classes}", str(int(num_classes)))
                 .replace("{summary_means}", means))
     con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
 

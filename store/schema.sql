@@ -80,24 +80,13 @@ CREATE TABLE condition_thumbnails (
 );
 
 -- One row per (model, condition, sample). Angles in degrees; angles is NULL when the feature is 0.
--- {num_classes} is filled in when the store is created: every model in a store shares the classes.
+-- The metric columns are the catalogue's (store/catalogue.py), in its order, filled in when the
+-- store is created with {num_classes}: every model in a store shares the classes.
 CREATE TABLE metrics (
     model_id        SMALLINT NOT NULL,
     condition_id    SMALLINT NOT NULL,
     sample_id       INTEGER NOT NULL,
-    length          FLOAT NOT NULL,
-    angles          FLOAT[{num_classes}],  -- FLOAT[C], C = number of classes
-    angle_true      FLOAT,
-    angle_pred      FLOAT,
-    angle_gap       FLOAT,
-    logit_margin    FLOAT NOT NULL,
-    margin_distance FLOAT,
-    pred            SMALLINT NOT NULL,
-    correct         BOOLEAN NOT NULL,
-    prob_true       FLOAT NOT NULL,
-    confidence      FLOAT NOT NULL,
-    loss            FLOAT NOT NULL,
-    entropy         FLOAT NOT NULL
+{metric_columns}
 );
 
 -- What needs the raw penultimate features, which are not stored: computed during the build, for

@@ -19,8 +19,9 @@ MEASURES: dict[str, tuple[str, bool]] = {
     "relative_mce": ("relative mCE", False),
     "corruption_ece": ("ECE under corruption", False),
     "clean_ece": ("ECE on clean", False),
-    **{f"corrupted_{name}": (f"mean {m.label} under corruption", name not in (
-        "loss", "entropy", "angle_true")) for name, m in PLOTTABLE.items()},
+    # Each metric's direction is the catalogue's.
+    **{f"corrupted_{name}": (f"mean {m.label} under corruption", m.better == "higher")
+       for name, m in PLOTTABLE.items()},
 }
 
 GROUP = ["recipe", "method", "target_sparsity"]

@@ -4,6 +4,7 @@ is tested against, and what the torch-free test stores are made with (float64 th
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 
 import numpy as np
 
@@ -23,11 +24,8 @@ def reference_geometry(f: np.ndarray, w: np.ndarray, b: np.ndarray,
     n, c = len(y), len(b)
     z = f @ w.T + b
     w_norm = [norm(row) for row in w]
-    out = {k: np.empty(n) for k in ("length", "angle_true", "angle_pred", "angle_gap",
-                                     "logit_margin", "margin_distance", "prob_true", "confidence",
-                                     "loss", "entropy")}
-    out["angles"] = np.empty((n, c))
-    out["pred"] = np.empty(n, dtype=np.int64)
+    # Each metric's values, sample by sample, under its catalogue name; arrays at the end.
+    out: dict[str, list] = defaultdict(list)
     for i in range(n):
         length = norm(f[i])
         if length > 0:
@@ -46,17 +44,19 @@ def reference_geometry(f: np.ndarray, w: np.ndarray, b: np.ndarray,
             distance.append(gap / apart if apart > 0 else math.copysign(math.inf, gap) if gap else 0.0)
         log_p = z[i] - (z[i].max() + math.log(np.exp(z[i] - z[i].max()).sum()))
         p = np.exp(log_p)
-        out["length"][i] = length
-        out["angles"][i] = angles
-        out["angle_true"][i] = angles[t]
-        out["angle_pred"][i] = angles[pred]
-        out["angle_gap"][i] = min(angles[k] for k in others) - angles[t]
-        out["logit_margin"][i] = z[i, t] - max(z[i, k] for k in others)
-        out["margin_distance"][i] = min(distance)
-        out["pred"][i] = pred
-        out["prob_true"][i] = p[t]
-        out["confidence"][i] = p.max()
-        out["loss"][i] = -log_p[t]
-        out["entropy"][i] = -(p * log_p).sum()
-    out["correct"] = out["pred"] == y
-    return out
+        out["length"].append(length)
+        out["angles"].append(angles)
+        out["angle_true"].append(angles[t])
+        out["angle_pred"].append(angles[pred])
+        out["angle_gap"].append(min(angles[k] for k in others) - angles[t])
+        out["logit_margin"].append(z[i, t] - max(z[i, k] for k in others))
+        out["margin_distance"].append(min(distance))
+        out["pred"].append(pred)
+        out["prob_true"].append(p[t])
+        out["confidence"].append(p.max())
+        out["loss"].append(-log_p[t])
+        out["entropy"].append(-(p * log_p).sum())
+    arrays = {k: np.array(v, dtype=np.int64 if k == "pred" else np.float64)
+              .reshape((n, c) if k == "angles" else (n,)) for k, v in out.items()}
+    arrays["correct"] = arrays["pred"] == y
+    return arrays
