@@ -21,8 +21,8 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.reference_corruptions import corrupt
-from compute.corruptions import quantize_like_benchmark, suite
+from benchmarks.reference_corruptions import corrupt, reproduced
+from compute.corruptions import quantize_like_benchmark
 from compute.datasets import load_data
 from compute.models import Probe, create_model
 
@@ -82,7 +82,7 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     total_torch = total_reference = 0.0
-    for corruption in suite():
+    for corruption in reproduced():
         def run(c=corruption) -> None:
             with torch.inference_mode():
                 for severity in severities:
@@ -102,8 +102,8 @@ def main() -> None:
         total_reference += len(reference_inputs) * len(severities) / theirs
         print(f"{corruption.name:18s} {ours:12,.0f} {theirs:16,.0f} {ours / theirs:8.1f}x "
               f"{ours / forward_rate:10.1f}x")
-    suite_torch = len(images) * len(severities) * len(suite()) / total_torch
-    suite_reference = len(reference_inputs) * len(severities) * len(suite()) / total_reference
+    suite_torch = len(images) * len(severities) * len(reproduced()) / total_torch
+    suite_reference = len(reference_inputs) * len(severities) * len(reproduced()) / total_reference
     print("-" * len(header))
     print(f"{'whole suite':18s} {suite_torch:12,.0f} {suite_reference:16,.0f} "
           f"{suite_torch / suite_reference:8.1f}x {suite_torch / forward_rate:10.1f}x")

@@ -28,9 +28,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from benchmarks.reference_corruptions import corrupt
+from benchmarks.reference_corruptions import corrupt, reproduced
 from compute.checkpoints import load_into
-from compute.corruptions import CORRUPTIONS, quantize_like_benchmark, suite
+from compute.corruptions import CORRUPTIONS, quantize_like_benchmark
 from compute.datasets import load_data
 from compute.models import Probe, create_model
 
@@ -147,7 +147,7 @@ def main() -> None:
 
     images, labels = fidelity_subset(args.data_root, args.per_class)
     model = pretrained_resnet20(args.data_root)
-    names = [c.name for c in suite()] if args.corruptions == "all" else args.corruptions.split(",")
+    names = [c.name for c in reproduced()] if args.corruptions == "all" else args.corruptions.split(",")
     start = time.perf_counter()
     rows = [compare(model, images, labels, name, severity, args.draws)
             for name in tqdm(names, desc="corruptions") for severity in range(1, 6)]

@@ -28,7 +28,8 @@ from PIL import Image
 from scipy import ndimage
 from skimage.filters import gaussian
 
-from compute.corruptions import CORRUPTIONS
+from compute.corruptions import CORRUPTIONS, Corruption, suite
+from compute.corruptions.registry import CIFAR_C
 from compute.corruptions.weather import frost_photo_paths
 
 P = {name: c.params for name, c in CORRUPTIONS.items()}
@@ -276,6 +277,12 @@ REFERENCE = {
     "jpeg_compression": jpeg_compression, "speckle_noise": speckle_noise,
     "gaussian_blur": gaussian_blur, "spatter": spatter, "saturate": saturate,
 }
+
+
+def reproduced() -> list[Corruption]:
+    """The registered corruptions whose reference is the generator (`reference=CIFAR_C`), in the
+    suite's order: what this module re-runs and the tests and benchmarks compare."""
+    return [c for c in suite() if c.reference == CIFAR_C]
 
 
 def corrupt(image: np.ndarray, name: str, severity: int, seed: int = 0) -> np.ndarray:

@@ -8,7 +8,7 @@ import torch
 
 from compute.corruptions import imageops as ops
 from compute.corruptions.randomness import SampleRandom
-from compute.corruptions.registry import register
+from compute.corruptions.registry import CIFAR_C, register
 
 
 def disk_kernel(radius: float, alias_blur: float) -> torch.Tensor:
@@ -23,7 +23,7 @@ def disk_kernel(radius: float, alias_blur: float) -> torch.Tensor:
 
 
 @register("defocus_blur", "blur", [(0.3, 0.4), (0.4, 0.5), (0.5, 0.6), (1, 0.2), (1.5, 0.1)],
-          random=False)
+          random=False, reference=CIFAR_C)
 def defocus_blur(x: torch.Tensor, c: tuple, rng: SampleRandom) -> torch.Tensor:
     kernel = disk_kernel(*c)
     support = int(max(abs(i) for i in torch.nonzero(kernel.abs() > 1e-12).flatten() - 8))
@@ -31,7 +31,8 @@ def defocus_blur(x: torch.Tensor, c: tuple, rng: SampleRandom) -> torch.Tensor:
     return ops.correlate(x, kernel.float(), "mirror")
 
 
-@register("glass_blur", "blur", [(0.05, 1, 1), (0.25, 1, 1), (0.4, 1, 1), (0.25, 1, 2), (0.4, 1, 2)])
+@register("glass_blur", "blur", [(0.05, 1, 1), (0.25, 1, 1), (0.4, 1, 1), (0.25, 1, 2), (0.4, 1, 2)],
+          reference=CIFAR_C)
 def glass_blur(x: torch.Tensor, c: tuple, rng: SampleRandom) -> torch.Tensor:
     sigma, delta, iterations = c
     h, w = x.shape[-2:]
@@ -67,14 +68,14 @@ def glass_shuffle(x: torch.Tensor, shifts: torch.Tensor, delta: int) -> torch.Te
     return x.reshape(n, ch, h * w).gather(2, index).view(n, ch, h, w)
 
 
-@register("motion_blur", "blur", [(6, 1), (6, 1.5), (6, 2), (8, 2), (9, 2.5)])
+@register("motion_blur", "blur", [(6, 1), (6, 1.5), (6, 2), (8, 2), (9, 2.5)], reference=CIFAR_C)
 def motion_blur(x: torch.Tensor, c: tuple, rng: SampleRandom) -> torch.Tensor:
     angles = rng.uniform(1, low=-45.0, high=45.0).flatten()
     # ImageMagick hands the blurred image back as an 8-bit PNG: rounded to the nearest level.
     return torch.round(ops.motion_blur(x, c[0], c[1], angles) * 255) / 255
 
 
-@register("zoom_blur", "blur", [1.06, 1.11, 1.16, 1.21, 1.26], random=False)
+@register("zoom_blur", "blur", [1.06, 1.11, 1.16, 1.21, 1.26], random=False, reference=CIFAR_C)
 def zoom_blur(x: torch.Tensor, top: float, rng: SampleRandom) -> torch.Tensor:
     factors = np.arange(1, top, 0.01)  # exactly the generator's zoom factors, 1.00 upwards
     # One zoom at a time: a batched product over all of them writes a zooms-times larger

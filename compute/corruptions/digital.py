@@ -7,10 +7,10 @@ import torchvision.transforms.v2.functional as TF
 
 from compute.corruptions import imageops as ops
 from compute.corruptions.randomness import SampleRandom
-from compute.corruptions.registry import register
+from compute.corruptions.registry import CIFAR_C, register
 
 
-@register("contrast", "digital", [0.75, 0.5, 0.4, 0.3, 0.15], random=False)
+@register("contrast", "digital", [0.75, 0.5, 0.4, 0.3, 0.15], random=False, reference=CIFAR_C)
 def contrast(x: torch.Tensor, c: float, rng: SampleRandom) -> torch.Tensor:
     # The generator's mean is over height and width, per channel.
     means = x.mean(dim=(2, 3), keepdim=True)
@@ -19,7 +19,7 @@ def contrast(x: torch.Tensor, c: float, rng: SampleRandom) -> torch.Tensor:
 
 @register("elastic_transform", "digital", [
     (0, 0, 0.08), (0.05, 0.2, 0.07), (0.08, 0.06, 0.06), (0.1, 0.04, 0.05), (0.1, 0.03, 0.03),
-])
+], reference=CIFAR_C)
 def elastic_transform(x: torch.Tensor, c: tuple, rng: SampleRandom) -> torch.Tensor:
     n, _, h, w = x.shape
     alpha, sigma, affine = (v * min(h, w) for v in c)  # parameters are fractions of the side
@@ -45,13 +45,13 @@ def elastic_transform(x: torch.Tensor, c: tuple, rng: SampleRandom) -> torch.Ten
     return ops.sample_bilinear(x, ys + field[:, 1], xs + field[:, 0], "reflect")
 
 
-@register("pixelate", "digital", [0.95, 0.9, 0.85, 0.75, 0.65], random=False)
+@register("pixelate", "digital", [0.95, 0.9, 0.85, 0.75, 0.65], random=False, reference=CIFAR_C)
 def pixelate(x: torch.Tensor, c: float, rng: SampleRandom) -> torch.Tensor:
     h, w = x.shape[-2:]
     return ops.box_resize(ops.box_resize(x, int(h * c), int(w * c)), h, w)
 
 
-@register("jpeg_compression", "digital", [80, 65, 58, 50, 40], random=False)
+@register("jpeg_compression", "digital", [80, 65, 58, 50, 40], random=False, reference=CIFAR_C)
 def jpeg_compression(x: torch.Tensor, quality: int, rng: SampleRandom) -> torch.Tensor:
     # torchvision's libjpeg round trip on the CPU, the same codec family as the generator's PIL.
     images = (x * 255).round().to(torch.uint8).cpu()

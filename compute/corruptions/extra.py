@@ -8,15 +8,16 @@ import torch
 from compute.corruptions import edges
 from compute.corruptions import imageops as ops
 from compute.corruptions.randomness import SampleRandom
-from compute.corruptions.registry import register
+from compute.corruptions.registry import CIFAR_C, register
 
 
-@register("speckle_noise", "extra", [0.06, 0.10, 0.12, 0.16, 0.20], benchmark=False)
+@register("speckle_noise", "extra", [0.06, 0.10, 0.12, 0.16, 0.20], benchmark=False, reference=CIFAR_C)
 def speckle_noise(x: torch.Tensor, sigma: float, rng: SampleRandom) -> torch.Tensor:
     return x + x * rng.normal(*x.shape[1:], std=sigma)
 
 
-@register("gaussian_blur", "extra", [0.4, 0.6, 0.7, 0.8, 1.0], benchmark=False, random=False)
+@register("gaussian_blur", "extra", [0.4, 0.6, 0.7, 0.8, 1.0], benchmark=False, random=False,
+          reference=CIFAR_C)
 def gaussian_blur(x: torch.Tensor, sigma: float, rng: SampleRandom) -> torch.Tensor:
     return ops.gaussian_filter(x, sigma)
 
@@ -24,7 +25,7 @@ def gaussian_blur(x: torch.Tensor, sigma: float, rng: SampleRandom) -> torch.Ten
 @register("spatter", "extra", [
     (0.62, 0.1, 0.7, 0.7, 0.5, 0), (0.65, 0.1, 0.8, 0.7, 0.5, 0), (0.65, 0.3, 1, 0.69, 0.5, 0),
     (0.65, 0.1, 0.7, 0.69, 0.6, 1), (0.65, 0.1, 0.5, 0.68, 0.6, 1),
-], benchmark=False)
+], benchmark=False, reference=CIFAR_C)
 def spatter(x: torch.Tensor, c: tuple, rng: SampleRandom) -> torch.Tensor:
     loc, scale, sigma, threshold, intensity, mud = c
     h, w = x.shape[-2:]
@@ -65,7 +66,7 @@ def water_ripple(liquid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @register("saturate", "extra", [(0.3, 0), (0.1, 0), (1.5, 0), (2, 0.1), (2.5, 0.2)], benchmark=False,
-          random=False)
+          random=False, reference=CIFAR_C)
 def saturate(x: torch.Tensor, c: tuple, rng: SampleRandom) -> torch.Tensor:
     # HSV saturation S -> S' with hue and value kept: channel -> V - (V - channel) S' / S. A grey
     # pixel has hue 0 (red) in scikit-image, so it becomes (V, V (1 - S'), V (1 - S')).

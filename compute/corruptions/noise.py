@@ -8,10 +8,10 @@ import math
 import torch
 
 from compute.corruptions.randomness import SampleRandom
-from compute.corruptions.registry import register
+from compute.corruptions.registry import CIFAR_C, register
 
 
-@register("gaussian_noise", "noise", [0.04, 0.06, 0.08, 0.09, 0.10])
+@register("gaussian_noise", "noise", [0.04, 0.06, 0.08, 0.09, 0.10], reference=CIFAR_C)
 def gaussian_noise(x: torch.Tensor, sigma: float, rng: SampleRandom) -> torch.Tensor:
     return x + rng.normal(*x.shape[1:], std=sigma)
 
@@ -72,7 +72,7 @@ def _poisson_by_inversion(levels: torch.Tensor, c: float, b: torch.Tensor) -> to
     return k.view(levels.shape)
 
 
-@register("shot_noise", "noise", [500, 250, 100, 75, 50])
+@register("shot_noise", "noise", [500, 250, 100, 75, 50], reference=CIFAR_C)
 def shot_noise(x: torch.Tensor, c: float, rng: SampleRandom) -> torch.Tensor:
     levels = (x * 255).round()
     if torch.equal(levels / 255, x):
@@ -86,7 +86,7 @@ def shot_noise(x: torch.Tensor, c: float, rng: SampleRandom) -> torch.Tensor:
     return torch.stack(counts).to(x.device) / c
 
 
-@register("impulse_noise", "noise", [0.01, 0.02, 0.03, 0.05, 0.07])
+@register("impulse_noise", "noise", [0.01, 0.02, 0.03, 0.05, 0.07], reference=CIFAR_C)
 def impulse_noise(x: torch.Tensor, amount: float, rng: SampleRandom) -> torch.Tensor:
     # skimage's salt-and-pepper: each value flips with probability `amount`, half to 1, half to 0.
     # One uniform decides both: u < amount flips, and u < amount / 2 makes it salt.

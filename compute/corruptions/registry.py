@@ -3,8 +3,9 @@
 A corruption is a function of a batch (N, 3, H, W) float in [0, 1], one severity's parameters and
 a `SampleRandom` (per-sample random streams), returning the same shape on the same device; the
 registry clips to [0, 1]. `@register` records what tests, builds and docs ask of it: its family,
-whether mean corruption accuracy averages over it (the 15 of the benchmark) and whether it draws
-random numbers.
+whether mean corruption accuracy averages over it (the 15 of the benchmark), whether it draws
+random numbers, and the published generator it reproduces (`reference`: the tests compare it with
+that generator's code path, benchmarks/reference_corruptions.py), if any.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ class Corruption:
     fn: Fn
     benchmark: bool  # one of the 15 that mean corruption accuracy and mCE average over
     random: bool  # draws random numbers (False: the same image every time)
+    # The published generator it reproduces (its code is the specification, and
+    # benchmarks/reference_corruptions.py re-runs it), or None for one of this project's own.
+    reference: str | None = None
 
     def __call__(self, x: torch.Tensor, severity: int, sample_ids: torch.Tensor) -> torch.Tensor:
         """Corrupt a batch in [0, 1]; sample_ids (N,) fix each sample's randomness."""
@@ -38,17 +42,25 @@ class Corruption:
 
 
 CORRUPTIONS: dict[str, Corruption] = {}
+# Hendrycks and Dietterich's generator of CIFAR-10-C (hendrycks/robustness, make_cifar_c.py).
+CIFAR_C = "make_cifar_c.py"
 
 
 def register(name: str, family: str, params: Sequence, benchmark: bool = True,
-             random: bool = True) -> Callable:
+             random: bool = True, *, reference: str | None) -> Callable:
     if family not in FAMILIES:
         raise ValueError(f"corruption '{name}': family '{family}' is not one of {FAMILIES}")
     if len(params) != 5:
         raise ValueError(f"corruption '{name}' needs parameters for 5 severities, got {len(params)}")
 
     def wrap(fn: Fn) -> Fn:
-        CORRUPTIONS[name] = Corruption(name, family, tuple(params), fn, benchmark, random)
+        if name in CORRUPTIONS:
+            raise ValueError(f"corruption '{name}' is registered twice")
+        if benchmark and reference != CIFAR_C:
+            raise ValueError(f"corruption '{name}': the benchmark is CIFAR-10-C's 15 "
+                             "(reference=CIFAR_C); register a new one with benchmark=False")
+        CORRUPTIONS[name] = Corruption(name, family, tuple(params), fn, benchmark, random,
+                                       reference)
         return fn
 
     return wrap

@@ -12,7 +12,7 @@ import torch
 
 from compute.corruptions import imageops as ops
 from compute.corruptions.randomness import SampleRandom
-from compute.corruptions.registry import register
+from compute.corruptions.registry import CIFAR_C, register
 from compute.errors import UserError
 
 
@@ -52,7 +52,7 @@ def plasma_fractal(rng: SampleRandom, size: int, decay: float) -> torch.Tensor:
     (0.1, 0.2, 1, 0.6, 8, 3, 0.95), (0.1, 0.2, 1, 0.5, 10, 4, 0.9),
     (0.15, 0.3, 1.75, 0.55, 10, 4, 0.9), (0.25, 0.3, 2.25, 0.6, 12, 6, 0.85),
     (0.3, 0.3, 1.25, 0.65, 14, 12, 0.8),
-])
+], reference=CIFAR_C)
 def snow(x: torch.Tensor, c: tuple, rng: SampleRandom) -> torch.Tensor:
     loc, scale, zoom, threshold, radius, sigma, blend = c
     h, w = x.shape[-2:]
@@ -64,7 +64,7 @@ def snow(x: torch.Tensor, c: tuple, rng: SampleRandom) -> torch.Tensor:
     return x + flakes + flakes.flip(-1, -2)
 
 
-@register("frost", "weather", [(1, 0.2), (1, 0.3), (0.9, 0.4), (0.85, 0.4), (0.75, 0.45)])
+@register("frost", "weather", [(1, 0.2), (1, 0.3), (0.9, 0.4), (0.85, 0.4), (0.75, 0.45)], reference=CIFAR_C)
 def frost(x: torch.Tensor, c: tuple, rng: SampleRandom) -> torch.Tensor:
     # The generator draws randint(5): frost1..frost5, never the sixth photograph.
     h, w = x.shape[-2:]
@@ -141,7 +141,7 @@ def frost_photos(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     return stack.to(device), sizes.to(device)
 
 
-@register("fog", "weather", [(0.2, 3), (0.5, 3), (0.75, 2.5), (1, 2), (1.5, 1.75)])
+@register("fog", "weather", [(0.2, 3), (0.5, 3), (0.75, 2.5), (1, 2), (1.5, 1.75)], reference=CIFAR_C)
 def fog(x: torch.Tensor, c: tuple, rng: SampleRandom) -> torch.Tensor:
     h, w = x.shape[-2:]
     size = _power_of_two(max(h, w))
@@ -150,7 +150,7 @@ def fog(x: torch.Tensor, c: tuple, rng: SampleRandom) -> torch.Tensor:
     return x * max_val / (max_val + c[0])
 
 
-@register("brightness", "weather", [0.05, 0.1, 0.15, 0.2, 0.3], random=False)
+@register("brightness", "weather", [0.05, 0.1, 0.15, 0.2, 0.3], random=False, reference=CIFAR_C)
 def brightness(x: torch.Tensor, c: float, rng: SampleRandom) -> torch.Tensor:
     # HSV value + c with hue and saturation kept: every channel scales by V' / V (a black pixel,
     # saturation 0, becomes grey V'). The same as scikit-image's round trip, without it.

@@ -2,6 +2,9 @@
 images (the shared CIFAR-10 test images when present, the bundled digits otherwise)."""
 
 import itertools
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +15,7 @@ from hypothesis import strategies as st
 from compute.corruptions import CORRUPTIONS, FAMILIES, quantize_like_benchmark, select, suite
 from compute.corruptions.blur import glass_shuffle
 from compute.corruptions.noise import _poisson_by_inversion, _poisson_cdf
+from compute.corruptions.registry import register
 from compute.errors import UserError
 
 SEVERITIES = (1, 2, 3, 4, 5)
@@ -38,6 +42,23 @@ NOT_MONOTONE = {
     # drawn decide which of the two moves further from the clean image.
     "frost": [(1, 2), (2, 3), (2, 4), (3, 5), (4, 5)],
 }
+
+
+def test_the_docs_table_is_the_registry():
+    """docs/corruptions.md's table is written from the registry, not by hand (a stale one fails
+    here with the command that rewrites it)."""
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, str(root / "scripts" / "corruption_table.py"),
+                             "--check"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+def test_registering_a_name_twice_or_a_new_corruption_into_the_benchmark_is_refused():
+    with pytest.raises(ValueError, match="registered twice"):
+        register("fog", "weather", [1, 2, 3, 4, 5], benchmark=False, reference=None)(lambda *a: a)
+    with pytest.raises(ValueError, match="benchmark=False"):
+        register("mine", "extra", [1, 2, 3, 4, 5], reference=None)(lambda *a: a)
+    assert "mine" not in CORRUPTIONS
 
 
 def test_the_suite_holds_the_benchmark():

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from benchmarks.fidelity import accuracy, fidelity_subset, pretrained_resnet20, reference_draw, torch_draw
-from compute.corruptions import suite
+from benchmarks.reference_corruptions import reproduced
 
 
 @pytest.fixture(scope="module")
@@ -18,10 +18,10 @@ def subset(shared_data):
 
 
 @pytest.mark.shared_data
-@pytest.mark.parametrize("name", [c.name for c in suite()])
+@pytest.mark.parametrize("name", [c.name for c in reproduced()])
 def test_accuracy_matches_the_generator_within_3_points(subset, name):
     images, labels, model = subset
-    corruption = next(c for c in suite() if c.name == name)
+    corruption = next(c for c in reproduced() if c.name == name)
     draws = 2 if corruption.random else 1
     gaps = {}
     with torch.inference_mode():

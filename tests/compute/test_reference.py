@@ -10,14 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import ndimage
 
-from benchmarks.reference_corruptions import corrupt
+from benchmarks.reference_corruptions import REFERENCE, corrupt, reproduced
 from compute.corruptions import CORRUPTIONS, edges, quantize_like_benchmark
 from compute.corruptions import imageops as ops
 from compute.corruptions.extra import water_ripple
 from compute.corruptions.weather import frost_photo_paths, frost_photos
 
-DETERMINISTIC = [n for n, c in CORRUPTIONS.items() if not c.random]
-RANDOM = [n for n, c in CORRUPTIONS.items() if c.random]
+DETERMINISTIC = [c.name for c in reproduced() if not c.random]
+RANDOM = [c.name for c in reproduced() if c.random]
 EXACT = {"pixelate", "jpeg_compression"}  # PIL on both sides: bit for bit
 
 
@@ -30,6 +30,13 @@ def torch_uint8(images, name, severity, offset=0):
 def reference_uint8(images, name, severity, offset=0):
     as_uint8 = (images * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
     return np.stack([corrupt(im, name, severity, seed=offset + i) for i, im in enumerate(as_uint8)])
+
+
+def test_the_reference_re_runs_exactly_the_corruptions_that_name_it():
+    """Each corruption registered with the generator as its reference has its function here, and
+    nothing else does: a corruption of this project's own (reference=None) needs none."""
+    assert set(REFERENCE) == {c.name for c in reproduced()}
+    assert {c.name for c in CORRUPTIONS.values() if c.benchmark} <= set(REFERENCE)
 
 
 @pytest.mark.parametrize("name", DETERMINISTIC)
