@@ -19,9 +19,7 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = _Parser(prog="python -m compute", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+def _add_build(sub: argparse._SubParsersAction) -> None:
     b = sub.add_parser("build", help="build (or resume) the store a config describes")
     b.add_argument("config", help="TOML experiment config, e.g. configs/demo.toml")
     b.add_argument("--out", help="store path (default: the config's `output`)")
@@ -41,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
                    "ray://HEAD:10001); default: a local cluster with a worker per core")
     b.add_argument("--gpus-per-task", type=float, help="with --engine ray: GPUs each task "
                    "reserves (default 0: tasks run on CPUs)")
+
+
+def _add_plan(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("plan", help="list the models, conditions and work units a build will "
                        "run, with a cost estimate, without running anything")
     p.add_argument("config", help="TOML experiment config, e.g. configs/demo-sweep.toml")
@@ -49,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-root", help="overrides the config's [data] root")
     p.add_argument("--checkpoints", help="where trained models are cached (default: the config's)")
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
     e = sub.add_parser("export", help="write a smaller store cut from one, for sharing")
     e.add_argument("store", help="the store to cut (read only)")
     e.add_argument("--out", required=True, help="the new, smaller store")
@@ -63,6 +67,13 @@ def main(argv: list[str] | None = None) -> int:
                    help="leave out the angles to every class (the class-pair plane needs them)")
     e.add_argument("--thumbnails", type=int, metavar="N",
                    help="keep at most N corrupted thumbnails per condition")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _Parser(prog="python -m compute", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for add in (_add_build, _add_plan, _add_export):
+        add(sub)
     args = parser.parse_args(argv)
     if args.command == "export":
         return export(args)

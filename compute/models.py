@@ -21,6 +21,8 @@ ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {}
 
 def register(name: str) -> Callable:
     def wrap(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        if name in ARCHITECTURES:
+            raise ValueError(f"architecture '{name}' is registered twice")
         ARCHITECTURES[name] = fn
         return fn
 
@@ -199,8 +201,24 @@ class CifarResNet(nn.Module):
         return self.linear(out)
 
 
-for _depth in (20, 32, 44, 56):
-    register(f"resnet{_depth}")(lambda num_classes=10, _d=_depth: CifarResNet(_d, num_classes))
+@register("resnet20")
+def resnet20(num_classes: int = 10) -> nn.Module:
+    return CifarResNet(20, num_classes)
+
+
+@register("resnet32")
+def resnet32(num_classes: int = 10) -> nn.Module:
+    return CifarResNet(32, num_classes)
+
+
+@register("resnet44")
+def resnet44(num_classes: int = 10) -> nn.Module:
+    return CifarResNet(44, num_classes)
+
+
+@register("resnet56")
+def resnet56(num_classes: int = 10) -> nn.Module:
+    return CifarResNet(56, num_classes)
 
 
 # --- CIFAR ResNet-18 (3x3 stem, no max-pool; the common CIFAR adaptation of He et al.) ------------
@@ -237,8 +255,24 @@ def _conv_net(blocks: int, num_classes: int) -> nn.Module:
     )
 
 
-for _blocks in (1, 2, 3, 4):
-    register(f"conv{2 * _blocks}")(lambda num_classes=10, _b=_blocks: _conv_net(_b, num_classes))
+@register("conv2")
+def conv2(num_classes: int = 10) -> nn.Module:
+    return _conv_net(1, num_classes)
+
+
+@register("conv4")
+def conv4(num_classes: int = 10) -> nn.Module:
+    return _conv_net(2, num_classes)
+
+
+@register("conv6")
+def conv6(num_classes: int = 10) -> nn.Module:
+    return _conv_net(3, num_classes)
+
+
+@register("conv8")
+def conv8(num_classes: int = 10) -> nn.Module:
+    return _conv_net(4, num_classes)
 
 
 # --- CIFAR VGG with batch norm (Simonyan & Zisserman 2015; one linear head, 512 -> classes) -------
@@ -261,8 +295,14 @@ def _vgg(layout: tuple, num_classes: int) -> nn.Module:
     return nn.Sequential(*layers, nn.Flatten(), nn.Linear(512, num_classes))
 
 
-for _name, _layout in VGG_LAYOUTS.items():
-    register(_name)(lambda num_classes=10, _l=_layout: _vgg(_l, num_classes))
+@register("vgg11")
+def vgg11(num_classes: int = 10) -> nn.Module:
+    return _vgg(VGG_LAYOUTS["vgg11"], num_classes)
+
+
+@register("vgg16")
+def vgg16(num_classes: int = 10) -> nn.Module:
+    return _vgg(VGG_LAYOUTS["vgg16"], num_classes)
 
 
 # --- the probe ----------------------------------------------------------------------------------

@@ -78,6 +78,8 @@ METHODS: dict[str, PruningMethod] = {}
 def register(name: str, params: type[Sparsity] = Sparsity, fresh_init: bool = False,
              prunes_while_training: bool = False) -> Callable[[Run], Run]:
     def wrap(run: Run) -> Run:
+        if name in METHODS:
+            raise ValueError(f"pruning method '{name}' is registered twice")
         METHODS[name] = PruningMethod(name, params, run, fresh_init, prunes_while_training)
         return run
 
