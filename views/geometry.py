@@ -15,14 +15,13 @@ from app.charts import (
     heatmap,
     histogram,
     lean,
-    linked_box,
-    linked_selection,
     model_color,
     panel_width,
     sample_table,
 )
 from app.pickers import pick_models
 from app.planes import boundary_in_view
+from app.selection import linked_box, linked_selection
 from app.shared import catalog, in_percent, percent, query, require_store
 from store import catalogue, queries
 

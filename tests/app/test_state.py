@@ -5,7 +5,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.charts import picked_samples
+from app.selection import picked_samples
 from app.state import decode_box, encode_box
 
 finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
