@@ -16,14 +16,14 @@ run() {  # pytest's 5 (nothing collected, e.g. a -k that matches only the other 
   "$@" || { local code=$?; [[ $code == 5 ]] || status=$code; }
 }
 run .venv/bin/python -m pytest tests/compute "$@"
-run .venv-app/bin/python -m pytest tests/store tests/app "$@"
+run .venv-app/bin/python -m pytest tests/code tests/store tests/app "$@"
 newer=${APP_PYTHON:-3.13}
 if python=$(bash scripts/find_python.sh "$newer"); then
   PYTHON=$python VENV=.venv-app-$newer bash scripts/setup.sh requirements-test.txt
   echo "the store and app tests on Python $newer:"
   lane=(-m "not slow")
   [[ ${APP_PYTHON_LANE:-fast} == all ]] && lane=()
-  run ".venv-app-$newer/bin/python" -m pytest "${lane[@]}" tests/store tests/app "$@"
+  run ".venv-app-$newer/bin/python" -m pytest "${lane[@]}" tests/code tests/store tests/app "$@"
 elif [[ ${REQUIRE_APP_PYTHON:-0} == 1 ]]; then
   echo "error: Python $newer is not on this machine (pyenv install $newer), and REQUIRE_APP_PYTHON=1" >&2
   status=1

@@ -1,7 +1,7 @@
 """Fixtures every lane shares, torch-free: the repository's paths, ../shared/data, a synthetic
 store written by the real writer, and a guard that the suite never writes into stores/.
 
-Lanes: tests/compute (needs the compute install), tests/store and tests/app (the app's
+Lanes: tests/compute (needs the compute install), tests/code, tests/store and tests/app (the app's
 requirements alone). `pytest -m "not slow"` is the fast lane.
 """
 
