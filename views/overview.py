@@ -7,6 +7,7 @@ import streamlit as st
 
 from app import state
 from app.charts import heatmap, model_color, panel_width, spread
+from app.measures import RELATIVE_MCE, relative_mce_three_ways
 from app.pickers import average_toggle, group_colours, groups
 from app.shared import catalog, in_percent, percent, query, require_store
 from store import queries
@@ -34,6 +35,7 @@ def by_group(data: pl.DataFrame, *values: str) -> pl.DataFrame:
     return queries.average_seeds(data, groups(), list(values)) if averaged else data
 
 
+RATIOS = ("mce", "relative_mce", "stable_relative_mce", "pooled_relative_mce")
 st.subheader("Models")
 # A collapsed model loses little to corruptions because it has little to lose: its (relative) mCE
 # would rank it among the most robust, so it gets none unless asked.
@@ -46,24 +48,28 @@ if near:
     if not keep:
         models = models.with_columns(
             pl.when(pl.col("model").is_in(near)).then(None).otherwise(pl.col(c)).alias(c)
-            for c in ("mce", "relative_mce"))
+            for c in RATIOS)
 # One architecture is the common case: then it goes in the caption, not in every row.
 archs = models["arch"].unique().to_list()
 if len(archs) == 1:
     st.caption(f"Architecture: **{archs[0]}** for every model.")
 if averaged:  # the reference differs by seed (each has its own dense model)
-    models = by_group(models.drop("model_id", "reference", "params_total", "arch"), "sparsity",
-                      "params_nonzero", "clean_accuracy", "mean_corruption_accuracy", "mce",
-                      "relative_mce").select(
+    models = by_group(models.drop("model_id", "reference", "params_total", "arch",
+                                  "unstable_corruptions"), "sparsity",
+                      "params_nonzero", "clean_accuracy", "mean_corruption_accuracy",
+                      *RATIOS).select(
         "model", "method", "seeds", "sparsity", "params_nonzero", "clean_accuracy",
         "mean_corruption_accuracy", "mean_corruption_accuracy_low",
-        "mean_corruption_accuracy_high", "mce", "relative_mce").with_columns(
+        "mean_corruption_accuracy_high", *RATIOS).with_columns(
         pl.col("params_nonzero").round(0))
+three_ways = models.select("model", *RATIOS[1:],
+                           *(["unstable_corruptions"] if not averaged else []))
 st.dataframe(
     in_percent(models, "sparsity", "clean_accuracy", "mean_corruption_accuracy",
                *(["mean_corruption_accuracy_low", "mean_corruption_accuracy_high"] if averaged
                  else []))
-    .drop(*(c for c in ("model_id", "params_total", "target_sparsity") if c in models.columns),
+    .drop(*(c for c in ("model_id", "params_total", "target_sparsity", *RATIOS[2:],
+                        "unstable_corruptions") if c in models.columns),
           *(["arch"] if len(archs) == 1 and not averaged else [])),
     hide_index=True,
     column_config={
@@ -85,13 +91,10 @@ st.dataframe(
             help="Corruption error summed over severities, relative to the dense reference's, "
                  "averaged over the benchmark corruptions (100 = as robust as the reference; lower "
                  "is better)"),
-        "relative_mce": st.column_config.NumberColumn(
-            "Relative mCE", format="%.1f",
-            help="The accuracy corruptions take away (error minus the model's own clean error), "
-                 "summed over the benchmark corruptions and severities, relative to the "
-                 "reference's (100 = loses as much as the reference)"),
+        "relative_mce": RELATIVE_MCE,
     },
 )
+relative_mce_three_ways(three_ways, averaged)
 
 grid = query(queries.accuracy_grid)
 if grid.is_empty():

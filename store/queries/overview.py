@@ -7,41 +7,104 @@ import polars as pl
 
 from store.queries.common import Con, frame
 
+# A reference's degradation under a corruption (its error summed over severities minus its clean
+# error at each) closer to 0 than this many standard errors cannot be told from 0: a ratio over it
+# takes any size and sign. Two standard errors: about 95 % of such a reference's draws of the test
+# set would put it below.
+UNSTABLE_SE = 2.0
+
+
+# The CTEs `degradation`: per reference model (every model some model is read against, a dense
+# one its own) and benchmark corruption, relative mCE's denominator as the mean over samples of
+# d = sum over severities of (wrong at the severity - wrong on clean), its standard error, and
+# whether it is unstable.
+_DEGRADATION = """
+    refs AS (SELECT DISTINCT coalesce(reference_model_id, model_id) AS model_id FROM models),
+    ref_clean AS (
+        SELECT mt.model_id, mt.sample_id, (NOT mt.correct)::INT AS wrong
+        FROM metrics mt JOIN refs USING (model_id) JOIN conditions c USING (condition_id)
+        WHERE c.corruption = 'clean'
+    ),
+    per_sample AS (
+        SELECT mt.model_id, c.corruption, mt.sample_id, sum((NOT mt.correct)::INT - rc.wrong) AS d
+        FROM metrics mt JOIN refs USING (model_id) JOIN conditions c USING (condition_id)
+        JOIN ref_clean rc USING (model_id, sample_id)
+        WHERE c.benchmark
+        GROUP BY ALL
+    ),
+    degradation AS (
+        SELECT model_id AS reference_id, corruption, avg(d) AS degradation,
+               coalesce(stddev_samp(d) / sqrt(count(*)), 0) AS se, count(*) AS n
+        FROM per_sample GROUP BY ALL
+    ),
+    stability AS (
+        SELECT *, degradation <= 0 OR degradation < $k * se AS unstable FROM degradation
+    )"""
+
+
+# The CTEs up to `ce`: per model, mCE and relative mCE (published, without the unstable
+# corruptions, pooled) against its reference, from the per-condition accuracies and `stability`.
+_CORRUPTION_ERRORS = """
+    err AS (
+        SELECT a.model_id, c.corruption, c.benchmark, 1 - a.accuracy AS err
+        FROM accuracy a JOIN conditions c USING (condition_id)
+    ),
+    clean AS (SELECT model_id, err AS clean_err FROM err WHERE corruption = 'clean'),
+    per_corruption AS (
+        SELECT e.model_id, e.corruption, sum(e.err) AS err_sum,
+               sum(e.err - c.clean_err) AS rel_sum
+        FROM err e JOIN clean c USING (model_id)
+        WHERE e.benchmark
+        GROUP BY ALL
+    ),
+    pairs AS (
+        SELECT m.model_id, x.corruption, x.err_sum / nullif(r.err_sum, 0) AS ce_ratio,
+               x.rel_sum AS rel_num, r.rel_sum AS rel_den, coalesce(s.unstable, false) AS unstable
+        FROM models m
+        JOIN per_corruption x ON x.model_id = m.model_id
+        JOIN per_corruption r ON r.model_id = coalesce(m.reference_model_id, m.model_id)
+                             AND r.corruption = x.corruption
+        LEFT JOIN stability s ON s.reference_id = r.model_id AND s.corruption = x.corruption
+    ),
+    ce AS (
+        SELECT model_id, 100 * avg(ce_ratio) AS mce,
+               -- Undefined, as published, where a denominator is exactly 0.
+               CASE WHEN bool_or(rel_den = 0) THEN NULL
+                    ELSE 100 * avg(rel_num / rel_den) END AS relative_mce,
+               100 * avg(rel_num / nullif(rel_den, 0)) FILTER (WHERE NOT unstable)
+                   AS stable_relative_mce,
+               100 * sum(rel_num) / nullif(sum(rel_den), 0) AS pooled_relative_mce,
+               coalesce(string_agg(corruption, ', ' ORDER BY corruption)
+                        FILTER (WHERE unstable), '') AS unstable_corruptions
+        FROM pairs
+        GROUP BY model_id
+    )"""
+
+
+def reference_degradation(con: Con) -> pl.DataFrame:
+    """Per reference model and benchmark corruption: its `degradation` (relative mCE's
+    denominator, over samples), the standard error `se` of that mean, the samples `n`, and
+    whether it is `unstable`: not positive, or under UNSTABLE_SE standard errors."""
+    return frame(con, f"WITH {_DEGRADATION} SELECT * FROM stability ORDER BY ALL", k=UNSTABLE_SE)
+
 
 def model_overview(con: Con) -> pl.DataFrame:
-    """One row per model: method, measured sparsity, clean and mean corruption accuracy, mCE.
+    """One row per model: method, measured sparsity, clean and mean corruption accuracy, mCE and
+    relative mCE (docs/store.md#named-measures has each one's source).
 
-    Mean corruption accuracy averages over the benchmark corruptions and severities present. mCE
-    (Hendrycks & Dietterich 2019) divides each benchmark corruption's error, summed over
-    severities, by the dense reference's, and averages over corruptions, x100. Relative mCE is
-    the accuracy that corruptions take away (error minus the model's own clean error), summed over
-    corruptions and severities, relative to the reference's, x100: a ratio of sums, since the
-    per-corruption average swings wildly (even below 0) where the reference barely degrades. A
-    model without a reference is its own, so a dense model scores exactly 100 on both.
+    Mean corruption accuracy averages over the benchmark corruptions and severities present. Per
+    benchmark corruption c, with E the error summed over severities and E_clean the clean error
+    at each: mCE (Hendrycks & Dietterich 2019) averages E_c / E_c(reference) over corruptions,
+    x100; relative mCE, as published, averages (E_c - E_clean) / (E_c - E_clean)(reference), x100.
+    Where the reference barely degrades under a corruption that ratio takes any size and sign, so
+    `unstable_corruptions` lists the corruptions whose denominator is within UNSTABLE_SE standard
+    errors of 0 (`reference_degradation`), `stable_relative_mce` averages over the others, and
+    `pooled_relative_mce` is the ratio of the sums over corruptions (ours, not published). A
+    model without a reference is its own, so a dense model scores 100 on all of them.
     """
-    return frame(con, """
-        WITH err AS (
-            SELECT a.model_id, c.corruption, c.benchmark, 1 - a.accuracy AS err
-            FROM accuracy a JOIN conditions c USING (condition_id)
-        ),
-        clean AS (SELECT model_id, err AS clean_err FROM err WHERE corruption = 'clean'),
-        per_corruption AS (
-            SELECT e.model_id, e.corruption, sum(e.err) AS err_sum,
-                   sum(e.err - c.clean_err) AS rel_sum
-            FROM err e JOIN clean c USING (model_id)
-            WHERE e.benchmark
-            GROUP BY ALL
-        ),
-        ce AS (
-            SELECT m.model_id,
-                   100 * avg(x.err_sum / nullif(r.err_sum, 0)) AS mce,
-                   100 * sum(x.rel_sum) / nullif(sum(r.rel_sum), 0) AS relative_mce
-            FROM models m
-            JOIN per_corruption x ON x.model_id = m.model_id
-            JOIN per_corruption r ON r.model_id = coalesce(m.reference_model_id, m.model_id)
-                                 AND r.corruption = x.corruption
-            GROUP BY m.model_id
-        ),
+    return frame(con, f"""
+        WITH {_DEGRADATION},
+        {_CORRUPTION_ERRORS},
         mca AS (
             SELECT a.model_id, avg(a.accuracy) AS mean_corruption_accuracy
             FROM accuracy a JOIN conditions c USING (condition_id)
@@ -50,13 +113,14 @@ def model_overview(con: Con) -> pl.DataFrame:
         )
         SELECT m.model_id, m.name AS model, m.arch, m.method, m.target_sparsity, m.sparsity,
                m.params_nonzero, m.params_total, r.name AS reference, m.clean_accuracy,
-               mca.mean_corruption_accuracy, ce.mce, ce.relative_mce
+               mca.mean_corruption_accuracy, ce.mce, ce.relative_mce, ce.stable_relative_mce,
+               ce.pooled_relative_mce, ce.unstable_corruptions
         FROM models m
         LEFT JOIN models r ON r.model_id = m.reference_model_id
         LEFT JOIN mca ON mca.model_id = m.model_id
         LEFT JOIN ce ON ce.model_id = m.model_id
         ORDER BY m.model_id
-    """)
+    """, k=UNSTABLE_SE)
 
 
 def accuracy_by_corruption(con: Con, severity: int | None = None) -> pl.DataFrame:

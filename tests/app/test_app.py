@@ -74,6 +74,22 @@ def geometry_on(store: Path, monkeypatch, **params: str | list[str]) -> AppTest:
     return at
 
 
+def test_overview_says_where_relative_mce_is_unstable_and_shows_it_three_ways(tmp_path,
+                                                                             monkeypatch):
+    from tests.support.measures import hand_measures_store
+
+    at = app_on(hand_measures_store(tmp_path / "hand.duckdb"), monkeypatch).run()
+    assert not at.exception, at.exception
+    (panel,) = [e for e in at.expander if e.label.startswith("Relative mCE three ways")]
+    assert panel.label.endswith("unstable under b_blur, c_fog")
+    three = {r["model"]: r for r in panel.dataframe[0].value.to_dict("records")}
+    assert three["pruned"]["relative_mce"] == pytest.approx(250.0)  # (1 + 6 + 0.5) / 3
+    assert three["pruned"]["stable_relative_mce"] == pytest.approx(100.0)
+    assert three["pruned"]["unstable_corruptions"] == "b_blur, c_fog"
+    main = at.dataframe[0].value
+    assert "pooled_relative_mce" not in main.columns  # the main table keeps the published one
+
+
 def test_geometry_reacts_to_models_condition_and_classes(synthetic_store, monkeypatch):
     at = geometry_on(synthetic_store, monkeypatch)
     assert len(at.get("vega_lite_chart")) == 4  # only the open tab runs: four distributions

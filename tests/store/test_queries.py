@@ -24,6 +24,7 @@ from store.analysis import correlation_matrix
 from store.records import ConditionRecord, ModelRecord
 from store.writer import StoreWriter
 from tests.support.geometry import reference_geometry
+from tests.support.measures import assert_overview_follows_the_definitions
 from tests.support.synthetic import linear_cka
 
 LABELS = np.array([0, 1, 2, 0])
@@ -335,21 +336,8 @@ def test_one_sample_across_models_conditions_and_severities(con):
 
 def test_mce_and_relative_mce_follow_their_definitions_on_a_stored_build(synthetic_store):
     con = open_store(synthetic_store)
-    grid = queries.accuracy_grid(con)
-    err = {(r["model_id"], r["corruption"], r["severity"]): 1 - r["accuracy"]
-           for r in grid.iter_rows(named=True)}
-    corruptions = sorted({c for _, c, s in err if s > 0})
-    severities = sorted({s for _, _, s in err if s > 0})
-
-    def summed(model, corruption, minus_clean=False):
-        clean = err[(model, "clean", 0)] if minus_clean else 0.0
-        return sum(err[(model, corruption, s)] - clean for s in severities)
-
-    row = queries.model_overview(con).row(1, named=True)  # magnitude-80, reference dense (0)
-    mce = 100 * np.mean([summed(1, c) / summed(0, c) for c in corruptions])
-    relative = (100 * sum(summed(1, c, True) for c in corruptions)
-                / sum(summed(0, c, True) for c in corruptions))
-    assert row["mce"] == pytest.approx(mce) and row["relative_mce"] == pytest.approx(relative)
+    assert_overview_follows_the_definitions(con)
+    con.close()
 
 
 @settings(max_examples=60, deadline=None)
