@@ -116,8 +116,11 @@ def spread(values: Sequence[float], gap: float) -> list[float]:
 def heatmap(data: pl.DataFrame, x: str, y: str, value: str, *, x_sort: Sequence[str],
             y_sort: Sequence[str], domain: tuple[float, float] | None = None, fmt: str = ".1%",
             scheme: str = "viridis", diverging: bool = False,
-            tooltip: Sequence[Any] = ()) -> alt.Chart:
-    """A rect heatmap with the value written in every cell when there is room."""
+            tooltip: Sequence[Any] = (), title: str | None = None,
+            note: str | None = None) -> alt.Chart:
+    """A rect heatmap with the value written in every cell when there is room, in `fmt` in the
+    cells, the tooltip and the legend alike (one unit per chart). `note` names a text column:
+    where it is not null the cell is faded and says it instead of the value (a model at chance)."""
     # Clamped: a value past the domain (the diagonal's r = 1 on a narrower correlation scale)
     # takes the end colour.
     scale = (alt.Scale(scheme=scheme, domain=list(domain), clamp=True) if domain
@@ -128,8 +131,12 @@ def heatmap(data: pl.DataFrame, x: str, y: str, value: str, *, x_sort: Sequence[
         y=alt.Y(f"{y}:N", sort=list(y_sort), title=None),
     )
     rects = base.mark_rect().encode(
-        color=alt.Color(f"{value}:Q", scale=scale, title=value.replace("_", " ")),
-        tooltip=[x, y, alt.Tooltip(f"{value}:Q", format=fmt), *tooltip],
+        color=alt.Color(f"{value}:Q", scale=scale, title=title or value.replace("_", " "),
+                        legend=alt.Legend(format=fmt)),
+        tooltip=[x, y, alt.Tooltip(f"{value}:Q", format=fmt), *tooltip,
+                 *([alt.Tooltip(f"{note}:N", title="note")] if note else [])],
+        **({"opacity": alt.condition(f"datum.{note} != null", alt.value(0.3), alt.value(1.0))}
+           if note else {}),
     )
     if len(x_sort) * len(y_sort) > 400:
         return rects.properties(height=alt.Step(heatmap_step(len(x_sort) * len(y_sort))))
@@ -141,8 +148,12 @@ def heatmap(data: pl.DataFrame, x: str, y: str, value: str, *, x_sort: Sequence[
     else:  # sequential schemes without a fixed domain: light at the low end
         top = data[value].max() if not data.is_empty() else 1
         light = f"datum.{value} < {0.5 * (top or 1)}"
+    if note:  # the note where there is one, else the value
+        base = base.transform_calculate(
+            _label=f"datum.{note} != null ? datum.{note} : format(datum.{value}, '{fmt}')")
+        light = f"datum.{note} != null || ({light})"
     text = base.mark_text(fontSize=10).encode(
-        text=alt.Text(f"{value}:Q", format=fmt),
+        text=alt.Text("_label:N") if note else alt.Text(f"{value}:Q", format=fmt),
         color=alt.condition(light, alt.value("black"), alt.value("white")),
     )
     return (rects + text).properties(height=alt.Step(heatmap_step(len(x_sort) * len(y_sort))))

@@ -286,11 +286,19 @@ EXAMPLE_QUERIES: dict[str, str] = {
        m.sparsity, m.params_nonzero, m.clean_accuracy, r.name AS dense_reference
 FROM models m LEFT JOIN models r ON r.model_id = m.reference_model_id
 ORDER BY m.model_id""",
-    "Accuracy per model and corruption": """SELECT model, corruption, avg(correct::INT) AS accuracy
-FROM metrics_named
-WHERE severity > 0
+    "Mean corruption accuracy per model (the Overview's: the 15 benchmark corruptions)":
+    """SELECT mn.model, avg(mn.correct::INT) AS mean_corruption_accuracy
+FROM metrics_named mn JOIN conditions c USING (condition_id)
+WHERE c.benchmark
+GROUP BY mn.model_id, mn.model
+ORDER BY mn.model_id""",
+    "Accuracy per model and corruption, the benchmark's and the extras":
+    """SELECT mn.model, mn.corruption, c.benchmark AS in_the_mean,
+       avg(mn.correct::INT) AS accuracy
+FROM metrics_named mn JOIN conditions c USING (condition_id)
+WHERE mn.severity > 0
 GROUP BY ALL
-ORDER BY model, accuracy""",
+ORDER BY mn.model, in_the_mean DESC, accuracy""",
     "Samples pruning breaks (dense right, pruned wrong on clean)": """SELECT p.model, p.sample_id,
        d.margin_distance AS dense_margin, p.margin_distance AS pruned_margin
 FROM metrics_named d

@@ -50,13 +50,15 @@ changes = query(queries.change_vs_dense, level)
 if not include:
     changes = changes.filter(~pl.col("model").is_in(list(near)))
 # A sweep's seeds average into one row per recipe and sparsity (each seed is read against its own
-# seed's dense model first); the links below open the group's first seed.
+# seed's dense model first); the table of links keeps each seed's own exact counts.
 averaged = average_toggle("seeds")  # its own key: a widget key shared across pages resets
-first_seed = dict(groups().group_by("group", maintain_order=True).agg(pl.col("model").first())
-                  .iter_rows())
 VALUES = ["accuracy", "reference_accuracy", "change", "drop", "reference_drop"]
-if averaged:
-    changes = queries.average_seeds(changes.drop("reference", "model_id"), groups(), VALUES)
+if averaged:  # a group is near chance where any of its seeds is
+    notes = (changes.join(groups().select("model", "group"), on="model", how="left")
+             .group_by(pl.col("group").fill_null(pl.col("model")).alias("model"), "corruption")
+             .agg(pl.col("chance").drop_nulls().first()))
+    changes = (queries.average_seeds(changes.drop("reference", "model_id", "chance"), groups(),
+                                     VALUES).join(notes, on=["model", "corruption"], how="left"))
 if changes.is_empty():
     empty("Every pruned model here is near chance: include them to see them ranked.")
     st.stop()
@@ -90,52 +92,69 @@ st.dataframe(
 )
 
 st.subheader("Change versus dense, per corruption")
-st.caption("Accuracy of the pruned model minus its dense reference's under each corruption "
-           "(percentage points, red: pruning lost robustness there, blue: gained).")
+st.caption("Accuracy of the pruned model minus its dense reference's under each corruption, in "
+           "percentage points (red: pruning lost robustness there, blue: gained). Faded cells "
+           "say **at chance**: the pruned model, its dense reference or both are below "
+           f"{queries.NEAR_CHANCE:g} × chance there" + (" at some severity" if level is None else "")
+           + ", so the change says little.")
 models_shown = changes["model"].unique(maintain_order=True).to_list()
 order = changes.sort("first_id")["corruption"].unique(maintain_order=True).to_list()
-extreme = max(float(changes["change"].abs().max() or 0), 0.01)
+points = changes.with_columns((100 * pl.col("change")).alias("change_pts"))
+extreme = max(float(points["change_pts"].abs().max() or 0), 1.0)
 st.altair_chart(
-    heatmap(changes, "corruption", "model", "change", x_sort=order, y_sort=models_shown,
-            domain=(-extreme, extreme), fmt="+.1%", scheme="redblue", diverging=True,
+    heatmap(points, "corruption", "model", "change_pts", x_sort=order, y_sort=models_shown,
+            domain=(-extreme, extreme), fmt="+.1f", scheme="redblue", diverging=True,
+            title="change (pts)", note="chance",
             tooltip=["family", alt.Tooltip("accuracy:Q", format=".1%"),
                      alt.Tooltip("reference_accuracy:Q", format=".1%")]),
     width="stretch",
 )
 
 st.subheader("Samples pruning breaks and mends")
+mean = level is None and len(severities) > 1
 st.caption("Per condition, the samples the dense reference gets right and the pruned model wrong "
            "(pruning-fragile), and the reverse (pruning-gain)"
-           + (", averaged over severities." if level is None else f", at severity {level}."))
-flips = query(queries.pruning_flips, level)
+           + (": the heatmap shows the **mean per severity** of each corruption (so a cell "
+              "need not be a whole number), the table one row per condition with its exact "
+              "counts, as the Samples page lists them." if mean else f", at severity {level}."
+              if level is not None else "."))
+flips = exact = query(queries.pruning_flips, level)
 if averaged:
-    flips = queries.average_seeds(flips.drop("model_id"), groups(), ["fragile", "gain"])
+    flips = queries.average_seeds(flips.drop("model_id", "chance"), groups(),
+                                  ["fragile", "gain"]).with_columns(pl.lit(None).alias("chance"))
 flips = flips.filter(pl.col("model").is_in(models_shown))
 per_corruption = (flips.group_by("model", "corruption", maintain_order=True)
                   .agg(pl.col("fragile", "gain").mean(), pl.col("n").first(),
                        pl.col("condition_id").min().alias("first_id"),
-                       pl.col("condition").first())
-                  .with_columns((pl.col("fragile") - pl.col("gain")).alias("net")))
+                       pl.col("chance").drop_nulls().first()))
 columns = per_corruption.sort("first_id")["corruption"].unique(maintain_order=True).to_list()
 st.altair_chart(
     heatmap(per_corruption, "corruption", "model", "fragile", x_sort=columns,
-            y_sort=models_shown, fmt=".0f", scheme="orangered",
-            tooltip=[alt.Tooltip("gain:Q", format=".0f"), "n"]),
+            y_sort=models_shown, fmt=".1f" if mean or averaged else ".0f", scheme="orangered",
+            title="fragile (mean per severity)" if mean else "fragile", note="chance",
+            tooltip=[alt.Tooltip("gain:Q", format=".1f" if mean or averaged else ".0f"), "n"]),
     width="stretch",
 )
-# One row per model and condition, with a link that opens those samples, images and all.
-links = per_corruption.with_columns(
-    pl.format("/samples?category=pruning-fragile&model={}&condition={}",
-              pl.col("model").replace(first_seed), "condition").alias("open"))
+# One row per model (each seed its own) and condition, with its exact counts and a link that
+# opens exactly those samples, images and all.
+members = (groups().filter(pl.col("group").is_in(models_shown))["model"].to_list() if averaged
+           else models_shown)
+links = exact.filter(pl.col("model").is_in(members)).with_columns(
+    (pl.col("fragile") - pl.col("gain")).alias("net"),
+    pl.format("/samples?category=pruning-fragile&model={}&condition={}", "model",
+              "condition").alias("open"))
 st.dataframe(
-    links.select("model", "corruption", "fragile", "gain", "net", "n", "open")
+    links.select("model", "condition", "fragile", "gain", "net", "n", "chance", "open")
     .sort("fragile", descending=True),
     hide_index=True, height=280,
     column_config={
-        "fragile": st.column_config.NumberColumn("Pruning-fragile", format="%.0f"),
-        "gain": st.column_config.NumberColumn("Pruning-gain", format="%.0f"),
-        "net": st.column_config.NumberColumn("Fragile − gain", format="%+.0f"),
+        "condition": "Condition",
+        "fragile": st.column_config.NumberColumn("Pruning-fragile", format="%d"),
+        "gain": st.column_config.NumberColumn("Pruning-gain", format="%d"),
+        "net": st.column_config.NumberColumn("Fragile − gain", format="%+d"),
         "n": st.column_config.NumberColumn("Samples"),
-        "open": st.column_config.LinkColumn("Samples page", display_text="open"),
+        "chance": "Near chance",
+        "open": st.column_config.LinkColumn("Samples page", display_text="open",
+                                            help="The pruning-fragile samples of this condition"),
     },
 )

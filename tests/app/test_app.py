@@ -510,13 +510,34 @@ def test_pruning_page_ranks_methods_and_counts_what_pruning_breaks(synthetic_sto
     assert not at.warning  # no model near chance here
     ranked, flips = at.dataframe[0].value, at.dataframe[1].value
     assert list(ranked["model"]) == ["magnitude-80"]
-    assert set(flips["corruption"]) == {"clean", "gaussian_noise", "contrast", "pixelate"}
+    assert {c.split("-")[0] for c in flips["condition"]} == {
+        "clean", "gaussian_noise", "contrast", "pixelate"}
     assert flips["open"].str.startswith("/samples?category=pruning-fragile&model=magnitude-80").all()
     for corruption in ["contrast", "all"]:
         at.selectbox(key="corruption").set_value(corruption).run()
         at.selectbox(key="severity").set_value("5").run()
         assert not at.exception, at.exception
         assert at.query_params["corruption"] == corruption
+
+
+def samples_listed(at: AppTest) -> int:
+    lines = [m.value for m in at.markdown if m.value.startswith("**") and "samples**" in m.value]
+    assert len(lines) == 1, [m.value for m in at.markdown]
+    return int(lines[0].split("**")[1].split()[0].replace(",", ""))
+
+
+def test_every_pruning_count_is_what_its_link_opens(synthetic_store, monkeypatch):
+    """Averaged over severities too: each row of the link table is one condition, and its
+    pruning-fragile count is the number of samples the Samples page lists behind its link."""
+    at = page_on(synthetic_store, monkeypatch, "pruning.py")
+    assert at.selectbox(key="severity").value == "mean"  # averaged over severities
+    table = at.dataframe[1].value
+    assert table["fragile"].dtype.kind == "i"  # exact counts, never a mean
+    rows = table.sort_values("condition").drop_duplicates("condition").head(4)
+    for row in rows.to_dict("records"):
+        params = dict(pair.split("=") for pair in row["open"].split("?")[1].split("&"))
+        linked = page_on(synthetic_store, monkeypatch, "samples.py", **params)
+        assert samples_listed(linked) == row["fragile"], row
 
 
 def test_a_model_near_chance_is_flagged_and_left_out_of_rankings(collapsed_store, monkeypatch):
@@ -614,12 +635,12 @@ def test_many_models_are_picked_by_recipe_sparsity_and_seed(population_store, mo
     assert any("3 of 5 models: dense-s2, gmp-90-s2, gmp-90-s3" in c.value for c in at.caption)
 
 
-def test_the_pruning_page_ranks_seed_groups_and_links_their_first_seed(population_store,
-                                                                        monkeypatch):
+def test_the_pruning_page_ranks_seed_groups_and_links_every_seed(population_store, monkeypatch):
     at = page_on(population_store, monkeypatch, "pruning.py", severity="5")
     ranked = at.dataframe[0].value
     assert ranked["model"].to_list() == ["gmp"]
     acc = (population.PRED == population.LABELS).mean(axis=1)
     assert ranked["accuracy"][0] == pytest.approx(100 * acc[2:].mean())  # shown in percent
-    links = at.dataframe[-1].value
-    assert links["open"].str.contains("model=gmp-90-s1").all()
+    links = at.dataframe[-1].value  # each seed its own rows and exact counts, not their mean
+    assert set(links["model"]) == {"gmp-90-s1", "gmp-90-s2", "gmp-90-s3"}
+    assert all(f"model={m}&" in u for m, u in zip(links["model"], links["open"], strict=True))

@@ -17,7 +17,7 @@ import polars as pl
 import pytest
 
 from app import export
-from store import open_store, sandbox
+from store import open_store, queries, sandbox
 
 # (query, a fragment of the refusal it must get)
 HOSTILE = [
@@ -574,3 +574,15 @@ def test_an_expression_kind_off_the_allow_list_is_refused(con, monkeypatch):
     with pytest.raises(sandbox.Refused, match="does not run queries with case expressions"):
         sandbox.check(con, "SELECT CASE WHEN true THEN 1 END")
     assert sandbox.check(con, "SELECT 1 + 1")
+
+
+def test_the_mean_corruption_accuracy_example_is_the_overviews(synthetic_store):
+    """An example that names an Overview figure computes that figure, from the raw rows."""
+    con = open_store(synthetic_store)
+    name = next(k for k in sandbox.EXAMPLE_QUERIES if k.startswith("Mean corruption accuracy"))
+    got = sandbox.execute(con, sandbox.EXAMPLE_QUERIES[name]).frame
+    overview = queries.model_overview(con)
+    assert got["model"].to_list() == overview["model"].to_list()
+    assert got["mean_corruption_accuracy"].to_list() == pytest.approx(
+        overview["mean_corruption_accuracy"].to_list())
+    con.close()
