@@ -34,14 +34,18 @@ def panel_width(columns: int, legend: bool = False) -> int:
     return room // columns
 
 
-# One hue per pruning method, dense in near-black; models of one method at several sparsities
-# get lighter shades of it as sparsity grows. Fixed for a model, whatever a chart shows.
+# Dense is black; every pruning method has a hue of its own, picked from Okabe and Ito's and Paul
+# Tol's colour-blind-safe palettes so that any two are at least 13 CIEDE2000 units apart for normal
+# vision and with protan, deutan or tritan deficiency simulated (tests/app/test_palette.py). Models
+# of one method at several sparsities get lighter shades of its hue as sparsity grows. Fixed for a
+# model, whatever a chart or page shows.
 METHOD_HUES = {
-    "dense": (40, 40, 40), "magnitude": (31, 119, 180), "gmp": (23, 190, 207),
-    "ltr": (44, 160, 44), "random": (127, 127, 127), "snip": (255, 127, 14),
-    "edgepopup": (214, 39, 40), "biprop": (148, 103, 189),
+    "dense": (0, 0, 0), "magnitude": (51, 187, 238), "gmp": (51, 34, 136),
+    "ltr": (0, 153, 136), "random": (230, 159, 0), "snip": (17, 119, 51),
+    "edgepopup": (238, 51, 119), "biprop": (170, 68, 153),
 }
-OTHER_HUES = [(140, 86, 75), (227, 119, 194), (188, 189, 34), (174, 199, 232), (152, 223, 138)]
+# For methods registered later, in this order: the farthest from the hues above first.
+OTHER_HUES = [(136, 34, 85), (0, 119, 187), (204, 121, 167), (204, 51, 17)]
 
 
 def _shade(rgb: tuple[int, int, int], level: float) -> str:
@@ -97,7 +101,13 @@ def model_color(colours: Mapping[str, str], field: str = "model", title: str = "
         colours = {m: c for m, c in colours.items() if m in set(shown)}
     return alt.Color(f"{field}:N", title=title, sort=list(colours),
                      scale=alt.Scale(domain=list(colours), range=list(colours.values())),
-                     legend=alt.Legend(labelLimit=0, symbolLimit=0) if legend else None)
+                     legend=legend_for(colours) if legend else None)
+
+
+def legend_for(colours: Mapping[str, str]) -> alt.Legend:
+    """A legend whose symbols are opaque whatever the marks' opacity (a faded band or line would
+    otherwise fade its symbol too), with every label whole."""
+    return alt.Legend(labelLimit=0, symbolLimit=0, symbolOpacity=1, symbolStrokeWidth=3)
 
 
 def spread(values: Sequence[float], gap: float) -> list[float]:

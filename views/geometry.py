@@ -150,7 +150,7 @@ if tabs[2].open:
                 st.markdown(f"**{metric}, clean and under {condition}**")
                 two = alt.Color("grp:N", title="condition", sort=["clean", condition],
                                 scale=alt.Scale(domain=["clean", condition],
-                                                range=["#7f7f7f", "#d6604d"]))
+                                                range=["#bbbbbb", "#555555"]))
                 st.altair_chart(histogram(both, title=metric, colours=colours, dash=None,
                                           color=two, facet=order))
             st.markdown(f"**Paired shifts: {metric} under {condition} minus clean, sample by sample**")

@@ -47,8 +47,7 @@ if tabs[0].open:
         name = measure_picker("measure")
         curves = query(queries.sparsity_curves, name)
         label = queries.metric_label(name)
-        colour = alt.Color("recipe:N", title="recipe", sort=list(colours),
-                           scale=alt.Scale(domain=list(colours), range=list(colours.values())))
+        colour = model_color(colours, field="recipe", title="recipe")
         x = alt.X("target_sparsity:Q", title="target sparsity", axis=alt.Axis(format=".0%"),
                   scale=alt.Scale(domain=[0, 1], nice=False))
         # Each method's curve starts from the dense models it was pruned from (or compared
@@ -97,9 +96,7 @@ if tabs[1].open:
             order = dots.sort("target_sparsity", "recipe")["group"].unique(maintain_order=True)
             enc = dict(x=alt.X("group:N", sort=order.to_list(), title=None,
                                axis=alt.Axis(labelAngle=-40)),
-                       color=alt.Color("recipe:N", sort=list(colours), legend=None,
-                                       scale=alt.Scale(domain=list(colours),
-                                                       range=list(colours.values()))))
+                       color=model_color(colours, field="recipe", legend=False))
             y = alt.Y("value:Q", title=queries.metric_label(name), scale=alt.Scale(zero=False),
                       axis=alt.Axis(format=axis_format(name)))
             strip = alt.Chart(dots).mark_circle(size=70, opacity=0.85).encode(
