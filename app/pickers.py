@@ -58,14 +58,13 @@ def pick_models(label: str, key: str, default: Sequence[str] = ()) -> list[str]:
     levels = sorted(s for s in g.filter(pl.col("method") != "dense")["target_sparsity"].unique()
                     if s is not None)
     seeds = sorted(s for s in g["seed"].unique().to_list() if s is not None)
-    default_level = 0.9 if 0.9 in levels else (levels[-1] if levels else None)
     cols = st.columns([3, 2, 2])
     with cols[0]:
         chosen_recipes = state.multiselect(f"{label}: recipes", recipes, key=f"{key}_recipe",
                                            default=recipes)
     with cols[1]:
         chosen_levels = state.multiselect("sparsity", levels, key=f"{key}_sparsity",
-                                          default=[default_level] if levels else [],
+                                          default=[default_level(levels)] if levels else [],
                                           format_func=_percent)
     with cols[2]:
         chosen_seeds = state.multiselect("seeds", seeds, key=f"{key}_seed",
@@ -77,3 +76,22 @@ def pick_models(label: str, key: str, default: Sequence[str] = ()) -> list[str]:
     st.caption(f"{len(names)} of {len(g)} models" + (f": {', '.join(names)}" if len(names) <= 10
                                                      else ""))
     return names
+
+
+def default_level(levels: Sequence[float]) -> float | None:
+    """The sparsity a page opens on: 90 % when the store has it (the README's), else the highest."""
+    return 0.9 if 0.9 in levels else (max(levels) if levels else None)
+
+
+def default_models(limit: int = 4) -> list[str]:
+    """What a page that compares a few models opens on: per recipe (dense first), its model at
+    `default_level` and its first seed; at most `limit`."""
+    g = groups()
+    levels = g.filter(pl.col("method") != "dense")["target_sparsity"].drop_nulls().unique()
+    level = default_level(levels.to_list())
+    picked = (g.filter((pl.col("method") == "dense") | (pl.col("target_sparsity") == level))
+              .sort(pl.col("seed").fill_null(-1), maintain_order=True)
+              .unique("recipe", keep="first", maintain_order=True))
+    order = g["recipe"].unique(maintain_order=True).to_list()
+    return picked.sort(pl.col("recipe").replace_strict(order, list(range(len(order)))))[
+        "model"].to_list()[:limit]

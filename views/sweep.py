@@ -8,6 +8,7 @@ import streamlit as st
 
 from app import state
 from app.charts import empty, model_color, recipe_colours
+from app.pickers import default_models
 from app.shared import catalog, in_percent, percent, query, require_store
 from store import queries
 from store.derived import CALIBRATION_BINS
@@ -19,11 +20,27 @@ store = catalog()
 members = query(queries.sweep_models)
 colours = recipe_colours(members)
 seeded = members.group_by("recipe", "target_sparsity").len().filter(pl.col("len") >= 2)
-st.caption(f"{members['recipe'].n_unique()} recipes · "
-           f"{members.filter(pl.col('method') != 'dense')['target_sparsity'].n_unique()} "
-           f"sparsities · {members['seed'].drop_nulls().n_unique()} seeds · {len(members)} models. "
+# A recipe with two sparsities or more draws a curve; a single point implies no trend.
+swept = (members.filter(pl.col("method") != "dense").group_by("recipe")
+         .agg(pl.col("target_sparsity").n_unique().alias("k")).filter(pl.col("k") >= 2)
+         ["recipe"].to_list())
+levels = members.filter(pl.col("method") != "dense")["target_sparsity"].n_unique()
+seeds = members["seed"].drop_nulls().n_unique()
+
+
+def counted(n: int, what: str) -> str:
+    return f"{n} {what}" + ("" if n == 1 else "s")
+
+
+st.caption(f"{counted(members['recipe'].n_unique(), 'recipe')} · {counted(levels, 'sparsity')} · "
+           f"{counted(seeds, 'seed') if seeds else 'no seeds'} · {counted(len(members), 'model')}. "
            "A recipe is one `[[models]]` entry of the config; its `seeds = [...]` and list of "
            "sparsities expand it into models.")
+if not swept and seeded.is_empty():
+    st.info("This store is not a sweep: no recipe has two sparsities or two seeds, so each model "
+            "is a point of its own and nothing below is a trend. Build a sweep "
+            "(`configs/demo-sweep.toml`: `seeds = [1, 2, 3]` and `sparsity = [0.5, 0.9]` in a "
+            "`[[models]]` entry) to see what the sparsity and the seed do.")
 
 
 def measure_picker(key: str, default: str = "mean_corruption_accuracy") -> str:
@@ -58,17 +75,25 @@ if tabs[0].open:
             curves = pl.concat([curves, *[dense.with_columns(pl.lit(r).alias("recipe"))
                                           for r in pruned["recipe"].unique(maintain_order=True)]])
         base = alt.Chart(curves).encode(x=x, color=colour)
-        band = base.mark_area(opacity=0.18).encode(y="low:Q", y2="high:Q")
-        line = base.mark_line(point=True).encode(
-            y=alt.Y("mean:Q", title=label, scale=alt.Scale(zero=False),
-                    axis=alt.Axis(format=axis_format(name))),
-            tooltip=["recipe", alt.Tooltip("target_sparsity:Q", format=".0%", title="sparsity"),
-                     alt.Tooltip("mean:Q", format=".4g"), alt.Tooltip("low:Q", format=".4g"),
-                     alt.Tooltip("high:Q", format=".4g"), "seeds"])
+        y = alt.Y("mean:Q", title=label, scale=alt.Scale(zero=False),
+                  axis=alt.Axis(format=axis_format(name)))
+        tooltip = ["recipe", alt.Tooltip("target_sparsity:Q", format=".0%", title="sparsity"),
+                   alt.Tooltip("mean:Q", format=".4g"), alt.Tooltip("low:Q", format=".4g"),
+                   alt.Tooltip("high:Q", format=".4g"), "seeds"]
+        on_curve = pl.col("recipe").is_in(swept)
+        band = base.transform_filter(alt.FieldOneOfPredicate(field="recipe", oneOf=swept)).mark_area(
+            opacity=0.18).encode(y="low:Q", y2="high:Q")
+        line = alt.Chart(curves.filter(on_curve)).mark_line(point=True).encode(
+            x=x, y=y, color=colour, tooltip=tooltip)
+        dots = alt.Chart(curves.filter(~on_curve)).mark_point(filled=True, size=90).encode(
+            x=x, y=y, color=colour, tooltip=tooltip)
         whiskers = base.mark_rule().encode(y="low:Q", y2="high:Q")
-        st.altair_chart(alt.layer(band, whiskers, line).properties(height=380))
-        st.caption("Each recipe's mean over its seeds; the band and the whiskers run from its "
-                   "lowest to its highest seed. Dense models sit at 0 %. "
+        st.altair_chart(alt.layer(band, whiskers, line, dots).properties(height=380))
+        st.caption(("Each recipe's mean over its seeds; the band and the whiskers run from its "
+                    "lowest to its highest seed. " if not seeded.is_empty() else
+                    "One model per point (no seeds here). ")
+                   + ("Dense models sit at 0 %; a recipe with two sparsities or more is a line "
+                      "from there, one with a single sparsity a point alone. ")
                    + ("Mean corruption accuracy and the corruption means average over the "
                       "benchmark corruptions and severities." if "corrupt" in name else ""))
         shown = pl.concat([dense, pruned]).with_columns(
@@ -137,11 +162,11 @@ if tabs[2].open:
         top = st.columns([3, 2])
         with top[0]:
             chosen = state.multiselect("Models", members["model"].to_list(), key="models",
-                                       default=members.group_by("recipe", maintain_order=True)
-                                       .first()["model"].to_list()[:4])
+                                       default=default_models())
         with top[1]:
             condition = state.selectbox("Condition", list(store.condition_id), key="calib_condition",
-                                        default=store.conditions["condition"][-1])
+                                        default=query(queries.harsh_condition)
+                                        or store.conditions["condition"][-1])
         if not chosen:
             empty("Choose at least one model.")
         else:
@@ -178,8 +203,16 @@ if tabs[2].open:
                        "corruptions at each severity.")
             table = query(queries.ece).filter(pl.col("model").is_in(chosen)
                                                       & (pl.col("condition") == condition))
-            st.dataframe(in_percent(table.select("model", "ece", "accuracy", "mean_confidence"),
-                                    "ece", "accuracy", "mean_confidence"), hide_index=True,
+            table = table.with_columns((pl.col("mean_confidence") - pl.col("accuracy"))
+                                       .alias("gap"))
+            st.dataframe(in_percent(table.select("model", "ece", "gap", "accuracy",
+                                                 "mean_confidence"),
+                                    "ece", "gap", "accuracy", "mean_confidence"), hide_index=True,
                          column_config={"model": "Model", "ece": percent("ECE"),
+                                        "gap": st.column_config.NumberColumn(
+                                            "Confidence − accuracy", format="%+.1f pts",
+                                            help="Positive: over-confident (it believes more "
+                                                 "than it gets right); negative: under-confident. "
+                                                 "ECE is its size bin by bin."),
                                         "accuracy": percent("Accuracy"),
                                         "mean_confidence": percent("Mean confidence")})

@@ -10,6 +10,7 @@ import polars as pl
 from store.catalogue import PLOTTABLE
 from store.queries.common import Con, frame, ids
 from store.queries.overview import model_overview
+from store.queries.pruning import NEAR_CHANCE
 
 # What a sweep view can put on its y axis: name -> (label, higher is better).
 MEASURES: dict[str, tuple[str, bool]] = {
@@ -283,3 +284,21 @@ def reliability(con: Con, model_ids: list[int], condition: int) -> pl.DataFrame:
 def metric_label(name: str) -> str:
     """The label of a measure, for axes."""
     return MEASURES[measure(name)][0]
+
+
+def harsh_condition(con: Con) -> str | None:
+    """The benchmark condition a calibration view opens on: the one with the lowest mean accuracy
+    over the models among those where every model is still above NEAR_CHANCE x chance (a model
+    at chance has no calibration worth reading); the lowest overall when there is none."""
+    rows = con.execute("""
+        WITH per AS (
+            SELECT c.name, avg(a.accuracy) AS mean_accuracy, min(a.accuracy) AS worst
+            FROM accuracy a JOIN conditions c USING (condition_id)
+            WHERE c.benchmark
+            GROUP BY c.condition_id, c.name
+        )
+        SELECT name FROM per
+        ORDER BY worst >= $factor / (SELECT count(*) FROM classes) DESC, mean_accuracy, name
+        LIMIT 1
+    """, {"factor": NEAR_CHANCE}).fetchall()
+    return rows[0][0] if rows else None

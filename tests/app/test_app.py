@@ -607,6 +607,29 @@ def test_the_sweep_page_says_what_a_store_without_seeds_lacks(synthetic_store, m
     assert any("No recipe has two seeds" in i.value for i in at.info)
 
 
+def test_a_store_that_is_no_sweep_is_said_to_be_one_and_draws_no_trend(synthetic_store,
+                                                                       monkeypatch):
+    at = page_on(synthetic_store, monkeypatch, "sweep.py", view="Against sparsity")
+    assert any("This store is not a sweep" in i.value for i in at.info)
+    assert any("1 sparsity · no seeds" in c.value for c in at.caption)
+    spec = json.loads(at.get("vega_lite_chart")[0].proto.spec)
+    datasets = {d.name: pl.from_arrow(pa.ipc.open_stream(d.data.data).read_all())
+                for d in at.get("vega_lite_chart")[0].proto.datasets}
+    marks = {layer["mark"]["type"]: datasets[layer["data"]["name"]].height
+             for layer in spec["layer"] if "name" in layer.get("data", {})}
+    assert marks["line"] == 0 and marks["point"] > 0  # points alone, no line from 0 %
+
+
+def test_calibration_opens_on_a_harsh_condition_and_says_which_way_it_errs(population_store,
+                                                                          monkeypatch):
+    at = page_on(population_store, monkeypatch, "sweep.py", view="Calibration")
+    assert at.selectbox(key="calib_condition").value == "gaussian_noise-5"  # the only corrupted
+    assert at.multiselect(key="models").value == ["dense-s1", "gmp-90-s1"]  # 90 %, first seed
+    table = at.dataframe[-1].value
+    assert table["gap"].tolist() == pytest.approx(
+        (table["mean_confidence"] - table["accuracy"]).tolist())
+
+
 def test_samples_lists_the_exemplars_with_the_populations_modes(population_store, monkeypatch):
     at = page_on(population_store, monkeypatch, "samples.py", category="pruning-identified",
                  model="gmp-90-s2", condition="gaussian_noise-5")

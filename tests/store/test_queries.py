@@ -377,3 +377,10 @@ def test_histogram_tails_are_apart_and_every_value_is_counted_once(values, bins)
             assert row["x0"] <= row["x1"]
             assert (row["x0"], row["x1"]) == pytest.approx(
                 (values[keep].min(), lo) if side == "below" else (hi, values[keep].max()), rel=1e-6)
+
+
+def test_the_harsh_condition_is_the_hardest_where_no_model_is_at_chance(con):
+    # Accuracy dense / pruned: noise-1 .75/.5, noise-2 .5/.25, blur-1 1/.75, blur-2 .75/.5; near
+    # chance is below .5 (1.5 x 1/3). noise-2 is the hardest but the pruned model is at chance
+    # there; noise-1 and blur-2 tie next (mean .625), and the name decides.
+    assert queries.harsh_condition(con) == "blur-2"
