@@ -24,20 +24,48 @@ pruned = models.filter(pl.col("reference_model_id").is_not_null())["model"].to_l
 GRID = 48
 
 
-def sample_grid(rows: pl.DataFrame) -> str:
-    """The listed samples as one wrapping grid of cards: the clean image, the corrupted one where
-    the store kept it, and the label, prediction and the reference's prediction."""
+# Thumbnails at 3x their pixels (32 -> 72 px on CIFAR), pixelated; a hover zooms one to 4x so a
+# pattern can be read without opening the sample.
+GRID_STYLE = """<style>
+.rle-grid {display:flex; flex-wrap:wrap; gap:10px 14px}
+.rle-card {width:156px}
+.rle-card img, .rle-card .rle-missing {width:72px; height:72px; margin-right:3px;
+  image-rendering:pixelated; transition:transform .15s; position:relative}
+.rle-card img:hover {transform:scale(2.5); z-index:10; box-shadow:0 0 6px #0006}
+.rle-missing {display:inline-flex; align-items:center; justify-content:center; vertical-align:top;
+  background:repeating-linear-gradient(45deg,#eee,#eee 6px,#ddd 6px,#ddd 12px);
+  color:#666; font-size:0.7em; text-align:center}
+.rle-text {font-size:0.8em; opacity:0.8}
+</style>"""
+
+
+def sample_grid(rows: pl.DataFrame, corrupted: bool, others: dict[int, str] | None = None) -> str:
+    """The listed samples as one wrapping grid of cards: the clean image, the corrupted one (a
+    hatched placeholder where the store did not keep it), the label, the prediction and the
+    reference's; `others` adds each compared model's prediction (the models that disagree)."""
     cards = []
     for row in rows.iter_rows(named=True):
-        images = [row["image"], *([row["corrupted"]] if row["corrupted"] else [])]
-        pictures = "".join(f'<img src="{url}" width="52" style="image-rendering:pixelated;'
-                           f'margin-right:2px">' for url in images)
+        pictures = f'<img src="{row["image"]}" title="clean">'
+        if row["corrupted"]:
+            pictures += f'<img src="{row["corrupted"]}" title="under {html.escape(condition)}">'
+        elif corrupted:
+            pictures += '<span class="rle-missing" title="not kept by the build">no image</span>'
         mark = "✓" if row["correct"] else "✗"
         ref = f" · ref {html.escape(str(row['reference_pred']))}" if row["reference_pred"] else ""
-        cards.append(f'<div style="width:118px"><div>{pictures}</div><div style="font-size:0.8em;'
-                     f'opacity:0.75">#{row["sample_id"]} <b>{html.escape(str(row["label"]))}</b> → '
-                     f'{html.escape(str(row["pred"]))} {mark}{ref}</div></div>')
-    return f'<div style="display:flex;flex-wrap:wrap;gap:10px 14px">{"".join(cards)}</div>'
+        extra = (f"<br>{html.escape(others[row['sample_id']])}"
+                 if others and row["sample_id"] in others else "")
+        cards.append(f'<div class="rle-card"><div>{pictures}</div><div class="rle-text">'
+                     f'#{row["sample_id"]} <b>{html.escape(str(row["label"]))}</b> → '
+                     f'{html.escape(str(row["pred"]))} {mark}{ref}{extra}</div></div>')
+    return f'{GRID_STYLE}<div class="rle-grid">{"".join(cards)}</div>'
+
+
+def confusion(found: pl.DataFrame) -> pl.DataFrame:
+    """How the listed samples are labelled and predicted: a row per true class, a column per
+    predicted class, counts (the most frequent pairs stand out before any card is read)."""
+    counts = found.group_by("label", "pred").len()
+    return (counts.pivot(on="pred", index="label", values="len", sort_columns=True)
+            .fill_null(0).sort("label"))
 
 
 def detail(sample: int, shown: list[str]) -> None:
@@ -165,8 +193,16 @@ else:
         download_buttons(export, f"{category}-{focus}-{condition}", "samples")
         st.caption("The download holds every matching sample with all its metrics under the "
                    "condition, one row per (sample, model).")
+        with st.expander("True class → prediction of the listed samples", expanded=True):
+            st.dataframe(confusion(found), hide_index=True)
+        shown_rows = found.head(GRID)
+        others = None
+        if category == "models-disagree":  # which models say what, on every card
+            cards = query(queries.sample_cards, shown_rows["sample_id"].to_list(),
+                          [model_id[m] for m in over], condition_id[condition])
+            others = dict(cards.select("sample_id", "predictions").iter_rows())
         # One HTML block, not 48 column containers: the browser lays out one element.
-        st.markdown(sample_grid(found.head(GRID)), unsafe_allow_html=True)
+        st.markdown(sample_grid(shown_rows, severity > 0, others), unsafe_allow_html=True)
         if len(found) > GRID:
             st.caption(f"The first {GRID} of {len(found):,} are shown; the download has them all.")
         picked = state.selectbox("Inspect sample", found["sample_id"].to_list(), key="sample")

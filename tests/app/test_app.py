@@ -321,6 +321,22 @@ def test_samples_page_goes_through_every_category_and_the_detail(synthetic_store
     assert len(at.get("download_button")) == 2  # CSV and Parquet of the filtered set
 
 
+def test_the_samples_grid_summarises_confusions_and_names_the_disagreeing_models(synthetic_store,
+                                                                                monkeypatch):
+    at = page_on(synthetic_store, monkeypatch, "samples.py", condition="contrast-5",
+                 category="models-disagree")
+    listed = samples_listed(at)
+    (summary,) = [e for e in at.expander if e.label.startswith("True class → prediction")]
+    table = summary.dataframe[0].value
+    assert table.drop(columns="label").to_numpy().sum() == listed  # every listed sample, once
+    grid = next(m.value for m in at.markdown if 'class="rle-grid"' in m.value)
+    cards = grid.count('class="rle-card"')
+    assert cards == min(listed, 48)
+    # Each card names every compared model's prediction, and a corrupted image or a placeholder.
+    assert grid.count("dense: ") == cards and grid.count("magnitude-80: ") == cards
+    assert grid.count('title="under contrast-5"') + grid.count('class="rle-missing"') == cards
+
+
 def test_samples_page_explains_what_a_category_needs(synthetic_store, monkeypatch):
     at = page_on(synthetic_store, monkeypatch, "samples.py", category="pruning-fragile", model="dense")
     assert any("no dense reference" in i.value for i in at.info)
