@@ -72,7 +72,9 @@ def detail(sample: int, shown: list[str]) -> None:
     """One sample across the `shown` models and every condition and severity."""
     st.subheader(f"Sample {sample}")
     images = query(queries.sample_images, sample)
-    st.image(images["image"].to_list(), caption=images["condition"].to_list(), width=64)
+    # A break after each underscore, so a narrow caption wraps between words ("shot_ noise-1").
+    st.image(images["image"].to_list(), width=72,
+             caption=[c.replace("_", "_\u200b") for c in images["condition"].to_list()])
     if len(images) == 1:
         st.caption("This sample's corrupted images are not in the store: a build keeps them for "
                    "the inspection subset (`[conditions] thumbnails`) under every condition, and "
@@ -93,9 +95,19 @@ def detail(sample: int, shown: list[str]) -> None:
         if path.is_empty():
             empty("This sample has no defined angle (a zero feature) under these conditions.")
         else:
-            base = alt.Chart(path).encode(
-                x=alt.X("x:Q", title="length · cos(angle_true)"),
-                y=alt.Y("y:Q", title="length · sin(angle_true)"),
+            # Relative to each model's own clean length, every panel shares one scale, with as
+            # many pixels per unit across as up: models whose features differ several-fold in
+            # length compare at a glance, and the angle reads true.
+            clean = path.filter((pl.col("severity") == 0) & (pl.col("length") > 0)).select(
+                "model", pl.col("length").alias("clean_length"))
+            rel = path.join(clean, on="model", how="left").with_columns(
+                (pl.col(c) / pl.col("clean_length")).alias(f"{c}_rel") for c in ("x", "y"))
+            reach = float(max(rel["x_rel"].abs().max() or 1, rel["y_rel"].abs().max() or 1)) * 1.1
+            side = min(panel_width(3), 220)
+            scale = alt.Scale(domain=[-reach, reach], nice=False)
+            base = alt.Chart(rel).encode(
+                x=alt.X("x_rel:Q", title="length · cos(angle_true) / clean length", scale=scale),
+                y=alt.Y("y_rel:Q", title="length · sin(angle_true) / clean length", scale=scale),
                 color=model_color(store.colours, legend=False),
             )
             lines = base.mark_line().encode(order="severity:O")
@@ -106,14 +118,13 @@ def detail(sample: int, shown: list[str]) -> None:
                          alt.Tooltip("angle_true:Q", format=".1f")],
             )
             labels = base.mark_text(dx=7, dy=-7, fontSize=10).encode(text="severity:O")
-            # A panel per model, each on its own scale: feature lengths differ several-fold
-            # between models, and one shared scale would flatten the short ones.
-            chart = alt.layer(lines, dots, labels).properties(width=panel_width(3), height=170).facet(
-                facet=alt.Facet("model:N", sort=list(model_id), title=None), columns=3,
-            ).resolve_scale(x="independent", y="independent")
+            chart = alt.layer(lines, dots, labels).properties(width=side, height=side).facet(
+                facet=alt.Facet("model:N", sort=list(model_id), title=None), columns=3)
             st.altair_chart(chart)
-            st.caption("The angle-length plane (as on the Geometry page), one panel per model on "
-                       "its own scale: from clean (0) to the strongest severity; a cross is a "
+            st.caption("The angle-length plane (as on the Geometry page), one panel per model, "
+                       "each point's coordinates divided by the model's clean feature length so "
+                       "that every panel shares one scale (1 = as long as on clean) and a circle "
+                       "stays a circle: from clean (0) to the strongest severity; a cross is a "
                        "wrong prediction.")
     every = state.toggle("Every condition in the table", key="every", default=False,
                          help="Off: clean and the corruption of the path above, at each severity")
