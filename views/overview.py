@@ -94,7 +94,7 @@ st.dataframe(
         "relative_mce": RELATIVE_MCE,
     },
 )
-relative_mce_three_ways(three_ways, averaged)
+relative_mce_three_ways(three_ways, query(queries.relative_ce), averaged)
 
 grid = query(queries.accuracy_grid)
 if grid.is_empty():

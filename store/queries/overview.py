@@ -7,11 +7,13 @@ import polars as pl
 
 from store.queries.common import Con, frame
 
-# A reference's degradation under a corruption (its error summed over severities minus its clean
-# error at each) closer to 0 than this many standard errors cannot be told from 0: a ratio over it
-# takes any size and sign. Two standard errors: about 95 % of such a reference's draws of the test
-# set would put it below.
-UNSTABLE_SE = 2.0
+# Relative mCE divides, per corruption, by the reference's degradation: the mean over samples of
+# d = sum over severities of (wrong - wrong on clean). Sampling noise in that mean moves the ratio
+# by about its relative standard error, se / mean (the delta method). A corruption is unstable
+# where that exceeds 1/4, i.e. the mean is under 4 standard errors: then the test set alone could
+# move the ratio by half or more (at about 95 %). (Two standard errors, Fieller's condition for a
+# bounded interval, still lets a ratio reach 10x on the demo.)
+UNSTABLE_SE = 4.0
 
 
 # The CTEs `degradation`: per reference model (every model some model is read against, a dense
@@ -58,7 +60,8 @@ _CORRUPTION_ERRORS = """
         GROUP BY ALL
     ),
     pairs AS (
-        SELECT m.model_id, x.corruption, x.err_sum / nullif(r.err_sum, 0) AS ce_ratio,
+        SELECT m.model_id, r.model_id AS reference_id, x.corruption,
+               x.err_sum / nullif(r.err_sum, 0) AS ce_ratio,
                x.rel_sum AS rel_num, r.rel_sum AS rel_den, coalesce(s.unstable, false) AS unstable
         FROM models m
         JOIN per_corruption x ON x.model_id = m.model_id
@@ -88,6 +91,25 @@ def reference_degradation(con: Con) -> pl.DataFrame:
     return frame(con, f"WITH {_DEGRADATION} SELECT * FROM stability ORDER BY ALL", k=UNSTABLE_SE)
 
 
+def relative_ce(con: Con) -> pl.DataFrame:
+    """What mCE and relative mCE average, per model and benchmark corruption (x100): `ce`, the
+    corruption error relative to the reference's, and `relative_ce`, the degradation relative to
+    the reference's; with the reference's degradation, its standard error and whether it is
+    unstable (UNSTABLE_SE)."""
+    return frame(con, f"""
+        WITH {_DEGRADATION}, {_CORRUPTION_ERRORS}
+        SELECT m.name AS model, p.model_id, r.name AS reference, p.corruption,
+               100 * p.ce_ratio AS ce,
+               100 * p.rel_num / nullif(p.rel_den, 0) AS relative_ce,
+               s.degradation AS reference_degradation, s.se AS reference_se, p.unstable
+        FROM pairs p
+        JOIN models m USING (model_id)
+        JOIN models r ON r.model_id = p.reference_id
+        LEFT JOIN stability s ON s.reference_id = p.reference_id AND s.corruption = p.corruption
+        ORDER BY p.model_id, p.corruption
+    """, k=UNSTABLE_SE)
+
+
 def model_overview(con: Con) -> pl.DataFrame:
     """One row per model: method, measured sparsity, clean and mean corruption accuracy, mCE and
     relative mCE (docs/store.md#named-measures has each one's source).
@@ -95,11 +117,13 @@ def model_overview(con: Con) -> pl.DataFrame:
     Mean corruption accuracy averages over the benchmark corruptions and severities present. Per
     benchmark corruption c, with E the error summed over severities and E_clean the clean error
     at each: mCE (Hendrycks & Dietterich 2019) averages E_c / E_c(reference) over corruptions,
-    x100; relative mCE, as published, averages (E_c - E_clean) / (E_c - E_clean)(reference), x100.
+    x100; relative mCE, as published, averages sum_s (E_s,c - E_clean) / the reference's, x100 (the
+    clean error comes off at every severity).
     Where the reference barely degrades under a corruption that ratio takes any size and sign, so
-    `unstable_corruptions` lists the corruptions whose denominator is within UNSTABLE_SE standard
-    errors of 0 (`reference_degradation`), `stable_relative_mce` averages over the others, and
-    `pooled_relative_mce` is the ratio of the sums over corruptions (ours, not published). A
+    `unstable_corruptions` lists the corruptions whose denominator is under UNSTABLE_SE of its own
+    standard errors (`reference_degradation`), `stable_relative_mce` averages over the others, and
+    `pooled_relative_mce` is the ratio of the sums over all corruptions (ours, not published:
+    weighted by the reference's degradation, so the corruptions that hurt it most dominate). A
     model without a reference is its own, so a dense model scores 100 on all of them.
     """
     return frame(con, f"""

@@ -84,8 +84,12 @@ def test_overview_says_where_relative_mce_is_unstable_and_shows_it_three_ways(tm
     assert panel.label.endswith("unstable under b_blur, c_fog")
     three = {r["model"]: r for r in panel.dataframe[0].value.to_dict("records")}
     assert three["pruned"]["relative_mce"] == pytest.approx(250.0)  # (1 + 6 + 0.5) / 3
+    assert three["pruned"]["pooled_relative_mce"] == pytest.approx(125.0)  # 20 / 16
     assert three["pruned"]["stable_relative_mce"] == pytest.approx(100.0)
-    assert three["pruned"]["unstable_corruptions"] == "b_blur, c_fog"
+    per = panel.dataframe[1].value.set_index("corruption")  # what the three average
+    assert per.loc["b_blur", "pruned"] == pytest.approx(600.0)
+    assert per["unstable"].to_dict() == {"a_noise": False, "b_blur": True, "c_fog": True}
+    assert per.loc["a_noise", "reference degradation"] == pytest.approx(130.0)  # points
     main = at.dataframe[0].value
     assert "pooled_relative_mce" not in main.columns  # the main table keeps the published one
 
