@@ -127,10 +127,11 @@ def heatmap(data: pl.DataFrame, x: str, y: str, value: str, *, x_sort: Sequence[
             y_sort: Sequence[str], domain: tuple[float, float] | None = None, fmt: str = ".1%",
             scheme: str = "viridis", diverging: bool = False,
             tooltip: Sequence[Any] = (), title: str | None = None,
-            note: str | None = None) -> alt.Chart:
+            note: str | None = None, fade: str | None = None) -> alt.Chart:
     """A rect heatmap with the value written in every cell when there is room, in `fmt` in the
     cells, the tooltip and the legend alike (one unit per chart). `note` names a text column:
-    where it is not null the cell is faded and says it instead of the value (a model at chance)."""
+    where it is not null the cell's value gets a " *" and the tooltip the note (a model near
+    chance); `fade` a boolean column: where true the cell is faded (its value says little)."""
     # Clamped: a value past the domain (the diagonal's r = 1 on a narrower correlation scale)
     # takes the end colour.
     scale = (alt.Scale(scheme=scheme, domain=list(domain), clamp=True) if domain
@@ -145,8 +146,8 @@ def heatmap(data: pl.DataFrame, x: str, y: str, value: str, *, x_sort: Sequence[
                         legend=alt.Legend(format=fmt)),
         tooltip=[x, y, alt.Tooltip(f"{value}:Q", format=fmt), *tooltip,
                  *([alt.Tooltip(f"{note}:N", title="note")] if note else [])],
-        **({"opacity": alt.condition(f"datum.{note} != null", alt.value(0.3), alt.value(1.0))}
-           if note else {}),
+        **({"opacity": alt.condition(f"datum.{fade}", alt.value(0.3), alt.value(1.0))}
+           if fade else {}),
     )
     if len(x_sort) * len(y_sort) > 400:
         return rects.properties(height=alt.Step(heatmap_step(len(x_sort) * len(y_sort))))
@@ -158,10 +159,11 @@ def heatmap(data: pl.DataFrame, x: str, y: str, value: str, *, x_sort: Sequence[
     else:  # sequential schemes without a fixed domain: light at the low end
         top = data[value].max() if not data.is_empty() else 1
         light = f"datum.{value} < {0.5 * (top or 1)}"
-    if note:  # the note where there is one, else the value
+    if note:  # the value, starred where there is a note
         base = base.transform_calculate(
-            _label=f"datum.{note} != null ? datum.{note} : format(datum.{value}, '{fmt}')")
-        light = f"datum.{note} != null || ({light})"
+            _label=f"format(datum.{value}, '{fmt}') + (datum.{note} != null ? ' *' : '')")
+    if fade:
+        light = f"datum.{fade} || ({light})"
     text = base.mark_text(fontSize=10).encode(
         text=alt.Text("_label:N") if note else alt.Text(f"{value}:Q", format=fmt),
         color=alt.condition(light, alt.value("black"), alt.value("white")),

@@ -56,9 +56,10 @@ VALUES = ["accuracy", "reference_accuracy", "change", "drop", "reference_drop"]
 if averaged:  # a group is near chance where any of its seeds is
     notes = (changes.join(groups().select("model", "group"), on="model", how="left")
              .group_by(pl.col("group").fill_null(pl.col("model")).alias("model"), "corruption")
-             .agg(pl.col("chance").drop_nulls().first()))
-    changes = (queries.average_seeds(changes.drop("reference", "model_id", "chance"), groups(),
-                                     VALUES).join(notes, on=["model", "corruption"], how="left"))
+             .agg(pl.col("chance").drop_nulls().first(), pl.col("chance_everywhere").any()))
+    changes = (queries.average_seeds(changes.drop("reference", "model_id", "chance",
+                                                  "chance_everywhere"), groups(), VALUES)
+               .join(notes, on=["model", "corruption"], how="left"))
 if changes.is_empty():
     empty("Every pruned model here is near chance: include them to see them ranked.")
     st.stop()
@@ -68,7 +69,8 @@ picked = (changes.filter(pl.col("benchmark")) if choice == "all"
           else changes.filter(pl.col("corruption") == choice))
 ranked = (picked.group_by("model", *(["reference"] if "reference" in picked.columns else []),
                           maintain_order=True)
-          .agg(pl.col("accuracy", "reference_accuracy", "change", "drop", "reference_drop").mean())
+          .agg(pl.col("accuracy", "reference_accuracy", "change", "drop", "reference_drop").mean(),
+               pl.col("chance").drop_nulls().first())
           .sort("accuracy", descending=True)
           .with_row_index("rank", offset=1))
 st.caption("Pruned models ranked by accuracy under the corruption; the change is against the "
@@ -88,15 +90,20 @@ st.dataframe(
         "change": st.column_config.NumberColumn("Change vs dense", format="%+.1f pts"),
         "drop": st.column_config.NumberColumn("Drop from clean", format="%.1f pts"),
         "reference_drop": st.column_config.NumberColumn("Dense drop", format="%.1f pts"),
+        "chance": st.column_config.TextColumn(
+            "Near chance", help="Where the pruned model or its reference is below "
+                                f"{queries.NEAR_CHANCE:g} × chance: a tie there ranks nothing"),
     },
 )
 
 st.subheader("Change versus dense, per corruption")
 st.caption("Accuracy of the pruned model minus its dense reference's under each corruption, in "
-           "percentage points (red: pruning lost robustness there, blue: gained). Faded cells "
-           "say **at chance**: the pruned model, its dense reference or both are below "
-           f"{queries.NEAR_CHANCE:g} × chance there" + (" at some severity" if level is None else "")
-           + ", so the change says little.")
+           "percentage points (red: pruning lost robustness there, blue: gained). A **\\***: "
+           "the pruned model, its dense reference or both are **near chance** (below "
+           f"{queries.NEAR_CHANCE:g} × chance) there" + (" at some of the severities averaged "
+                                                      "(the tooltip says which)" if level is None
+                                                      else "")
+           + "; a faded cell: at every one, so the change says little.")
 models_shown = changes["model"].unique(maintain_order=True).to_list()
 order = changes.sort("first_id")["corruption"].unique(maintain_order=True).to_list()
 points = changes.with_columns((100 * pl.col("change")).alias("change_pts"))
@@ -104,7 +111,7 @@ extreme = max(float(points["change_pts"].abs().max() or 0), 1.0)
 st.altair_chart(
     heatmap(points, "corruption", "model", "change_pts", x_sort=order, y_sort=models_shown,
             domain=(-extreme, extreme), fmt="+.1f", scheme="redblue", diverging=True,
-            title="change (pts)", note="chance",
+            title="change (pts)", note="chance", fade="chance_everywhere",
             tooltip=["family", alt.Tooltip("accuracy:Q", format=".1%"),
                      alt.Tooltip("reference_accuracy:Q", format=".1%")]),
     width="stretch",
@@ -125,13 +132,16 @@ if averaged:
 flips = flips.filter(pl.col("model").is_in(models_shown))
 per_corruption = (flips.group_by("model", "corruption", maintain_order=True)
                   .agg(pl.col("fragile", "gain").mean(), pl.col("n").first(),
-                       pl.col("condition_id").min().alias("first_id"),
-                       pl.col("chance").drop_nulls().first()))
+                       pl.col("condition_id").min().alias("first_id"))
+                  # The same note and fading as the change heatmap's, cell for cell.
+                  .join(changes.select("model", "corruption", "chance", "chance_everywhere"),
+                        on=["model", "corruption"], how="left"))
 columns = per_corruption.sort("first_id")["corruption"].unique(maintain_order=True).to_list()
 st.altair_chart(
     heatmap(per_corruption, "corruption", "model", "fragile", x_sort=columns,
             y_sort=models_shown, fmt=".1f" if mean or averaged else ".0f", scheme="orangered",
-            title="fragile (mean per severity)" if mean else "fragile", note="chance",
+            title=("pruning-fragile samples" + (" (mean per severity)" if mean else "")),
+            note="chance", fade="chance_everywhere",
             tooltip=[alt.Tooltip("gain:Q", format=".1f" if mean or averaged else ".0f"), "n"]),
     width="stretch",
 )
@@ -141,10 +151,11 @@ members = (groups().filter(pl.col("group").is_in(models_shown))["model"].to_list
            else models_shown)
 links = exact.filter(pl.col("model").is_in(members)).with_columns(
     (pl.col("fragile") - pl.col("gain")).alias("net"),
-    pl.format("/samples?category=pruning-fragile&model={}&condition={}", "model",
-              "condition").alias("open"))
+    *(pl.format(f"/samples?category=pruning-{kind}&model={{}}&condition={{}}", "model",
+                "condition").alias(f"open_{kind}") for kind in ("fragile", "gain")))
 st.dataframe(
-    links.select("model", "condition", "fragile", "gain", "net", "n", "chance", "open")
+    links.select("model", "condition", "fragile", "open_fragile", "gain", "open_gain", "net",
+                 "n", "chance")
     .sort("fragile", descending=True),
     hide_index=True, height=280,
     column_config={
@@ -154,7 +165,9 @@ st.dataframe(
         "net": st.column_config.NumberColumn("Fragile − gain", format="%+d"),
         "n": st.column_config.NumberColumn("Samples"),
         "chance": "Near chance",
-        "open": st.column_config.LinkColumn("Samples page", display_text="open",
-                                            help="The pruning-fragile samples of this condition"),
+        "open_fragile": st.column_config.LinkColumn(
+            "", display_text="open", help="The pruning-fragile samples of this condition"),
+        "open_gain": st.column_config.LinkColumn(
+            " ", display_text="open", help="The pruning-gain samples of this condition"),
     },
 )

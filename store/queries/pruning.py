@@ -11,11 +11,17 @@ from store.queries.common import Con, frame
 # Clean accuracy below this multiple of chance (1 / number of classes) marks a collapsed model:
 # it cannot lose much to corruptions, so its (relative) mCE would rank it among the most robust.
 NEAR_CHANCE = 1.5
-# Which of a pruned model and its reference is near chance under a condition (NULL: neither): a
-# model that predicts one class there has nothing left to lose or mend, so its change says little.
-_CHANCE_NOTE = """CASE WHEN ({model}) AND ({reference}) THEN 'both at chance'
-                       WHEN ({model}) THEN 'at chance' WHEN ({reference}) THEN 'dense at chance'
-                  END"""
+# Where a pruned model or its reference is near chance under a corruption (the severities of
+# `{sev_model}` and `{sev_reference}`, lists): `chance`, a note naming who and at which
+# severities (NULL: neither), and `chance_everywhere`, true when it holds at every severity shown
+# (`{k}` of them), where the change says little.
+_CHANCE = """
+    nullif(concat_ws('; ',
+        CASE WHEN len({sev_model}) > 0 THEN 'pruned near chance at severity '
+             || array_to_string(list_sort({sev_model}), ', ') END,
+        CASE WHEN len({sev_reference}) > 0 THEN 'dense near chance at severity '
+             || array_to_string(list_sort({sev_reference}), ', ') END), '') AS chance,
+    len(list_distinct(list_concat({sev_model}, {sev_reference}))) = {k} AS chance_everywhere"""
 
 
 def near_chance_models(con: Con) -> pl.DataFrame:
@@ -33,13 +39,16 @@ def change_vs_dense(con: Con, severity: int | None = None) -> pl.DataFrame:
     """Per pruned model and corruption (at one severity, or averaged over all): its accuracy, its
     dense reference's, the change (pruned minus dense), and what the corruption takes from each
     (clean minus corrupted accuracy, the *drop*); `chance` says which of the two is near chance
-    (below NEAR_CHANCE x chance) under the corruption, at any of the severities averaged."""
+    (below NEAR_CHANCE x chance) at which of the severities averaged, `chance_everywhere` whether
+    at all of them."""
     return frame(con, f"""
         WITH acc AS (
             SELECT a.model_id, c.corruption, any_value(c.family) AS family,
                    bool_and(c.benchmark) AS benchmark, min(c.condition_id) AS first_id,
-                   avg(a.accuracy) AS accuracy,
-                   bool_or(a.accuracy < $factor / (SELECT count(*) FROM classes)) AS near_chance
+                   avg(a.accuracy) AS accuracy, count(*) AS k,
+                   coalesce(list(c.severity) FILTER (
+                       WHERE a.accuracy < $factor / (SELECT count(*) FROM classes)), [])
+                       AS chance_severities
             FROM accuracy a JOIN conditions c USING (condition_id)
             WHERE c.severity > 0 AND ($severity IS NULL OR c.severity = $severity)
             GROUP BY a.model_id, c.corruption
@@ -49,7 +58,8 @@ def change_vs_dense(con: Con, severity: int | None = None) -> pl.DataFrame:
                x.accuracy - d.accuracy AS change,
                m.clean_accuracy - x.accuracy AS drop,
                r.clean_accuracy - d.accuracy AS reference_drop,
-               {_CHANCE_NOTE.format(model="x.near_chance", reference="d.near_chance")} AS chance
+               {_CHANCE.format(sev_model="x.chance_severities",
+                               sev_reference="d.chance_severities", k="x.k")}
         FROM models m
         JOIN models r ON r.model_id = m.reference_model_id
         JOIN acc x ON x.model_id = m.model_id
@@ -62,13 +72,16 @@ def pruning_flips(con: Con, severity: int | None = None) -> pl.DataFrame:
     """Per pruned model and condition (clean and every corruption at `severity`, or all
     severities): how many samples pruning breaks (the dense reference right, the pruned model
     wrong: *pruning-fragile*) and mends (*pruning-gain*), out of how many, and which of the two
-    is near chance there (`chance`). From `summaries`, counted when the store was written."""
-    chance = "$factor / (SELECT count(*) FROM classes)"
-    note = _CHANCE_NOTE.format(model=f"s.accuracy < {chance}", reference=f"d.accuracy < {chance}")
+    is near chance there (`chance`, `chance_everywhere`). From `summaries`, counted when the store
+    was written."""
+    near = "$factor / (SELECT count(*) FROM classes)"
+    at = "CASE WHEN {a} < " + near + " THEN [c.severity] ELSE [] END"
+    chance = _CHANCE.format(sev_model=at.format(a="s.accuracy"),
+                            sev_reference=at.format(a="d.accuracy"), k=1)
     return frame(con, f"""
         SELECT m.name AS model, m.model_id, c.condition_id, c.name AS condition, c.corruption,
                c.severity, s.fragile::BIGINT AS fragile, s.gain::BIGINT AS gain, s.n::BIGINT AS n,
-               {note} AS chance
+               {chance}
         FROM summaries s
         JOIN models m USING (model_id)
         JOIN conditions c USING (condition_id)

@@ -532,7 +532,9 @@ def test_pruning_page_ranks_methods_and_counts_what_pruning_breaks(synthetic_sto
     assert list(ranked["model"]) == ["magnitude-80"]
     assert {c.split("-")[0] for c in flips["condition"]} == {
         "clean", "gaussian_noise", "contrast", "pixelate"}
-    assert flips["open"].str.startswith("/samples?category=pruning-fragile&model=magnitude-80").all()
+    assert flips["open_fragile"].str.startswith(
+        "/samples?category=pruning-fragile&model=magnitude-80").all()
+    assert flips["open_gain"].str.startswith("/samples?category=pruning-gain&model=").all()
     for corruption in ["contrast", "all"]:
         at.selectbox(key="corruption").set_value(corruption).run()
         at.selectbox(key="severity").set_value("5").run()
@@ -553,11 +555,12 @@ def test_every_pruning_count_is_what_its_link_opens(synthetic_store, monkeypatch
     assert at.selectbox(key="severity").value == "mean"  # averaged over severities
     table = at.dataframe[1].value
     assert table["fragile"].dtype.kind == "i"  # exact counts, never a mean
-    rows = table.sort_values("condition").drop_duplicates("condition").head(4)
+    rows = table.sort_values("condition").drop_duplicates("condition").head(3)
     for row in rows.to_dict("records"):
-        params = dict(pair.split("=") for pair in row["open"].split("?")[1].split("&"))
-        linked = page_on(synthetic_store, monkeypatch, "samples.py", **params)
-        assert samples_listed(linked) == row["fragile"], row
+        for kind in ("fragile", "gain"):
+            params = dict(pair.split("=") for pair in row[f"open_{kind}"].split("?")[1].split("&"))
+            linked = page_on(synthetic_store, monkeypatch, "samples.py", **params)
+            assert samples_listed(linked) == row[kind], (kind, row)
 
 
 def test_a_model_near_chance_is_flagged_and_left_out_of_rankings(collapsed_store, monkeypatch):
@@ -686,4 +689,5 @@ def test_the_pruning_page_ranks_seed_groups_and_links_every_seed(population_stor
     assert ranked["accuracy"][0] == pytest.approx(100 * acc[2:].mean())  # shown in percent
     links = at.dataframe[-1].value  # each seed its own rows and exact counts, not their mean
     assert set(links["model"]) == {"gmp-90-s1", "gmp-90-s2", "gmp-90-s3"}
-    assert all(f"model={m}&" in u for m, u in zip(links["model"], links["open"], strict=True))
+    assert all(f"model={m}&" in u for m, u in zip(links["model"], links["open_fragile"],
+                                                   strict=True))

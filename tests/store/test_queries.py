@@ -106,10 +106,13 @@ def test_pruned_models_against_their_dense_reference_by_construction(con):
     assert got == {"clean": (1, 0, 4), "noise-2": (1, 0, 4), "blur-2": (1, 0, 4)}
     # Chance is 1/3, near chance below 1.5 x that = 0.5: the pruned model's 1 of 4 under noise-2
     # is, the dense model's 2 of 4 is not; averaged, a corruption is flagged by its worst severity.
-    chance = {r["condition"]: r["chance"] for r in flips.iter_rows(named=True)}
-    assert chance == {"clean": None, "noise-2": "at chance", "blur-2": None}
-    mean_chance = {r["corruption"]: r["chance"] for r in queries.change_vs_dense(con).iter_rows(named=True)}
-    assert mean_chance == {"noise": "at chance", "blur": None}
+    chance = {r["condition"]: (r["chance"], r["chance_everywhere"]) for r in flips.iter_rows(named=True)}
+    assert chance == {"clean": (None, False), "blur-2": (None, False),
+                      "noise-2": ("pruned near chance at severity 2", True)}
+    mean_chance = {r["corruption"]: (r["chance"], r["chance_everywhere"])
+                   for r in queries.change_vs_dense(con).iter_rows(named=True)}
+    assert mean_chance == {"noise": ("pruned near chance at severity 2", False),
+                           "blur": (None, False)}
     # Over all severities the same identity holds per condition: fragile - gain = n x (dense
     # accuracy - pruned accuracy).
     every = queries.pruning_flips(con, None)
