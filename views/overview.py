@@ -77,7 +77,10 @@ st.dataframe(
         "arch": "Architecture",
         "method": "Method",
         "sparsity": percent("Sparsity", "Measured: zero weights / conv and linear weights"),
-        "params_nonzero": st.column_config.NumberColumn("Non-zero params", format="localized"),
+        "params_nonzero": st.column_config.NumberColumn(
+            "Non-zero params", format="localized",
+            help="Every parameter that is not zero, biases and BatchNorm included (sparsity counts "
+                 "the conv and linear weights only, so two models at one sparsity may differ here)"),
         "reference": "Dense reference",
         "seeds": "Seeds",
         "mean_corruption_accuracy_low": percent("Corruption accuracy, lowest seed"),
