@@ -201,7 +201,8 @@ def symmetric_domain(values: pl.Series, floor: float = 0.2) -> tuple[float, floa
 
 def histogram(data: pl.DataFrame, *, title: str, colours: Mapping[str, str],
               dash: str | None = "grp", dash_title: str = "", y: str = "share",
-              color: alt.Color | None = None, facet: Sequence[str] | None = None) -> alt.Chart:
+              color: alt.Color | None = None, facet: Sequence[str] | None = None,
+              legend_right: bool = True) -> alt.Chart:
     """Binned counts from a histogram query (x0, x1, share/n, tail), one step line per model
     (or per `color`'s field, one panel per model in the order `facet` when given). The tails
     beyond the binned range are triangles at its edges, at the height of their share, pointing
@@ -222,7 +223,8 @@ def histogram(data: pl.DataFrame, *, title: str, colours: Mapping[str, str],
                     "n", alt.Tooltip("share:Q", format=".1%")],
     }
     if dash:
-        enc["strokeDash"] = alt.StrokeDash(f"{dash}:N", title=dash_title)
+        enc["strokeDash"] = alt.StrokeDash(f"{dash}:N", title=dash_title,
+                                           legend=None if not legend_right else alt.Legend())
     lines = alt.Chart().mark_line(interpolate="step").encode(**enc).transform_filter(
         "!isValid(datum.tail)")
     beyond = alt.Chart().mark_point(size=70, filled=True, opacity=0.85).encode(
@@ -240,7 +242,7 @@ def histogram(data: pl.DataFrame, *, title: str, colours: Mapping[str, str],
         return alt.layer(lines, beyond, data=data).properties(height=220)
     columns = min(len(facet), 3)
     return alt.layer(lines, beyond, data=data).properties(
-        width=panel_width(columns, legend=True), height=160).facet(
+        width=panel_width(columns, legend=legend_right), height=160).facet(
         facet=alt.Facet("model:N", sort=list(facet), title=None), columns=columns)
 
 

@@ -72,26 +72,32 @@ tabs = st.tabs(["Distributions", "Angle-length plane", "Clean → corrupted", "C
 
 if tabs[0].open:
     with tabs[0]:
-        st.caption("Per model, correct (solid) and wrong (dashed) samples apart, each as a share of "
-                   "its own group (the counts are under each chart); binned in SQL between the 0.5 % "
-                   "and 99.5 % quantiles, with what lies beyond as triangles at the edges (hover for "
-                   "how far it reaches).")
-        cells = st.columns(2)
-        for i, metric in enumerate(catalogue.CORE):
+        st.caption("A row of panels per metric and a panel per model: correct (dark, solid) and "
+                   "wrong (light, dashed) samples apart, each as a share of its own group (the "
+                   "counts are under each row); binned in SQL between the 0.5 % and 99.5 % "
+                   "quantiles, with what lies beyond as triangles at the edges (hover for how far "
+                   "it reaches).")
+        # Small multiples: a row of panels per metric, one panel per model, correct and wrong
+        # in two shades; the legend below, where it overlaps no axis.
+        split = alt.Color("grp:N", title="prediction", sort=["correct", "wrong"],
+                          scale=alt.Scale(domain=["correct", "wrong"], range=["#222222", "#999999"]),
+                          legend=alt.Legend(orient="bottom", symbolOpacity=1, symbolStrokeWidth=3))
+        for metric in catalogue.CORE:
             hist = query(queries.metric_histogram, metric, ids, cond, cids)
-            with cells[i % 2]:
-                if hist.is_empty():
-                    empty(f"No finite {metric} in this selection.")
-                    continue
-                hist = hist.with_columns(pl.when(pl.col("grp")).then(pl.lit("correct"))
-                                         .otherwise(pl.lit("wrong")).alias("grp"))
-                st.altair_chart(histogram(hist, title=catalogue.BY_NAME[metric].title, colours=colours,
-                                          dash_title="prediction"), width="stretch")
-                counts = hist.group_by("model", "grp", maintain_order=True).agg(pl.col("n").sum())
-                st.caption(" · ".join(
-                    f"{m}: {part.filter(pl.col('grp') == 'correct')['n'].sum():,} correct, "
-                    f"{part.filter(pl.col('grp') == 'wrong')['n'].sum():,} wrong"
-                    for (m,), part in counts.group_by("model", maintain_order=True)))
+            st.markdown(f"**{catalogue.BY_NAME[metric].title}**")
+            if hist.is_empty():
+                empty(f"No finite {metric} in this selection.")
+                continue
+            hist = hist.with_columns(pl.when(pl.col("grp")).then(pl.lit("correct"))
+                                     .otherwise(pl.lit("wrong")).alias("grp"))
+            st.altair_chart(histogram(hist, title=catalogue.BY_NAME[metric].title, colours=colours,
+                                      dash_title="prediction", color=split, facet=order,
+                                      legend_right=False))
+            counts = hist.group_by("model", "grp", maintain_order=True).agg(pl.col("n").sum())
+            st.caption(" · ".join(
+                f"{m}: {part.filter(pl.col('grp') == 'correct')['n'].sum():,} correct, "
+                f"{part.filter(pl.col('grp') == 'wrong')['n'].sum():,} wrong"
+                for (m,), part in counts.group_by("model", maintain_order=True)))
 
 if tabs[1].open:
     with tabs[1]:

@@ -96,8 +96,13 @@ def test_overview_says_where_relative_mce_is_unstable_and_shows_it_three_ways(tm
 
 def test_geometry_reacts_to_models_condition_and_classes(synthetic_store, monkeypatch):
     at = geometry_on(synthetic_store, monkeypatch)
-    assert len(at.get("vega_lite_chart")) == 4  # only the open tab runs: four distributions
+    charts = at.get("vega_lite_chart")
+    assert len(charts) == 4  # only the open tab runs: four distributions
     assert at.multiselect(key="models").value == ["dense", "magnitude-80"]
+    for chart in charts:  # small multiples, a panel per model, the legend below the panels
+        spec = json.loads(chart.proto.spec)
+        assert spec["facet"]["field"] == "model" and spec["facet"]["sort"] == ["dense", "magnitude-80"]
+        assert spec["spec"]["layer"][0]["encoding"]["color"]["legend"]["orient"] == "bottom"
     # Opens on a corruption at its strongest severity, where there is a shift to show.
     assert at.selectbox(key="condition").value == "gaussian_noise-5"
     at = geometry_on(synthetic_store, monkeypatch, view="Clean → corrupted")
