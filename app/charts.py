@@ -94,20 +94,23 @@ def recipe_colours(groups: pl.DataFrame) -> dict[str, str]:
 
 
 def model_color(colours: Mapping[str, str], field: str = "model", title: str = "model",
-                legend: bool = True, shown: Sequence[str] | None = None) -> alt.Color:
+                legend: bool = True, shown: Sequence[str] | None = None,
+                orient: str = "right") -> alt.Color:
     """The colour encoding of models: every model keeps its colour on every chart and page
     (`shown` limits the legend to the models a chart draws, colours unchanged)."""
     if shown is not None:
         colours = {m: c for m, c in colours.items() if m in set(shown)}
     return alt.Color(f"{field}:N", title=title, sort=list(colours),
                      scale=alt.Scale(domain=list(colours), range=list(colours.values())),
-                     legend=legend_for(colours) if legend else None)
+                     legend=legend_for(orient) if legend else None)
 
 
-def legend_for(colours: Mapping[str, str]) -> alt.Legend:
+def legend_for(orient: str = "right") -> alt.Legend:
     """A legend whose symbols are opaque whatever the marks' opacity (a faded band or line would
-    otherwise fade its symbol too), with every label whole."""
-    return alt.Legend(labelLimit=0, symbolLimit=0, symbolOpacity=1, symbolStrokeWidth=3)
+    otherwise fade its symbol too), with every label whole; `orient="bottom"` for a chart that
+    stretches to its column, where a legend on the right would be squeezed and clipped."""
+    return alt.Legend(labelLimit=0, symbolLimit=0, symbolOpacity=1, symbolStrokeWidth=3,
+                      orient=orient, columns=4 if orient == "bottom" else alt.Undefined)
 
 
 def spread(values: Sequence[float], gap: float) -> list[float]:

@@ -191,7 +191,7 @@ if tabs[3].open:
                 x=alt.X("class:N", sort=names, title="class", axis=alt.Axis(labelAngle=0)),
                 xOffset=alt.XOffset("model:N", sort=order),
                 y=alt.Y("value:Q", title=None),
-                color=model_color(colours, shown=order),
+                color=model_color(colours, shown=order, orient="bottom"),
                 row=alt.Row("variable:N", title=None),
                 tooltip=["model", "class", "variable", alt.Tooltip("value:Q", format=".4f")],
             ).properties(height=150).resolve_scale(y="independent"),
