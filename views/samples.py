@@ -68,6 +68,37 @@ def confusion(found: pl.DataFrame) -> pl.DataFrame:
             .fill_null(0).sort("label"))
 
 
+def path_chart(path: pl.DataFrame) -> alt.FacetChart:
+    """A sample's path through the angle-length plane as a corruption's severity grows, a panel
+    per model."""
+    # Relative to each model's own clean length, every panel shares one scale, with as
+    # many pixels per unit across as up: models whose features differ several-fold in
+    # length compare at a glance, and the angle reads true.
+    clean = path.filter((pl.col("severity") == 0) & (pl.col("length") > 0)).select(
+        "model", pl.col("length").alias("clean_length"))
+    rel = path.join(clean, on="model", how="left").with_columns(
+        (pl.col(c) / pl.col("clean_length")).alias(f"{c}_rel") for c in ("x", "y"))
+    reach = float(max(rel["x_rel"].abs().max() or 1, rel["y_rel"].abs().max() or 1)) * 1.1
+    side = min(panel_width(3), 220)
+    scale = alt.Scale(domain=[-reach, reach], nice=False)
+    base = alt.Chart(rel).encode(
+        x=alt.X("x_rel:Q", title="length · cos(angle_true) / clean length", scale=scale),
+        y=alt.Y("y_rel:Q", title="length · sin(angle_true) / clean length", scale=scale),
+        color=model_color(store.colours, legend=False),
+    )
+    lines = base.mark_line().encode(order="severity:O")
+    dots = base.mark_point(filled=True, size=70).encode(
+        shape=alt.Shape("correct:N", scale=alt.Scale(domain=[True, False],
+                                                       range=["circle", "cross"])),
+        tooltip=["model", "severity", "correct", alt.Tooltip("length:Q", format=".3f"),
+                 alt.Tooltip("angle_true:Q", format=".1f")],
+    )
+    labels = base.mark_text(dx=7, dy=-7, fontSize=10).encode(text="severity:O")
+    chart = alt.layer(lines, dots, labels).properties(width=side, height=side).facet(
+        facet=alt.Facet("model:N", sort=list(model_id), title=None), columns=3)
+    return chart
+
+
 def detail(sample: int, shown: list[str]) -> None:
     """One sample across the `shown` models and every condition and severity."""
     st.subheader(f"Sample {sample}")
@@ -95,32 +126,7 @@ def detail(sample: int, shown: list[str]) -> None:
         if path.is_empty():
             empty("This sample has no defined angle (a zero feature) under these conditions.")
         else:
-            # Relative to each model's own clean length, every panel shares one scale, with as
-            # many pixels per unit across as up: models whose features differ several-fold in
-            # length compare at a glance, and the angle reads true.
-            clean = path.filter((pl.col("severity") == 0) & (pl.col("length") > 0)).select(
-                "model", pl.col("length").alias("clean_length"))
-            rel = path.join(clean, on="model", how="left").with_columns(
-                (pl.col(c) / pl.col("clean_length")).alias(f"{c}_rel") for c in ("x", "y"))
-            reach = float(max(rel["x_rel"].abs().max() or 1, rel["y_rel"].abs().max() or 1)) * 1.1
-            side = min(panel_width(3), 220)
-            scale = alt.Scale(domain=[-reach, reach], nice=False)
-            base = alt.Chart(rel).encode(
-                x=alt.X("x_rel:Q", title="length · cos(angle_true) / clean length", scale=scale),
-                y=alt.Y("y_rel:Q", title="length · sin(angle_true) / clean length", scale=scale),
-                color=model_color(store.colours, legend=False),
-            )
-            lines = base.mark_line().encode(order="severity:O")
-            dots = base.mark_point(filled=True, size=70).encode(
-                shape=alt.Shape("correct:N", scale=alt.Scale(domain=[True, False],
-                                                               range=["circle", "cross"])),
-                tooltip=["model", "severity", "correct", alt.Tooltip("length:Q", format=".3f"),
-                         alt.Tooltip("angle_true:Q", format=".1f")],
-            )
-            labels = base.mark_text(dx=7, dy=-7, fontSize=10).encode(text="severity:O")
-            chart = alt.layer(lines, dots, labels).properties(width=side, height=side).facet(
-                facet=alt.Facet("model:N", sort=list(model_id), title=None), columns=3)
-            st.altair_chart(chart)
+            st.altair_chart(path_chart(path))
             st.caption("The angle-length plane (as on the Geometry page), one panel per model, "
                        "each point's coordinates divided by the model's clean feature length so "
                        "that every panel shares one scale (1 = as long as on clean) and a circle "
