@@ -83,6 +83,7 @@ def test_the_sql_page_runs_a_query_from_its_run_button(served):
         assert "SELECT+count" in page.url  # the query that ran is the one in the link
 
 
+@pytest.mark.slow  # serves the app and drives Chromium, with a server of its own
 def test_a_shared_link_is_the_first_visit_of_a_fresh_server(synthetic_store):
     # Streamlit runs a deep link's file directly, without the entry script, on a fresh server
     # when a folder named pages/ sits beside it (docs/design-notes.md): then the navigation

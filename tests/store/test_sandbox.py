@@ -431,6 +431,7 @@ def test_no_private_folder_outlives_its_worker(synthetic_store):
     assert set(glob.glob(os.path.join(tempfile.gettempdir(), "rle-sql-*"))) <= before
 
 
+@pytest.mark.slow  # waits out queries that run to the time limit
 def test_one_visitors_slow_queries_hold_one_worker_and_others_still_answer(synthetic_store):
     """A visitor who sends slow queries again and again takes one worker, not all: another
     visitor's quick query is answered well within the time limit meanwhile."""
