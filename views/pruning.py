@@ -70,7 +70,12 @@ picked = (changes.filter(pl.col("benchmark")) if choice == "all"
 ranked = (picked.group_by("model", *(["reference"] if "reference" in picked.columns else []),
                           maintain_order=True)
           .agg(pl.col("accuracy", "reference_accuracy", "change", "drop", "reference_drop").mean(),
-               pl.col("chance").drop_nulls().first())
+               # One corruption: its note; the mean over all: under how many of them.
+               (pl.col("chance").drop_nulls().first() if choice != "all" else
+                pl.when(pl.col("chance").is_not_null().sum() > 0)
+                .then(pl.format("near chance under {} of {} corruptions",
+                                pl.col("chance").is_not_null().sum(), pl.len()))
+                .otherwise(pl.lit(None))).alias("chance"))
           .sort("accuracy", descending=True)
           .with_row_index("rank", offset=1))
 st.caption("Pruned models ranked by accuracy under the corruption; the change is against the "
@@ -154,7 +159,8 @@ links = exact.filter(pl.col("model").is_in(members)).with_columns(
     *(pl.format(f"/samples?category=pruning-{kind}&model={{}}&condition={{}}", "model",
                 "condition").alias(f"open_{kind}") for kind in ("fragile", "gain")))
 st.dataframe(
-    links.select("model", "condition", "fragile", "open_fragile", "gain", "open_gain", "net",
+    links.with_columns(pl.col("chance").fill_null(""))
+    .select("model", "condition", "fragile", "open_fragile", "gain", "open_gain", "net",
                  "n", "chance")
     .sort("fragile", descending=True),
     hide_index=True, height=280,
