@@ -51,6 +51,10 @@ from store.sql_worker import read_frame, write_frame
 # DuckDB's memory for the whole page, split evenly between its workers (each its share), so two
 # heavy queries at once stay within it.
 MEMORY_MB = 1536
+# glibc gives each thread that allocates its own arena, reserving 64 MB of address space apiece up
+# to 8 per core; Polars starts a thread per core. Both are address space the worker's limit would
+# count on a machine with many cores, and the worker needs neither.
+WORKER_ENV = {"MALLOC_ARENA_MAX": "2", "POLARS_MAX_THREADS": "2"}
 GRACE_S = 1.5  # past the time limit, the worker is killed
 # Queries running at once; more wait for a free worker. One visitor's queries run one at a time,
 # so two visitors sending slow queries over and over still leave a worker to everyone else.
@@ -164,7 +168,8 @@ class Pool:
 
     def _start(self) -> subprocess.Popen:
         root = Path(__file__).resolve().parent.parent
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+        env = {**os.environ, **WORKER_ENV,
+               "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
         private = tempfile.mkdtemp(prefix=PRIVATE_PREFIX)
         Path(private, "owner").write_text(str(os.getpid()))
         proc = subprocess.Popen([sys.executable, "-m", "store.sql_worker", *self.args, private],

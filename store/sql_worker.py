@@ -20,9 +20,16 @@ import tempfile
 import time
 from pathlib import Path
 
-# Room on top of DuckDB's memory limit for the interpreter, DuckDB's threads, the result, and the
-# virtual address space Polars' allocator reserves up front (about 2 GB, little of it used).
-OVERHEAD_MB = 3072
+# The address-space limit is what the worker had mapped once started (interpreter, libraries,
+# DuckDB's threads: a machine with more cores reserves more, most of it never used) plus DuckDB's
+# memory limit plus this room for the result on its way out (batches, Arrow, Polars, the IPC
+# bytes: a few copies of at most the 64 MB byte limit) and the allocator's growth.
+QUERY_ROOM_MB = 1024
+# Where /proc cannot say what is mapped (not Linux, where the limit is not enforced anyway).
+FALLBACK_BASE_MB = 3072
+# A page's worker answers one visitor's query: a few threads serve it, and every thread a big
+# machine would add costs address space (stacks, allocator arenas) the query cannot use.
+MAX_THREADS = 4
 
 
 def read_frame(stream) -> bytes | None:
@@ -56,15 +63,24 @@ def connect(store: str, private: str, memory_mb: str):
         link.symlink_to(Path(store).resolve())
     config = {**READ_CONFIG, "memory_limit": f"{memory_mb}MB", "temp_directory": private,
               "home_directory": private, "extension_directory": private,
-              "secret_directory": private, "max_temp_directory_size": "0B"}
+              "secret_directory": private, "max_temp_directory_size": "0B",
+              "threads": min(os.cpu_count() or 1, MAX_THREADS)}
     return duckdb.connect(str(link), read_only=True, config=config)
+
+
+def mapped_mb() -> int:
+    """This process's virtual size in MB (Linux), or FALLBACK_BASE_MB where /proc cannot say."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) // 1024 + 1
+    except OSError:
+        pass
+    return FALLBACK_BASE_MB
 
 
 def main() -> None:
     store, time_limit, row_limit, byte_limit, memory_mb = sys.argv[1:6]
-    limit = (int(memory_mb) + OVERHEAD_MB) * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    # The store is imported only now: its libraries count against the limit like everything else.
     from store import sql_results as sandbox
 
     # A private directory for DuckDB's temporary files and "home": nothing of the server's to
@@ -72,6 +88,10 @@ def main() -> None:
     private = sys.argv[6] if len(sys.argv) > 6 else tempfile.mkdtemp(prefix="rle-sql-")
     os.chdir(private)
     con = connect(store, private, memory_mb)
+    con.execute("SELECT 1").fetchall()  # DuckDB's threads and buffers exist from here on
+    # Relative to what is mapped now, so that the query gets the same room on any machine.
+    limit = (mapped_mb() + int(memory_mb) + QUERY_ROOM_MB) * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     out = sys.stdout.buffer
     write_frame(out, json.dumps({"ready": True}).encode())
     while (request := read_frame(sys.stdin.buffer)) is not None:
