@@ -10,8 +10,7 @@ import altair as alt
 import polars as pl
 import streamlit as st
 
-# Beyond this many marks a browser redraws sluggishly: bin in SQL instead.
-MAX_MARKS = 20_000
+from app.media import media_url
 
 # The main column is about this wide in a 1,280 px window (the sidebar open): fixed-size faceted
 # charts are sized to fit it, so no chart runs off the right edge from 1,280 to 1,920 px.
@@ -103,6 +102,20 @@ def model_color(colours: Mapping[str, str], field: str = "model", title: str = "
     return alt.Color(f"{field}:N", title=title, sort=list(colours),
                      scale=alt.Scale(domain=list(colours), range=list(colours.values())),
                      legend=legend_for(orient) if legend else None)
+
+
+def picked_marks(picked: Sequence[int], size: int = 18) -> tuple[alt.Parameter, dict[str, Any]]:
+    """What marks a chart's picked samples in every panel: a parameter holding their ids (to add
+    to the top-level chart) and the opacity, size and stroke encodings that mark them and fade the
+    rest. The ids ride in a parameter, not in the data: a chart whose data changes loses its box
+    on the next draw, and with it the pick it has just made."""
+    ids = alt.param(name="picked_ids", value=[int(i) for i in picked])
+    if not picked:
+        return ids, {"opacity": alt.value(0.7), "size": alt.value(size)}
+    test = "indexof(picked_ids, datum.sample_id) >= 0"
+    return ids, {"opacity": alt.condition(test, alt.value(0.95), alt.value(0.12)),
+                 "size": alt.condition(test, alt.value(2 * size), alt.value(size * 3 // 4)),
+                 "stroke": alt.condition(test, alt.value("black"), alt.value(None))}
 
 
 def legend_for(orient: str = "right") -> alt.Legend:
@@ -256,7 +269,10 @@ def empty(message: str) -> None:
 
 def sample_table(cards: pl.DataFrame, limit: int = 60) -> None:
     """Picked samples as a table with their thumbnails (clean, and corrupted where stored)."""
-    shown = cards.head(limit)
+    shown = cards.head(limit).with_columns(
+        pl.struct("sample_id", c).map_elements(
+            lambda r, c=c: media_url(r[c], f"table.{r['sample_id']}.{c}"), return_dtype=pl.String)
+        .alias(c) for c in ("image", "corrupted") if c in cards.columns)
     st.dataframe(
         shown, hide_index=True, row_height=48,
         column_config={

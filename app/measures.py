@@ -7,16 +7,15 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
+from app import state
 from store.queries import UNSTABLE_SE
 
-MAX_COLUMNS = 12  # models in the per-corruption table before it runs off a laptop screen
-
 RELATIVE_MCE = st.column_config.NumberColumn(
-    "Relative mCE", format="%.1f",
-    help="Hendrycks & Dietterich (2019): per benchmark corruption, the accuracy it takes away "
-         "(error minus the model's own clean error, summed over severities) relative to the dense "
-         "reference's, averaged over corruptions, x100. 100 = loses as much as the reference; "
-         "lower is better. See 'Relative mCE three ways' below where it is unstable.")
+    "Rel. mCE", format="%.1f",
+    help="Relative mCE, Hendrycks & Dietterich (2019): per benchmark corruption, the accuracy "
+         "it takes away (error minus the model's own clean error, summed over severities) "
+         "relative to the dense reference's, averaged over corruptions, x100. 100 = loses as "
+         "much as the reference; lower is better. See 'Relative mCE three ways' below where it is unstable.")
 
 
 def relative_mce_three_ways(models: pl.DataFrame, ratios: pl.DataFrame, averaged: bool) -> None:
@@ -52,27 +51,40 @@ def relative_mce_three_ways(models: pl.DataFrame, ratios: pl.DataFrame, averaged
                     help="Sum over corruptions of the model's degradation / the reference's, "
                          "x100 (a ratio of sums, weighted by the reference's degradation)"),
             })
-        shown = ratios["model"].unique(maintain_order=True).to_list()[:MAX_COLUMNS]
-        one_reference = ratios["reference"].n_unique() == 1
-        st.markdown("**The per-corruption ratios each figure averages** (x100)"
-                    + ("; the reference's degradation and its standard error in percentage "
-                       "points summed over severities" if one_reference else
-                       f"; the first {MAX_COLUMNS} models" if len(shown) < ratios["model"]
-                       .n_unique() else ""))
-        per = ratios.group_by("corruption", maintain_order=True).agg(
-            pl.col("reference_degradation").first(), pl.col("reference_se").first(),
-            pl.col("unstable").mean().alias("unstable_share"))
-        wide = (ratios.filter(pl.col("model").is_in(shown))
-                .pivot(on="model", index="corruption", values="relative_ce", maintain_order=True)
-                .join(per.select("corruption",
-                                 *([(100 * pl.col("reference_degradation"))
-                                    .alias("reference degradation"),
-                                    (100 * pl.col("reference_se")).alias("± se")]
-                                   if one_reference else []),
-                                 (pl.col("unstable_share") > 0).alias("unstable") if one_reference
-                                 else pl.col("unstable_share").alias("unstable for (share of "
-                                                                     "references)")),
-                      on="corruption", how="left"))
-        st.dataframe(wide, hide_index=True, column_config={
-            c: st.column_config.NumberColumn(c, format="%.1f") for c in wide.columns
-            if c not in ("corruption", "unstable")})
+        per_corruption(ratios)
+
+
+def per_corruption(ratios: pl.DataFrame) -> None:
+    """What one model's three figures average, a row per corruption: a table per model rather
+    than a column per model, so that it fits a laptop's column however many models there are."""
+    names = ratios["model"].unique(maintain_order=True).to_list()
+    if not names:
+        return
+    st.markdown("**The per-corruption ratios each figure averages**, for one model at a time")
+    pruned = ratios.filter(pl.col("model") != pl.col("reference"))["model"]
+    model = state.selectbox("Model", names, key="ratios_model",
+                            default=pruned[0] if len(pruned) else names[0])
+    one = ratios.filter(pl.col("model") == model)
+    st.dataframe(
+        one.select("corruption", "ce", "relative_ce",
+                   (100 * pl.col("reference_degradation")).alias("reference_degradation"),
+                   (100 * pl.col("reference_se")).alias("reference_se"), "unstable"),
+        hide_index=True,
+        column_config={
+            "corruption": "Corruption",
+            "ce": st.column_config.NumberColumn(
+                "CE", format="%.1f", help="Its error summed over severities / the reference's, "
+                                          "x100: what mCE averages"),
+            "relative_ce": st.column_config.NumberColumn(
+                "Relative CE", format="%.1f", help="Its degradation (error minus clean error, "
+                "summed over severities) / the reference's, x100: what relative mCE averages"),
+            "reference_degradation": st.column_config.NumberColumn(
+                "Reference degradation", format="%.1f pts",
+                help=f"The dense reference ({one['reference'][0]}): error minus clean error "
+                     "summed over severities, in percentage points"),
+            "reference_se": st.column_config.NumberColumn(
+                "± se", format="%.1f pts", help="Its standard error over the test samples"),
+            "unstable": st.column_config.CheckboxColumn(
+                "Unstable", help=f"Reference degradation under {UNSTABLE_SE:g} standard errors: "
+                                 "left out of 'Without unstable'"),
+        })

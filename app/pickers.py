@@ -58,17 +58,14 @@ def pick_models(label: str, key: str, default: Sequence[str] = ()) -> list[str]:
     levels = sorted(s for s in g.filter(pl.col("method") != "dense")["target_sparsity"].unique()
                     if s is not None)
     seeds = sorted(s for s in g["seed"].unique().to_list() if s is not None)
-    cols = st.columns([3, 2, 2])
-    with cols[0]:
-        chosen_recipes = state.multiselect(f"{label}: recipes", recipes, key=f"{key}_recipe",
-                                           default=recipes)
-    with cols[1]:
-        chosen_levels = state.multiselect("sparsity", levels, key=f"{key}_sparsity",
-                                          default=[default_level(levels)] if levels else [],
-                                          format_func=_percent)
-    with cols[2]:
-        chosen_seeds = state.multiselect("seeds", seeds, key=f"{key}_seed",
-                                         default=seeds[:1])
+    # Pills, not multiselects: in a third of a laptop's column a multiselect cuts its chips to
+    # "d x"; pills wrap onto more lines and every choice stays readable.
+    chosen_recipes = state.pills(f"{label}: recipes", recipes, key=f"{key}_recipe",
+                                 default=recipes)
+    chosen_levels = state.pills("at sparsity", levels, key=f"{key}_sparsity",
+                                default=[default_level(levels)] if levels else [],
+                                format_func=_percent)
+    chosen_seeds = state.pills("seeds", seeds, key=f"{key}_seed", default=seeds[:1])
     picked = g.filter(pl.col("recipe").is_in(chosen_recipes)
                       & ((pl.col("method") == "dense") | pl.col("target_sparsity").is_in(chosen_levels))
                       & (pl.col("seed").is_null() | pl.col("seed").is_in(chosen_seeds)))

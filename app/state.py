@@ -47,19 +47,37 @@ def selectbox(label: str, options: Sequence[Any], key: str, default: Any = None,
     return value
 
 
-def multiselect(label: str, options: Sequence[Any], key: str, default: Sequence[Any] = (),
-                **kwargs: Any) -> list[Any]:
-    """A multiselect whose choices are `?key=a&key=b` in the URL (`?key=` for none)."""
-    options = list(options)
+def _several(key: str, options: Sequence[Any], default: Sequence[Any]) -> None:
+    """Seed a widget that holds several of `options` from `?key=a&key=b` (or `default`)."""
     by_text = {str(o): o for o in options}
     if key in st.query_params:
         chosen = [by_text[v] for v in _from_url(key) if v in by_text]
     else:
         chosen = [d for d in default if d in options]
     _seed(key, chosen)
-    values = st.multiselect(label, options, key=key, **kwargs)
+
+
+def _keep_several(key: str, values: Sequence[Any] | None) -> list[Any]:
+    values = list(values or [])
     st.query_params[key] = [str(v) for v in values] if values else ""
     return values
+
+
+def multiselect(label: str, options: Sequence[Any], key: str, default: Sequence[Any] = (),
+                **kwargs: Any) -> list[Any]:
+    """A multiselect whose choices are `?key=a&key=b` in the URL (`?key=` for none)."""
+    options = list(options)
+    _several(key, options, default)
+    return _keep_several(key, st.multiselect(label, options, key=key, **kwargs))
+
+
+def pills(label: str, options: Sequence[Any], key: str, default: Sequence[Any] = (),
+          **kwargs: Any) -> list[Any]:
+    """Pills, several of which can be on, with the choices in the URL as `multiselect` keeps
+    them. Pills wrap onto more lines in a narrow column where a multiselect's chips are cut."""
+    options = list(options)
+    _several(key, options, default)
+    return _keep_several(key, st.pills(label, options, selection_mode="multi", key=key, **kwargs))
 
 
 def toggle(label: str, key: str, default: bool = False, **kwargs: Any) -> bool:

@@ -66,6 +66,16 @@ def synthetic_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def synthetic_sweep_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The synthetic store's data as a sweep of 26 models: four methods at three sparsities, two
+    seeds each, and a dense model per seed (do not modify it)."""
+    from tests.support.synthetic import build_synthetic_store, sweep_models
+
+    return build_synthetic_store(tmp_path_factory.mktemp("sweep") / "synthetic-sweep.duckdb",
+                                 models=sweep_models())
+
+
+@pytest.fixture(scope="session")
 def population_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A hand-built sweep (dense and gmp seeds) with known exemplars and ECE (do not modify it)."""
     from tests.support.population import build_population_store

@@ -8,19 +8,16 @@ import altair as alt
 import polars as pl
 import streamlit as st
 
-from app import angle_length, state
+from app import angle_length, class_pair, paired, state
 from app.charts import (
-    MAX_MARKS,
     empty,
     heatmap,
     histogram,
-    lean,
     model_color,
     panel_width,
     sample_table,
 )
 from app.pickers import pick_models
-from app.planes import boundary_in_view
 from app.selection import linked_box, linked_selection
 from app.shared import catalog, in_percent, percent, query, require_store
 from store import catalogue, queries
@@ -105,17 +102,23 @@ if tabs[1].open:
                    "angle, the feature length the radius. Far out and near 0° is confident and right; "
                    "the dashed ray is each model's median angle to the nearest other class direction, "
                    "where its rivals typically sit.")
+        per_model = state.toggle(
+            "Each model on its own scale", key="per_model", default=False,
+            help="Lengths in units of each model's median feature length in this selection, so "
+                 "a model whose features are short is not a blob beside one whose are long; off: "
+                 "one scale for every panel, so lengths compare across models")
         size = query(queries.selection_size, ids, cond, cids)
         if size > angle_length.MAX_POINTS:
             st.caption(f"{size:,} points: binned in SQL (colour: accuracy in the cell, opacity: how "
                        "many). Drag a box over cells to list the samples under it.")
             event = st.altair_chart(
-                angle_length.bins_chart(query(queries.angle_length_bins, ids, cond, cids), order),
+                angle_length.bins_chart(query(queries.angle_length_bins, ids, cond, cids, 60,
+                                              per_model), order, per_model),
                 on_select="rerun", key="al_cells")
             box = linked_box(event, "cell_pick", "alb")
             if box and "x0" in box and "y0" in box:
                 inside = query(queries.angle_length_points, ids, cond, cids,
-                               (*box["x0"], *box["y0"]), PICK_LIMIT)
+                               (*box["x0"], *box["y0"]), PICK_LIMIT, per_model)
                 if inside.height == PICK_LIMIT:
                     st.caption(f"The first {PICK_LIMIT:,} points under the box; drag a smaller one "
                                "for the rest.")
@@ -123,13 +126,17 @@ if tabs[1].open:
             else:
                 show_picked([], ids, cond)
         else:
-            points = query(queries.angle_length_points, ids, cond, cids)
+            points = query(queries.angle_length_points, ids, cond, cids, None, None,
+                           per_model)
             if points.is_empty():
                 empty("No sample in this selection has a defined angle.")
             else:
-                event = st.altair_chart(angle_length.points_chart(points, order), on_select="rerun",
-                                        key="al_chart")
-                show_picked(linked_selection(event, "pick", points, "al"), ids, cond)
+                # The box that triggered this run is in the chart's state before it is drawn,
+                # so the chart can mark its samples in every panel.
+                picked = linked_selection(st.session_state.get("al_chart"), "pick", points, "al")
+                st.altair_chart(angle_length.points_chart(points, order, per_model, picked),
+                                on_select="rerun", key="al_chart")
+                show_picked(picked, ids, cond)
 
 if tabs[2].open:
     with tabs[2]:
@@ -169,6 +176,7 @@ if tabs[2].open:
                 st.altair_chart(histogram(hist, title=f"{metric} under {condition} minus clean",
                                           colours=colours,
                                           dash_title="clean prediction"), width="stretch")
+            paired.model_vs_model(metric, order, model_id, condition, cids)
 
 if tabs[3].open:
     with tabs[3]:
@@ -185,18 +193,19 @@ if tabs[3].open:
             .facet(facet=alt.Facet("model:N", sort=order), columns=3)
         )
         st.caption("Length and bias of each class direction, per model.")
-        long = directions.unpivot(index=["model", "class"], on=["weight_norm", "bias"])
-        st.altair_chart(
-            alt.Chart(long).mark_bar().encode(
-                x=alt.X("class:N", sort=names, title="class", axis=alt.Axis(labelAngle=0)),
-                xOffset=alt.XOffset("model:N", sort=order),
-                y=alt.Y("value:Q", title=None),
-                color=model_color(colours, shown=order, orient="bottom"),
-                row=alt.Row("variable:N", title=None),
-                tooltip=["model", "class", "variable", alt.Tooltip("value:Q", format=".4f")],
-            ).properties(height=150).resolve_scale(y="independent"),
-            width="stretch",
-        )
+        # Two charts rather than a row facet: a faceted chart cannot take the column's width, and
+        # its bars of many models would run off the screen.
+        for field, title in (("weight_norm", "length ‖W_c‖"), ("bias", "bias b_c")):
+            st.altair_chart(
+                alt.Chart(directions).mark_bar().encode(
+                    x=alt.X("class:N", sort=names, title="class", axis=alt.Axis(labelAngle=0)),
+                    xOffset=alt.XOffset("model:N", sort=order),
+                    y=alt.Y(f"{field}:Q", title=title),
+                    color=model_color(colours, shown=order, orient="bottom"),
+                    tooltip=["model", "class", alt.Tooltip(f"{field}:Q", format=".4f")],
+                ).properties(height=150),
+                width="stretch",
+            )
 
 if tabs[4].open:
     with tabs[4]:
@@ -210,40 +219,39 @@ if tabs[4].open:
             empty("Choose two different classes: their directions span the plane.")
         else:
             a, b = class_id[class_a], class_id[class_b]
-            plane = query(queries.class_pair_plane, ids, cond, a, b)
             bounds = query(queries.class_pair_boundary, ids, a, b)
             st.caption(f"Samples labelled {class_a} or {class_b}, placed exactly in the plane of "
                        f"W_{class_a} (x axis) and W_{class_b}; the line is the boundary z_{class_a} = "
                        f"z_{class_b}, exact in this plane since W_{class_a} − W_{class_b} lies in it. "
                        "Other classes may still win off the plane.")
-            if plane.is_empty():
-                empty("No sample of these two classes in this selection.")
-            elif len(plane) > MAX_MARKS:
-                empty(f"{len(plane):,} points is more than a browser draws smoothly: choose fewer models.")
+            flat = bounds.filter(~(pl.col("a_x").fill_null(0).abs() > 1e-12)
+                                 | ~(pl.col("b_y").fill_null(0).abs() > 1e-12))["model"].to_list()
+            if flat:  # heavy pruning can zero a class's row, or leave two rows parallel
+                st.caption(f"No plane in {', '.join(flat)}: W_{class_a} and W_{class_b} are "
+                           "parallel there, or one of them is zero (pruned away), so its samples "
+                           "are not drawn.")
+            size = query(queries.selection_size, ids, cond, [a, b])
+            if size > angle_length.MAX_POINTS:
+                st.caption(f"{size:,} points: binned in SQL (colour: the share labelled "
+                           f"{class_a}, opacity: how many). Drag a box over cells to list the "
+                           "samples under it.")
+                cells = query(queries.class_pair_bins, ids, cond, a, b)
+                event = st.altair_chart(class_pair.bins_chart(cells, bounds, class_a, class_b, order),
+                                        on_select="rerun", key="pair_cells")
+                box = linked_box(event, "pair_cell_pick", "pairb")
+                inside = (query(queries.class_pair_plane, ids, cond, a, b,
+                                (*box["x0"], *box["y0"]), PICK_LIMIT)
+                          if box and "x0" in box and "y0" in box else None)
+                show_picked([] if inside is None else
+                            inside["sample_id"].unique(maintain_order=True).to_list(), ids, cond)
             else:
-                lines, (x_lo, x_hi), (y_lo, y_hi) = boundary_in_view(plane, bounds)
-                # One data set for both layers: a faceted layer chart needs its data at the top.
-                data = pl.concat([plane.with_columns(pl.lit("sample").alias("kind")),
-                                  lines.with_columns(pl.lit("boundary").alias("kind"))],
-                                 how="diagonal_relaxed")
-                brush = alt.selection_interval(name="pair_pick", encodings=["x", "y"])
-                x_scale = alt.Scale(domain=[x_lo, x_hi], nice=False)
-                y_scale = alt.Scale(domain=[y_lo, y_hi], nice=False)
-                base = alt.Chart(lean(data))
-                dots = base.transform_filter("datum.kind == 'sample'").mark_point(
-                    size=22, filled=True, opacity=0.75).encode(
-                    x=alt.X("x:Q", title=f"f · u1 (along W_{class_a})", scale=x_scale),
-                    y=alt.Y("y:Q", title=f"f · u2 (towards W_{class_b})", scale=y_scale),
-                    color=alt.condition(brush, alt.Color("label:N"), alt.value("lightgray")),
-                    shape=alt.Shape("correct:N", scale=alt.Scale(domain=[True, False],
-                                                                   range=["circle", "cross"])),
-                    tooltip=["sample_id", "label", "pred", "correct",
-                             alt.Tooltip("margin_distance:Q", format=".3f")],
-                ).add_params(brush)
-                boundary = base.transform_filter("datum.kind == 'boundary'").mark_line(
-                    color="black", strokeDash=[6, 3], clip=True).encode(x="x:Q", y="y:Q")
-                width = panel_width(2, legend=True)
-                chart = alt.layer(dots, boundary).properties(width=width, height=width * 4 // 5).facet(
-                    facet=alt.Facet("model:N", sort=order), columns=2)
-                event = st.altair_chart(chart, on_select="rerun", key="pair_chart")
-                show_picked(linked_selection(event, "pair_pick", plane, "pair"), ids, cond)
+                plane = query(queries.class_pair_plane, ids, cond, a, b).drop_nulls(["x", "y"])
+                if plane.is_empty():
+                    empty("No sample of these two classes in this selection.")
+                else:
+                    picked = linked_selection(st.session_state.get("pair_chart"), "pair_pick",
+                                              plane, "pair")
+                    st.altair_chart(
+                        class_pair.points_chart(plane, bounds, class_a, class_b, order, picked),
+                        on_select="rerun", key="pair_chart")
+                    show_picked(picked, ids, cond)

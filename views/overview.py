@@ -78,16 +78,21 @@ st.dataframe(
         "method": "Method",
         "sparsity": percent("Sparsity", "Measured: zero weights / conv and linear weights"),
         "params_nonzero": st.column_config.NumberColumn(
-            "Non-zero params", format="localized",
+            "Non-zero", format="localized",
             help="Every parameter that is not zero, biases and BatchNorm included (sparsity counts "
                  "the conv and linear weights only, so two models at one sparsity may differ here)"),
-        "reference": "Dense reference",
+        "reference": st.column_config.TextColumn(
+            "Reference", help="The dense model mCE and relative mCE compare it with"),
         "seeds": "Seeds",
-        "mean_corruption_accuracy_low": percent("Corruption accuracy, lowest seed"),
-        "mean_corruption_accuracy_high": percent("Corruption accuracy, highest seed"),
-        "clean_accuracy": percent("Clean accuracy"),
+        "mean_corruption_accuracy_low": percent("Seed low",
+                                                "Mean corruption accuracy of the lowest seed"),
+        "mean_corruption_accuracy_high": percent("Seed high",
+                                                 "Mean corruption accuracy of the highest seed"),
+        "clean_accuracy": percent("Clean", "Accuracy on the clean test set"),
         "mean_corruption_accuracy": percent(
-            "Mean corruption accuracy", "Mean over the benchmark corruptions and severities stored"
+            "Corruption acc.",
+            "Mean corruption accuracy: the accuracy, mean over the benchmark corruptions and "
+            "severities stored"
         ),
         "mce": st.column_config.NumberColumn(
             "mCE", format="%.1f",

@@ -73,7 +73,7 @@ ranked = (picked.group_by("model", *(["reference"] if "reference" in picked.colu
                # One corruption: its note; the mean over all: under how many of them.
                (pl.col("chance").drop_nulls().first() if choice != "all" else
                 pl.when(pl.col("chance").is_not_null().sum() > 0)
-                .then(pl.format("near chance under {} of {} corruptions",
+                .then(pl.format("{} of {} corruptions",
                                 pl.col("chance").is_not_null().sum(), pl.len()))
                 .otherwise(pl.lit(None))).alias("chance"))
           .sort("accuracy", descending=True)
@@ -96,8 +96,9 @@ st.dataframe(
         "drop": st.column_config.NumberColumn("Drop from clean", format="%.1f pts"),
         "reference_drop": st.column_config.NumberColumn("Dense drop", format="%.1f pts"),
         "chance": st.column_config.TextColumn(
-            "Near chance", help="Where the pruned model or its reference is below "
-                                f"{queries.NEAR_CHANCE:g} × chance: a tie there ranks nothing"),
+            "Near chance" if choice != "all" else "Near chance under",
+            help="Where the pruned model or its reference is below "
+                 f"{queries.NEAR_CHANCE:g} × chance: a tie there ranks nothing"),
     },
 )
 

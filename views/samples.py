@@ -10,6 +10,7 @@ import streamlit as st
 from app import state
 from app.charts import empty, lean, model_color, panel_width
 from app.export import download_buttons
+from app.media import media_url
 from app.pickers import groups, pick_models
 from app.shared import catalog, query, require_store
 from store import catalogue, queries
@@ -22,6 +23,9 @@ models, conditions, classes = store.models, store.conditions, store.classes
 model_id, condition_id, class_id = store.model_id, store.condition_id, store.class_id
 pruned = models.filter(pl.col("reference_model_id").is_not_null())["model"].to_list()
 GRID = 48
+# A sample's table by default: what it predicts and the geometry the loss sees first.
+SAMPLE_COLUMNS = ["model", "condition", "pred", "correct", "length", "angle_true",
+                  "logit_margin", "confidence"]
 
 
 # Thumbnails at 3x their pixels (32 -> 72 px on CIFAR), pixelated; a hover zooms one to 4x so a
@@ -45,9 +49,11 @@ def sample_grid(rows: pl.DataFrame, corrupted: bool, others: dict[int, str] | No
     reference's; `others` adds each compared model's prediction (the models that disagree)."""
     cards = []
     for row in rows.iter_rows(named=True):
-        pictures = f'<img src="{row["image"]}" title="clean">'
+        n = row["sample_id"]
+        pictures = f'<img src="{media_url(row["image"], f"grid.{n}.clean")}" title="clean">'
         if row["corrupted"]:
-            pictures += f'<img src="{row["corrupted"]}" title="under {html.escape(condition)}">'
+            pictures += (f'<img src="{media_url(row["corrupted"], f"grid.{n}.corrupted")}" '
+                         f'title="under {html.escape(condition)}">')
         elif corrupted:
             pictures += '<span class="rle-missing" title="not kept by the build">no image</span>'
         mark = "✓" if row["correct"] else "✗"
@@ -61,11 +67,12 @@ def sample_grid(rows: pl.DataFrame, corrupted: bool, others: dict[int, str] | No
 
 
 def confusion(found: pl.DataFrame) -> pl.DataFrame:
-    """How the listed samples are labelled and predicted: a row per true class, a column per
-    predicted class, counts (the most frequent pairs stand out before any card is read)."""
-    counts = found.group_by("label", "pred").len()
-    return (counts.pivot(on="pred", index="label", values="len", sort_columns=True)
-            .fill_null(0).sort("label"))
+    """How the listed samples are labelled and predicted: a row per (true class, prediction)
+    pair, most frequent first, so a pattern ("most 8s read as 3") is the first row before any
+    card is read. A list rather than a matrix: ten class names as columns overflow a laptop."""
+    return (found.group_by("label", "pred").len("samples")
+            .with_columns((pl.col("samples") / len(found)).alias("share"))
+            .sort(["samples", "label", "pred"], descending=[True, False, False]))
 
 
 def path_chart(path: pl.DataFrame) -> alt.FacetChart:
@@ -136,7 +143,11 @@ def detail(sample: int, shown: list[str]) -> None:
                          help="Off: clean and the corruption of the path above, at each severity")
     table = query(queries.sample_metrics, sample, None if every or not corruption_names
                   else along).filter(pl.col("model").is_in(shown))
-    st.dataframe(lean(table), hide_index=True, height=320)
+    every_metric = state.toggle("Every metric", key="every_metric", default=False,
+                                help="Off: the headline metrics, so the table fits a laptop "
+                                     "screen; the download above holds them all")
+    st.dataframe(lean(table), hide_index=True, height=320,
+                 column_order=None if every_metric else SAMPLE_COLUMNS)
 
 
 top = st.columns([3, 2, 2])
@@ -211,7 +222,11 @@ else:
         st.caption("The download holds every matching sample with all its metrics under the "
                    "condition, one row per (sample, model).")
         with st.expander("True class → prediction of the listed samples", expanded=True):
-            st.dataframe(confusion(found), hide_index=True)
+            st.dataframe(confusion(found), hide_index=True, height=min(36 * 8, 36 * (len(found) + 1)),
+                         column_config={"label": "True class", "pred": "Predicted",
+                                        "samples": "Samples",
+                                        "share": st.column_config.NumberColumn(
+                                            "Share", format="percent")})
         shown_rows = found.head(GRID)
         others = None
         if category == "models-disagree":  # which models say what, on every card

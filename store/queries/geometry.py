@@ -58,22 +58,33 @@ def selection_size(con: Con, model_ids: list[int], condition_id: int, class_ids:
     }).fetchall()[0][0]
 
 
+# Per model, the length the plane's coordinates are divided by: the model's median feature length
+# in the selection when `per_model` (a model whose features are 5 long beside one whose are 20
+# is otherwise a blob), else 1.
+_UNIT = """unit AS (SELECT model_id, CASE WHEN $per_model THEN greatest(median(length), 1e-12)
+                                      ELSE 1.0 END AS unit FROM p0 GROUP BY model_id)"""
+
+
 def angle_length_points(con: Con, model_ids: list[int], condition_id: int,
                         class_ids: list[int], box: Sequence[float] | None = None,
-                        limit: int | None = None) -> pl.DataFrame:
+                        limit: int | None = None, per_model: bool = False) -> pl.DataFrame:
     """Every selected sample in the angle-length plane: angle to the true class direction as the
     polar angle, feature length as the radius (x = length cos, y = length sin), and the angle to
     the nearest other class direction (angle_other). `box` (x_lo, x_hi, y_lo, y_hi) keeps the
-    points inside it (a box dragged over the binned plane), at most `limit` of them."""
+    points inside it (a box dragged over the binned plane), at most `limit` of them;
+    `per_model` gives lengths in units of each model's median length (see _UNIT)."""
     x_lo, x_hi, y_lo, y_hi = box if box is not None else (None, None, None, None)
     return frame(con, f"""
-        WITH p AS (
+        WITH p0 AS (
             SELECT mt.model_id, mt.sample_id, s.label, mt.pred, mt.correct, mt.length,
                    mt.angle_true, mt.angle_true + mt.angle_gap AS angle_other, mt.margin_distance,
                    mt.length * cos(radians(mt.angle_true)) AS x,
                    mt.length * sin(radians(mt.angle_true)) AS y
             {SELECTION} AND mt.angle_true IS NOT NULL
-        )
+        ), {_UNIT},
+        p AS (SELECT p0.* REPLACE (p0.length / u.unit AS length, p0.x / u.unit AS x,
+                                   p0.y / u.unit AS y)
+              FROM p0 JOIN unit u USING (model_id))
         SELECT (SELECT name FROM models WHERE model_id = p.model_id) AS model, p.sample_id,
                (SELECT name FROM classes WHERE class_id = p.label) AS label,
                (SELECT name FROM classes WHERE class_id = p.pred) AS pred, p.correct,
@@ -84,20 +95,22 @@ def angle_length_points(con: Con, model_ids: list[int], condition_id: int,
         ORDER BY p.model_id, p.sample_id
         LIMIT $limit
     """, condition=condition_id, models=ids(model_ids), classes=ids(class_ids),
-        x_lo=x_lo, x_hi=x_hi, y_lo=y_lo, y_hi=y_hi, limit=limit)
+        x_lo=x_lo, x_hi=x_hi, y_lo=y_lo, y_hi=y_hi, limit=limit, per_model=per_model)
 
 
 def angle_length_bins(con: Con, model_ids: list[int], condition_id: int, class_ids: list[int],
-                      bins: int = 60) -> pl.DataFrame:
+                      bins: int = 60, per_model: bool = False) -> pl.DataFrame:
     """The angle-length plane binned on a `bins` x `bins/2` grid (for selections too large to
-    draw point by point): count and accuracy per cell."""
+    draw point by point): count and accuracy per cell; `per_model` as angle_length_points."""
     return frame(con, f"""
-        WITH p AS (
-            SELECT mt.model_id, mt.correct,
+        WITH p0 AS (
+            SELECT mt.model_id, mt.correct, mt.length,
                    mt.length * cos(radians(mt.angle_true)) AS x,
                    mt.length * sin(radians(mt.angle_true)) AS y
             {SELECTION} AND mt.angle_true IS NOT NULL
-        ),
+        ), {_UNIT},
+        p AS (SELECT p0.model_id, p0.correct, p0.x / u.unit AS x, p0.y / u.unit AS y
+              FROM p0 JOIN unit u USING (model_id)),
         r AS (SELECT greatest(max(abs(x)), max(y), 1e-9) AS radius FROM p),
         b AS (
             SELECT p.model_id, p.correct, r.radius * 2 / $bins AS w,
@@ -113,7 +126,8 @@ def angle_length_bins(con: Con, model_ids: list[int], condition_id: int, class_i
         FROM b JOIN models m USING (model_id)
         GROUP BY m.name, m.model_id, b.i, b.j
         ORDER BY m.model_id
-    """, condition=condition_id, models=ids(model_ids), classes=ids(class_ids), bins=bins)
+    """, condition=condition_id, models=ids(model_ids), classes=ids(class_ids), bins=bins,
+        per_model=per_model)
 
 
 def _paired(condition_id: int, model_ids: list[int], class_ids: list[int]) -> tuple[str, dict]:
@@ -158,6 +172,37 @@ def shift_histogram(con: Con, metric: str, model_ids: list[int], condition_id: i
     values = (f"SELECT c.model_id, c.correct AS grp, x.{col} - c.{col} AS x {paired} "
               f"AND isfinite(x.{col} - c.{col})")
     return _histogram(con, values, bins, **params)
+
+
+def paired_shift_cells(con: Con, metric: str, model_a: int, model_b: int, condition_id: int,
+                       class_ids: list[int], bins: int = 40) -> pl.DataFrame:
+    """Model a's shift metric(condition) - metric(clean) against model b's on the same samples,
+    binned on one grid for both axes (so the diagonal is "shifted alike") between the 0.5 % and
+    99.5 % quantiles of both, with what lies beyond counted in the edge cells. Per cell its count;
+    on every row `samples`, `r` (Pearson correlation of the two shifts over all samples) and
+    `b_worse` (the share of samples whose shift is larger in b than in a)."""
+    col = plottable(metric)
+    paired, params = _paired(condition_id, [model_a, model_b], class_ids)
+    return frame(con, f"""
+        WITH d AS (SELECT c.model_id, c.sample_id, x.{col} - c.{col} AS d {paired}
+                   AND isfinite(x.{col} - c.{col})),
+        p AS (SELECT a.d AS xa, b.d AS yb FROM d a JOIN d b USING (sample_id)
+              WHERE a.model_id = $ma AND b.model_id = $mb),
+        q AS (SELECT least(quantile_cont(xa, 0.005), quantile_cont(yb, 0.005)) AS lo,
+                     greatest(quantile_cont(xa, 0.995), quantile_cont(yb, 0.995)) AS hi,
+                     count(*) AS samples, corr(xa, yb) AS r, avg((yb > xa)::DOUBLE) AS b_worse
+              FROM p),
+        g AS (SELECT lo, greatest(hi - lo, 1e-9) / $bins AS w, samples, r, b_worse FROM q),
+        b AS (SELECT least(greatest(floor((xa - g.lo) / g.w), 0), $bins - 1) AS i,
+                     least(greatest(floor((yb - g.lo) / g.w), 0), $bins - 1) AS j
+              FROM p, g)
+        SELECT g.lo + b.i * g.w AS x0, g.lo + (b.i + 1) * g.w AS x1, g.lo + b.j * g.w AS y0,
+               g.lo + (b.j + 1) * g.w AS y1, count(*) AS n, any_value(g.samples) AS samples,
+               any_value(g.r) AS r, any_value(g.b_worse) AS b_worse
+        FROM b, g
+        GROUP BY b.i, b.j, g.lo, g.w
+        ORDER BY b.i, b.j
+    """, ma=int(model_a), mb=int(model_b), bins=bins, **params)
 
 
 def overlay_histogram(con: Con, metric: str, model_ids: list[int], condition_id: int,
@@ -215,26 +260,67 @@ PAIR_FRAME = """
 """
 
 
+# A sample of class a or b in the plane of W_a and W_b: x = f.u1, y = f.u2, from `length`,
+# `angles` and the Gram alone (f.W_b = length ||W_b|| cos theta_b).
+_PAIR_POINTS = """
+    SELECT mt.model_id, mt.sample_id, s.label, mt.pred, mt.correct, mt.margin_distance,
+           mt.length * cos(radians(mt.angles[$a + 1])) AS x,
+           (mt.length * g.nb * cos(radians(mt.angles[$b + 1]))
+            - g.bx * mt.length * cos(radians(mt.angles[$a + 1]))) / nullif(g.by, 0) AS y
+    FROM metrics mt
+    JOIN g USING (model_id)
+    JOIN samples s USING (sample_id)
+    WHERE mt.condition_id = $condition AND s.label IN ($a, $b) AND mt.angles IS NOT NULL
+"""
+
+
 def class_pair_plane(con: Con, model_ids: list[int], condition_id: int, class_a: int,
-                     class_b: int) -> pl.DataFrame:
-    """Samples labelled a or b, placed exactly in the plane of W_a and W_b: x = f.u1, y = f.u2,
-    from `length`, `angles` and the Gram alone (f.W_b = length ||W_b|| cos theta_b)."""
+                     class_b: int, box: Sequence[float] | None = None,
+                     limit: int | None = None) -> pl.DataFrame:
+    """Samples labelled a or b, placed exactly in the plane of W_a and W_b (x along W_a, y
+    towards W_b in the plane). `box` (x_lo, x_hi, y_lo, y_hi) keeps the points inside it (a box
+    dragged over the binned plane), at most `limit` of them."""
+    x_lo, x_hi, y_lo, y_hi = box if box is not None else (None, None, None, None)
     return frame(con, f"""
-        WITH g AS ({PAIR_FRAME})
-        SELECT m.name AS model, mt.sample_id, cl.name AS label, pc.name AS pred, mt.correct,
-               mt.margin_distance,
-               mt.length * cos(radians(mt.angles[$a + 1])) AS x,
-               (mt.length * g.nb * cos(radians(mt.angles[$b + 1]))
-                - g.bx * mt.length * cos(radians(mt.angles[$a + 1]))) / nullif(g.by, 0) AS y
-        FROM metrics mt
-        JOIN g USING (model_id)
+        WITH g AS ({PAIR_FRAME}), p AS ({_PAIR_POINTS})
+        SELECT m.name AS model, p.sample_id, cl.name AS label, pc.name AS pred, p.correct,
+               p.margin_distance, p.x, p.y
+        FROM p
         JOIN models m USING (model_id)
-        JOIN samples s USING (sample_id)
-        JOIN classes cl ON cl.class_id = s.label
-        JOIN classes pc ON pc.class_id = mt.pred
-        WHERE mt.condition_id = $condition AND s.label IN ($a, $b) AND mt.angles IS NOT NULL
-        ORDER BY mt.model_id, mt.sample_id
-    """, models=ids(model_ids), condition=condition_id, a=int(class_a), b=int(class_b))
+        JOIN classes cl ON cl.class_id = p.label
+        JOIN classes pc ON pc.class_id = p.pred
+        WHERE ($x_lo IS NULL OR p.x BETWEEN $x_lo AND $x_hi)
+          AND ($y_lo IS NULL OR p.y BETWEEN $y_lo AND $y_hi)
+        ORDER BY p.model_id, p.sample_id
+        LIMIT $limit
+    """, models=ids(model_ids), condition=condition_id, a=int(class_a), b=int(class_b),
+        x_lo=x_lo, x_hi=x_hi, y_lo=y_lo, y_hi=y_hi, limit=limit)
+
+
+def class_pair_bins(con: Con, model_ids: list[int], condition_id: int, class_a: int,
+                    class_b: int, bins: int = 60) -> pl.DataFrame:
+    """The class-pair plane binned on a `bins` x `bins` grid over the points' extent (for
+    selections too large to draw point by point): per model and cell, the count, the share
+    labelled a, and the accuracy."""
+    return frame(con, f"""
+        WITH g AS ({PAIR_FRAME}), p AS ({_PAIR_POINTS}),
+        r AS (SELECT min(x) AS x_lo, greatest(max(x) - min(x), 1e-9) / $bins AS wx,
+                     min(y) AS y_lo, greatest(max(y) - min(y), 1e-9) / $bins AS wy FROM p),
+        b AS (
+            SELECT p.model_id, p.label, p.correct, r.x_lo, r.wx, r.y_lo, r.wy,
+                   least(floor((p.x - r.x_lo) / r.wx), $bins - 1) AS i,
+                   least(floor((p.y - r.y_lo) / r.wy), $bins - 1) AS j
+            FROM p, r WHERE p.x IS NOT NULL AND p.y IS NOT NULL
+        )
+        SELECT m.name AS model, any_value(b.x_lo + b.i * b.wx) AS x0,
+               any_value(b.x_lo + (b.i + 1) * b.wx) AS x1, any_value(b.y_lo + b.j * b.wy) AS y0,
+               any_value(b.y_lo + (b.j + 1) * b.wy) AS y1, count(*) AS n,
+               avg((b.label = $a)::DOUBLE) AS share_a, avg(b.correct::DOUBLE) AS accuracy
+        FROM b JOIN models m USING (model_id)
+        GROUP BY m.name, m.model_id, b.i, b.j
+        ORDER BY m.model_id
+    """, models=ids(model_ids), condition=condition_id, a=int(class_a), b=int(class_b),
+        bins=bins)
 
 
 def class_pair_boundary(con: Con, model_ids: list[int], class_a: int, class_b: int) -> pl.DataFrame:

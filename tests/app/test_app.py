@@ -87,9 +87,10 @@ def test_overview_says_where_relative_mce_is_unstable_and_shows_it_three_ways(tm
     assert three["pruned"]["pooled_relative_mce"] == pytest.approx(125.0)  # 20 / 16
     assert three["pruned"]["stable_relative_mce"] == pytest.approx(100.0)
     per = panel.dataframe[1].value.set_index("corruption")  # what the three average
-    assert per.loc["b_blur", "pruned"] == pytest.approx(600.0)
+    assert panel.selectbox[0].value == "pruned"  # a pruned model's, not the reference's own
+    assert per.loc["b_blur", "relative_ce"] == pytest.approx(600.0)
     assert per["unstable"].to_dict() == {"a_noise": False, "b_blur": True, "c_fog": True}
-    assert per.loc["a_noise", "reference degradation"] == pytest.approx(130.0)  # points
+    assert per.loc["a_noise", "reference_degradation"] == pytest.approx(130.0)  # points
     main = at.dataframe[0].value
     assert "pooled_relative_mce" not in main.columns  # the main table keeps the published one
 
@@ -337,7 +338,8 @@ def test_the_samples_grid_summarises_confusions_and_names_the_disagreeing_models
     listed = samples_listed(at)
     (summary,) = [e for e in at.expander if e.label.startswith("True class → prediction")]
     table = summary.dataframe[0].value
-    assert table.drop(columns="label").to_numpy().sum() == listed  # every listed sample, once
+    assert table["samples"].sum() == listed  # every listed sample, once
+    assert table["samples"].is_monotonic_decreasing  # the commonest confusion first
     grid = next(m.value for m in at.markdown if 'class="rle-grid"' in m.value)
     cards = grid.count('class="rle-card"')
     assert cards == min(listed, 48)
@@ -611,6 +613,95 @@ def test_a_box_over_the_binned_plane_lists_the_samples_under_it(synthetic_store,
     con = open_store(synthetic_store)
     classes = [r[0] for r in con.execute("SELECT class_id FROM classes").fetchall()]
     points = queries.angle_length_points(con, [0, 1], 0, classes)
+    inside = points.filter(pl.col("x").is_between(*box["x0"]) & pl.col("y").is_between(*box["y0"]))
+    expected = inside["sample_id"].n_unique()
+    assert 0 < expected < points["sample_id"].n_unique(), expected  # a real subset
+    picked = [m.value for m in at.markdown if "samples picked" in m.value]
+    assert picked == [f"**{expected} samples picked** (drag a box in any panel to pick others)"]
+
+
+@pytest.mark.parametrize("max_points", [10, 100_000])  # binned, and point by point
+def test_the_angle_length_plane_puts_each_model_on_its_own_scale_on_request(synthetic_store,
+                                                                            monkeypatch,
+                                                                            max_points):
+    from app import angle_length
+
+    monkeypatch.setattr(angle_length, "MAX_POINTS", max_points)
+    titles = {}
+    for per_model in ("0", "1"):
+        at = geometry_on(synthetic_store, monkeypatch, condition="clean", per_model=per_model,
+                         view="Angle-length plane")
+        spec = next(json.loads(c.proto.spec) for c in at.get("vega_lite_chart")
+                    if "pick" in c.proto.spec)
+        titles[per_model] = json.dumps(spec)
+    assert angle_length.SCALED not in titles["0"] and angle_length.SCALED in titles["1"]
+
+
+def test_clean_to_corrupted_sets_one_models_shift_against_anothers(synthetic_store, monkeypatch):
+    at = geometry_on(synthetic_store, monkeypatch, condition="gaussian_noise-5",
+                     models=["dense", "magnitude-80"], view="Clean → corrupted")
+    assert [s.value for s in at.selectbox if s.key in ("vs_a", "vs_b")] == ["dense", "magnitude-80"]
+    (caption,) = [c.value for c in at.caption if "Above the dashed diagonal" in c.value]
+    assert "450 samples" in caption and "larger in magnitude-80" in caption
+
+
+@pytest.mark.parametrize("max_points", [10, 100_000])  # binned, and point by point
+def test_a_class_pruning_removed_has_no_plane_and_says_so(tmp_path, monkeypatch, max_points):
+    """A class whose whole row of W is zero (heavy pruning does this) spans no plane with
+    another: the page says so for that model and draws the others."""
+    from app import angle_length
+    from tests.support.synthetic import MODELS, Spec, build_synthetic_store
+
+    monkeypatch.setattr(angle_length, "MAX_POINTS", max_points)
+    store = build_synthetic_store(tmp_path / "dead.duckdb",
+                                  models=[*MODELS, Spec("dead-3", "magnitude", 0.8, 0, dead_class=3)])
+    at = geometry_on(store, monkeypatch, condition="clean", a="3", b="8",
+                     models=["dense", "magnitude-80", "dead-3"], view="Class-pair plane")
+    assert any("No plane in dead-3: W_3 and W_8" in c.value for c in at.caption)
+    chart = next(c for c in at.get("vega_lite_chart") if "pair_" in c.proto.spec)
+    rows = pl.from_arrow(pa.ipc.open_stream(chart.proto.datasets[0].data.data).read_all())
+    assert set(rows["model"]) == {"dense", "magnitude-80"}
+
+
+@pytest.mark.parametrize(("view", "chart_param", "url"), [
+    ("Angle-length plane", "pick", {"al": "x:0,2;y:1,3"}),
+    ("Class-pair plane", "pair_pick", {"pair": "x:0,2;y:-1,1", "a": "0", "b": "1"}),
+])
+def test_a_box_in_one_panel_marks_the_same_samples_in_every_panel(synthetic_store, monkeypatch,
+                                                                  view, chart_param, url):
+    """The picked samples travel to the chart as a parameter its marks test, in every panel, so
+    the same samples can be followed from one model to the next."""
+    at = geometry_on(synthetic_store, monkeypatch, condition="clean", view=view,
+                     models=["dense", "magnitude-80"], **url)
+    (count,) = [int(m.value.split()[0].strip("*")) for m in at.markdown
+                if "samples picked" in m.value]
+    chart = next(c for c in at.get("vega_lite_chart") if f'"{chart_param}"' in c.proto.spec)
+    spec = json.loads(chart.proto.spec)
+    (ids,) = [p["value"] for p in spec["params"] if p["name"] == "picked_ids"]
+    assert len(ids) == count > 0
+    rows = pl.from_arrow(pa.ipc.open_stream(chart.proto.datasets[0].data.data).read_all())
+    shown = rows.filter(pl.col("sample_id").is_in(ids))
+    assert set(shown["model"]) == {"dense", "magnitude-80"}  # marked in both panels
+    assert "indexof(picked_ids, datum.sample_id)" in chart.proto.spec
+
+
+def test_a_box_over_the_binned_class_pair_plane_lists_the_samples_under_it(synthetic_store,
+                                                                           monkeypatch):
+    """As the angle-length plane: too many points, so cells; each model's boundary still drawn,
+    and a box lists every sample of the two classes with a point inside it."""
+    from app import angle_length
+    from store import open_store, queries
+
+    monkeypatch.setattr(angle_length, "MAX_POINTS", 10)
+    box = {"x0": [0.0, 2.0], "y0": [-1.0, 1.0]}
+    at = geometry_on(synthetic_store, monkeypatch, condition="clean", a="0", b="1",
+                     models=["dense", "magnitude-80"], pairb="x0:0,2;y0:-1,1",
+                     view="Class-pair plane")
+    chart = next(c for c in at.get("vega_lite_chart") if '"pair_cell_pick"' in c.proto.spec)
+    rows = pl.from_arrow(pa.ipc.open_stream(chart.proto.datasets[0].data.data).read_all())
+    assert set(rows.filter(pl.col("kind") == "boundary")["model"]) == {"dense", "magnitude-80"}
+    con = open_store(synthetic_store)
+    points = queries.class_pair_plane(con, [0, 1], 0, 0, 1)
     inside = points.filter(pl.col("x").is_between(*box["x0"]) & pl.col("y").is_between(*box["y0"]))
     expected = inside["sample_id"].n_unique()
     assert 0 < expected < points["sample_id"].n_unique(), expected  # a real subset

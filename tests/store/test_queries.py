@@ -218,6 +218,68 @@ def test_class_pair_plane_reproduces_the_raw_projections(con, hand_store):
             assert row["y"] == pytest.approx(f @ u2, abs=1e-4, rel=1e-4)
 
 
+def test_each_model_on_its_own_scale_divides_its_plane_by_its_median_length(con):
+    shared = queries.angle_length_points(con, [0, 1], 3, [0, 1, 2])
+    scaled = queries.angle_length_points(con, [0, 1], 3, [0, 1, 2], per_model=True)
+    assert scaled.select("model", "sample_id").equals(shared.select("model", "sample_id"))
+    for model in ("dense", "pruned"):
+        mine = shared.filter(pl.col("model") == model)
+        theirs = scaled.filter(pl.col("model") == model)
+        assert theirs["length"].median() == pytest.approx(1.0)
+        unit = mine["length"].median()
+        for col in ("x", "y", "length"):
+            np.testing.assert_allclose(theirs[col].to_numpy(), mine[col].to_numpy() / unit,
+                                       rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(theirs["angle_true"].to_numpy(), mine["angle_true"].to_numpy())
+    cells = queries.angle_length_bins(con, [0, 1], 3, [0, 1, 2], per_model=True)
+    assert cells["n"].sum() == len(scaled)
+    radius = max(scaled["x"].abs().max(), scaled["y"].max())
+    assert cells["x1"].max() == pytest.approx(radius)  # the grid spans the scaled points
+
+
+@pytest.mark.parametrize("bins", [1, 3, 60])
+def test_class_pair_bins_hold_every_point_of_the_plane_once(con, bins):
+    """The binned plane counts each point in the cell whose bounds hold it, and the cell's share
+    labelled a and accuracy are those of its points."""
+    a, b = 0, 2
+    points = queries.class_pair_plane(con, [0, 1], 3, a, b)
+    cells = queries.class_pair_bins(con, [0, 1], 3, a, b, bins=bins)
+    for model in ("dense", "pruned"):
+        mine, theirs = points.filter(pl.col("model") == model), cells.filter(pl.col("model") == model)
+        assert theirs["n"].sum() == len(mine)
+        assert len(theirs) <= bins * bins
+        a_name = con.execute("SELECT name FROM classes WHERE class_id = ?", [a]).fetchone()[0]
+        for cell in theirs.iter_rows(named=True):
+            # each cell's points: inside its bounds (the last row and column closed at the top)
+            held = mine.filter(pl.col("x").is_between(cell["x0"] - 1e-9, cell["x1"] + 1e-9)
+                               & pl.col("y").is_between(cell["y0"] - 1e-9, cell["y1"] + 1e-9))
+            assert len(held) >= cell["n"]
+        assert (theirs["share_a"] * theirs["n"]).sum() == pytest.approx(
+            (mine["label"] == a_name).sum())
+        assert (theirs["accuracy"] * theirs["n"]).sum() == pytest.approx(mine["correct"].sum())
+
+
+@pytest.mark.parametrize("metric", ["length", "margin_distance"])
+def test_one_models_shift_against_anothers_counts_each_sample_once(con, metric):
+    col = metric
+    rows = con.execute(f"""
+        SELECT c.model_id, c.sample_id, x.{col} - c.{col}
+        FROM metrics c JOIN metrics x USING (model_id, sample_id)
+        WHERE c.condition_id = 0 AND x.condition_id = 3 ORDER BY 1, 2""").fetchall()
+    d = {(m, s): v for m, s, v in rows}
+    samples = sorted({s for _, s in d})
+    xa = np.array([d[(0, s)] for s in samples])
+    yb = np.array([d[(1, s)] for s in samples])
+    cells = queries.paired_shift_cells(con, metric, 0, 1, 3, [0, 1, 2], bins=7)
+    assert cells["n"].sum() == len(samples) == cells["samples"][0]
+    assert cells["b_worse"][0] == pytest.approx((yb > xa).mean())
+    assert cells["r"][0] == pytest.approx(np.corrcoef(xa, yb)[0, 1])
+    width = float((cells["x1"] - cells["x0"]).mean())
+    lo = min(cells["x0"].min(), cells["y0"].min())
+    for edge in [*cells["x0"], *cells["y0"]]:  # one grid for both axes
+        assert (edge - lo) / width == pytest.approx(round((edge - lo) / width), abs=1e-6)
+
+
 def test_class_pair_boundary_is_where_the_two_logits_tie(con, hand_store):
     _, weights, _ = hand_store
     a, b = 0, 2

@@ -11,6 +11,7 @@ corruption, so accuracies fall with severity; every metric comes from the geomet
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,21 @@ from tests.support.geometry import reference_geometry
 CLASSES = [str(d) for d in range(10)]
 SAMPLES = 450
 FEATURES = 16
-MODELS = [("dense", "dense", None, 0.0), ("magnitude-80", "magnitude", 0.8, 0.8)]
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A model of the store: a pruned one's weights are its reference's, most set to zero."""
+    name: str
+    method: str
+    target: float | None = None
+    reference: int | None = None  # index of its dense reference among the store's models
+    recipe: str | None = None
+    seed: int | None = None
+    dead_class: int | None = None  # a class whose whole row pruning removed
+
+
+MODELS = [Spec("dense", "dense"), Spec("magnitude-80", "magnitude", 0.8, 0)]
 CORRUPTIONS = [("gaussian_noise", "noise"), ("contrast", "digital"), ("pixelate", "digital")]
 SEVERITIES = (1, 5)
 THUMBNAILS = 40  # samples whose corrupted images are kept, as a build keeps them
@@ -50,18 +65,39 @@ def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
     return float(cross / (np.linalg.norm(x.T @ x) * np.linalg.norm(y.T @ y)))
 
 
-COLLAPSED = ("random-80", "random", 0.8, 0.8)  # features blind to the class: near chance
+COLLAPSED = Spec("random-80", "random", 0.8, 0)  # features blind to the class: near chance
 
 
-def build_synthetic_store(path: Path, seed: int = 0, collapsed: bool = False) -> Path:
-    """The store at `path`; `collapsed` adds COLLAPSED, a pruned model at chance accuracy."""
+def sweep_models(methods: tuple[str, ...] = ("magnitude", "gmp", "random", "snip"),
+                 levels: tuple[float, ...] = (0.5, 0.8, 0.9), seeds: tuple[int, ...] = (1, 2),
+                 ) -> list[Spec]:
+    """A sweep's models, named as a config's expansion names them: a dense model per seed, and
+    each method at each sparsity and seed pruned from its seed's dense model (26 by default)."""
+    out = [Spec(f"dense-s{s}", "dense", recipe="dense", seed=s) for s in seeds]
+    for method in methods:
+        for level in levels:
+            out += [Spec(f"{method}-{level * 100:.0f}-s{s}", method, level, i, method, s)
+                    for i, s in enumerate(seeds)]
+    return out
+
+
+def build_synthetic_store(path: Path, seed: int = 0, collapsed: bool = False,
+                          models: list[Spec] | None = None) -> Path:
+    """The store at `path` with MODELS, or `models`; `collapsed` adds COLLAPSED, a pruned model
+    at chance accuracy."""
     rng = np.random.default_rng(seed)
-    models = [*MODELS, COLLAPSED] if collapsed else MODELS
+    models = list(models or MODELS) + ([COLLAPSED] if collapsed else [])
     labels = np.arange(SAMPLES) % len(CLASSES)
     images = rng.integers(0, 256, (SAMPLES, 8, 8)).repeat(4, 1).repeat(4, 2)  # 32x32 grey
     conds = conditions()
     weights = [rng.normal(0, 1, (len(CLASSES), FEATURES)) for _ in models]
-    weights[1] = np.where(rng.random(weights[1].shape) < 0.8, 0.0, weights[0] * 1.3)
+    for m, spec in enumerate(models):
+        if spec.reference is not None and spec != COLLAPSED:  # its features are noise anyway
+            kept = rng.random(weights[m].shape) >= spec.target
+            weights[m] = np.where(kept, weights[spec.reference] * 1.3, 0.0)
+    for m, spec in enumerate(models):
+        if spec.dead_class is not None:
+            weights[m][spec.dead_class] = 0.0
     biases = [rng.normal(0, 0.1, len(CLASSES)) for _ in models]
     base = rng.normal(0, 1, (SAMPLES, FEATURES))
     with StoreWriter(path, f"synthetic-{seed}", num_classes=len(CLASSES)) as writer:
@@ -71,10 +107,12 @@ def build_synthetic_store(path: Path, seed: int = 0, collapsed: bool = False) ->
         writer.put_conditions(conds)
         writer.put_samples(labels, [f"synthetic[{i}]" for i in range(SAMPLES)],
                            [png(im) for im in images])
-        for m, (name, method, target, sparsity) in enumerate(models):
-            writer.put_model(ModelRecord(m, name, "synthetic", method, target, sparsity,
-                                         weights[m].size, int((weights[m] != 0).sum()),
-                                         0 if m else None, len(CLASSES), FEATURES),
+        for m, spec in enumerate(models):
+            writer.put_model(ModelRecord(m, spec.name, "synthetic", spec.method, spec.target,
+                                         spec.target or 0.0, weights[m].size,
+                                         int((weights[m] != 0).sum()), spec.reference,
+                                         len(CLASSES), FEATURES, recipe=spec.recipe,
+                                         seed=spec.seed),
                              weights[m], biases[m])
         kept = np.sort(np.arange(SAMPLES)[:THUMBNAILS])
         for c in conds:
