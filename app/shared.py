@@ -212,3 +212,14 @@ def percent(label: str, help: str | None = None) -> st.column_config.NumberColum
 def in_percent(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:
     """Fractions (0..1) as percentages (0..100), for columns shown with `percent`."""
     return frame.with_columns(pl.col(c) * 100 for c in columns if c in frame.columns)
+
+
+def flag_chance(model_ids: list[int], condition: str) -> None:
+    """A line naming the chosen models that are near chance under `condition` (their geometry,
+    samples and similarities there say little), wherever a page shows them."""
+    near = query(queries.chance_under, model_ids, catalog().condition_id[condition])
+    if not near.is_empty():
+        names = ", ".join(f"{m} ({a:.1%})" for m, a in near.iter_rows())
+        st.warning(f"Near chance under {condition}: {names}. Below {queries.NEAR_CHANCE:g} x "
+                   "chance a model predicts little more than one class, so what is shown for it "
+                   "here says little about how it separates them.", icon=":material/info:")

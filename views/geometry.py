@@ -19,7 +19,7 @@ from app.charts import (
 )
 from app.pickers import pick_models
 from app.selection import linked_box, linked_selection
-from app.shared import catalog, in_percent, percent, query, require_store
+from app.shared import catalog, flag_chance, in_percent, percent, query, require_store
 from store import catalogue, queries
 
 st.title("Geometry")
@@ -50,6 +50,7 @@ ids = [model_id[m] for m in chosen]
 cids = [class_id[c] for c in chosen_classes]
 cond = condition_id[condition]
 order = [m for m in model_id if m in chosen]
+flag_chance(ids, condition)
 PICK_LIMIT = 2_000  # points fetched under a box dragged over the binned plane
 
 

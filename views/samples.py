@@ -12,7 +12,7 @@ from app.charts import empty, lean, model_color, panel_width
 from app.export import download_buttons
 from app.media import media_url
 from app.pickers import groups, pick_models
-from app.shared import catalog, query, require_store
+from app.shared import catalog, flag_chance, query, require_store
 from store import catalogue, queries
 
 st.title("Samples")
@@ -180,6 +180,7 @@ with st.expander("Filters", expanded=False):
                f"{condition}; leave a bound empty for no bound.")
 
 severity = conditions.filter(pl.col("condition") == condition)["severity"][0]
+flag_chance([model_id[m] for m in dict.fromkeys([focus, *over])], condition)
 if category.startswith("pruning") and focus not in pruned:
     empty(f"**{focus}** has no dense reference to compare with: choose a pruned model "
           f"({', '.join(pruned) or 'this store has none'}).")

@@ -7,7 +7,7 @@ import streamlit as st
 from app import state
 from app.charts import dendrogram, empty, heatmap, heatmap_step, symmetric_domain
 from app.pickers import pick_models
-from app.shared import catalog, query, require_store
+from app.shared import catalog, flag_chance, query, require_store
 from store import analysis, catalogue, queries
 
 st.title("Similarity")
@@ -44,6 +44,8 @@ if models_tab.open:
             empty("Choose at least two models to compare them.")
         else:
             scope = corrupted if condition == POOLED else condition_id[condition]
+            if condition != POOLED:
+                flag_chance([model_id[m] for m in chosen], condition)
             pairs = query(queries.model_similarity, scope, [model_id[m] for m in chosen])
             order = [m for m in model_id if m in chosen]
             cells = st.columns(2)

@@ -33,7 +33,13 @@ from store.queries.overview import (
     reference_degradation,
     relative_ce,
 )
-from store.queries.pruning import NEAR_CHANCE, change_vs_dense, near_chance_models, pruning_flips
+from store.queries.pruning import (
+    NEAR_CHANCE,
+    chance_under,
+    change_vs_dense,
+    near_chance_models,
+    pruning_flips,
+)
 from store.queries.samples import (
     SAMPLE_CATEGORIES,
     sample_category,
@@ -68,16 +74,14 @@ from store.queries.sweep import (
 __all__ = [
     "MEASURES", "NEAR_CHANCE", "SAMPLE_CATEGORIES", "UNSTABLE_SE", "accuracy_by_corruption",
     "accuracy_by_family", "accuracy_by_severity", "accuracy_grid", "angle_length_bins",
-    "angle_length_points", "average_seeds", "change_vs_dense", "class_directions", "class_pair_angles",
-    "class_pair_bins", "class_pair_boundary", "class_pair_plane", "classes", "conditions",
-    "corruption_correlation", "corruptions", "ece", "ece_by_severity", "exemplar_modes",
-    "exemplar_summary", "exemplars",
-    "harsh_condition", "metric_histogram", "metric_label", "model_measures", "model_overview",
-    "model_similarity", "models", "near_chance_models", "overlay_histogram", "paired_shift_cells",
-    "populations",
-    "pruning_flips", "reference_degradation", "relative_ce", "reliability", "sample_cards",
-    "sample_category", "sample_export", "sample_images", "sample_metrics", "sample_path",
-    "schema_overview", "seed_disagreement", "seed_groups", "seed_spread", "seed_values",
-    "selection_size", "shift_histogram", "shift_summary", "sparsity_curves", "store_summary",
-    "sweep_models",
+    "angle_length_points", "average_seeds", "chance_under", "change_vs_dense", "class_directions",
+    "class_pair_angles", "class_pair_bins", "class_pair_boundary", "class_pair_plane", "classes",
+    "conditions", "corruption_correlation", "corruptions", "ece", "ece_by_severity",
+    "exemplar_modes", "exemplar_summary", "exemplars", "harsh_condition", "metric_histogram",
+    "metric_label", "model_measures", "model_overview", "model_similarity", "models",
+    "near_chance_models", "overlay_histogram", "paired_shift_cells", "populations", "pruning_flips",
+    "reference_degradation", "relative_ce", "reliability", "sample_cards", "sample_category",
+    "sample_export", "sample_images", "sample_metrics", "sample_path", "schema_overview",
+    "seed_disagreement", "seed_groups", "seed_spread", "seed_values", "selection_size",
+    "shift_histogram", "shift_summary", "sparsity_curves", "store_summary", "sweep_models",
 ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from store.queries.common import Con, frame
+from store.queries.common import Con, frame, ids
 
 # Clean accuracy below this multiple of chance (1 / number of classes) marks a collapsed model:
 # it cannot lose much to corruptions, so its (relative) mCE would rank it among the most robust.
@@ -33,6 +33,18 @@ def near_chance_models(con: Con) -> pl.DataFrame:
         WHERE m.clean_accuracy < $factor / (SELECT count(*) FROM classes)
         ORDER BY m.model_id
     """, factor=NEAR_CHANCE)
+
+
+def chance_under(con: Con, model_ids: list[int], condition_id: int) -> pl.DataFrame:
+    """Of `model_ids`, those whose accuracy under `condition_id` is below NEAR_CHANCE x chance,
+    with that accuracy: where a page shows their geometry or samples, it says little."""
+    return frame(con, """
+        SELECT m.name AS model, a.accuracy
+        FROM accuracy a JOIN models m USING (model_id)
+        WHERE a.condition_id = $condition AND a.model_id = ANY($models)
+          AND a.accuracy < $factor / (SELECT count(*) FROM classes)
+        ORDER BY a.model_id
+    """, condition=int(condition_id), models=ids(model_ids), factor=NEAR_CHANCE)
 
 
 def change_vs_dense(con: Con, severity: int | None = None) -> pl.DataFrame:

@@ -571,6 +571,42 @@ def test_every_pruning_count_is_what_its_link_opens(synthetic_store, monkeypatch
             assert samples_listed(linked) == row[kind], (kind, row)
 
 
+@pytest.mark.parametrize("store", ["synthetic_store", "synthetic_sweep_store"])
+def test_one_models_figures_are_the_same_on_every_page(request, monkeypatch, store):
+    """Mean corruption accuracy as the Overview shows it, the Pruning page ranks it (all benchmark
+    corruptions, mean over severities) and the Sweep page plots it: one number on three pages,
+    for single models and for a sweep's seeds averaged (each page's default)."""
+    path = request.getfixturevalue(store)
+    overview = page_on(path, monkeypatch, "overview.py").dataframe[0].value
+    mca = dict(zip(overview["model"], overview["mean_corruption_accuracy"], strict=True))
+    ranked = page_on(path, monkeypatch, "pruning.py").dataframe[0].value
+    assert len(ranked) == len(mca) - 1  # every pruned model or recipe, once
+    for model, accuracy in zip(ranked["model"], ranked["accuracy"], strict=True):
+        assert accuracy == pytest.approx(mca[model], abs=1e-9), model
+    sweep = page_on(path, monkeypatch, "sweep.py", view="Against sparsity",
+                    measure="mean corruption accuracy")
+    curves = sweep.dataframe[0].value
+    assert len(curves) == len(mca)
+    for row in curves.to_dict("records"):  # in percent, as the Overview shows it
+        (match,) = [m for m, method, sparsity in zip(overview["model"], overview["method"],
+                                                     overview["sparsity"], strict=True)
+                    if method == row["method"] and abs(sparsity - row["target_sparsity"]) < 0.5]
+        assert row["mean"] == pytest.approx(mca[match], abs=1e-9), row
+
+
+@pytest.mark.parametrize(("page", "params"), [
+    ("geometry.py", {"models": ["dense", "random-80"]}),
+    ("samples.py", {"model": "random-80"}),
+    ("similarity.py", {"models": ["dense", "random-80"]}),
+])
+def test_a_model_near_chance_is_named_wherever_its_geometry_or_samples_show(collapsed_store,
+                                                                           monkeypatch, page,
+                                                                           params):
+    at = page_on(collapsed_store, monkeypatch, page, condition="clean", **params)
+    (flag,) = [w.value for w in at.warning if w.value.startswith("Near chance under clean")]
+    assert "random-80" in flag and "dense" not in flag
+
+
 def test_a_model_near_chance_is_flagged_and_left_out_of_rankings(collapsed_store, monkeypatch):
     at = app_on(collapsed_store, monkeypatch).run()
     assert any("random-80" in w.value for w in at.warning)
