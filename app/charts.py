@@ -142,7 +142,7 @@ def spread(values: Sequence[float], gap: float) -> list[float]:
 def heatmap(data: pl.DataFrame, x: str, y: str, value: str, *, x_sort: Sequence[str],
             y_sort: Sequence[str], domain: tuple[float, float] | None = None, fmt: str = ".1%",
             scheme: str = "viridis", diverging: bool = False,
-            tooltip: Sequence[Any] = (), title: str | None = None,
+            tooltip: Sequence[Any] = (), title: str | list[str] | None = None,
             note: str | None = None, fade: str | None = None) -> alt.Chart:
     """A rect heatmap with the value written in every cell when there is room, in `fmt` in the
     cells, the tooltip and the legend alike (one unit per chart). `note` names a text column:

@@ -31,6 +31,8 @@ VIEWS = [
     # The open tab is in the URL (Geometry's tabs run lazily, bound to `?view=`).
     ("geometry-angle-length", "/geometry?condition=gaussian_noise-5&view=Angle-length+plane",
      "Angle-length plane", "Geometry: angle-length plane"),
+    ("geometry-clean-corrupted", "/geometry?condition=gaussian_noise-5&view=Clean+%E2%86%92+corrupted",
+     "Clean → corrupted", "Geometry: clean to corrupted"),
     ("geometry-class-directions", "/geometry?view=Class+directions", "Class directions",
      "Geometry: class directions"),
     ("geometry-class-pair", "/geometry?condition=clean&a=3&b=8&view=Class-pair+plane",

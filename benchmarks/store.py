@@ -188,6 +188,14 @@ def page_queries(con: duckdb.DuckDBPyConnection) -> dict[str, callable]:
         "geometry: class_pair_plane + boundary": lambda: (
             queries.class_pair_plane(con, models, noisy, 3, 5),
             queries.class_pair_boundary(con, models, 3, 5)),
+        "geometry: class_pair_bins + boundary": lambda: (
+            queries.class_pair_bins(con, models, noisy, 3, 5),
+            queries.class_pair_boundary(con, models, 3, 5)),
+        "geometry: angle_length_points, each model on its own scale (1 class)":
+            lambda: queries.angle_length_points(con, models, noisy, [0], per_model=True),
+        "geometry: paired_shift_cells": lambda: queries.paired_shift_cells(
+            con, "margin_distance", models[0], models[-1], noisy, classes),
+        "geometry: chance_under": lambda: queries.chance_under(con, models, noisy),
         f"similarity: model_similarity ({len(picked)} models)":
             lambda: queries.model_similarity(con, 0, picked),
         "similarity: corruption_correlation (1 model, mean)":

@@ -15,10 +15,8 @@ from app.charts import (
     histogram,
     model_color,
     panel_width,
-    sample_table,
 )
 from app.pickers import pick_models
-from app.selection import linked_box, linked_selection
 from app.shared import catalog, flag_chance, in_percent, percent, query, require_store
 from store import catalogue, queries
 
@@ -51,18 +49,6 @@ cids = [class_id[c] for c in chosen_classes]
 cond = condition_id[condition]
 order = [m for m in model_id if m in chosen]
 flag_chance(ids, condition)
-PICK_LIMIT = 2_000  # points fetched under a box dragged over the binned plane
-
-
-def show_picked(picked: list[int], model_ids: list[int], condition: int) -> None:
-    """The samples picked in a chart, with thumbnails and every chosen model's prediction."""
-    if picked:
-        st.markdown(f"**{len(picked)} samples picked** (drag a box in any panel to pick others)")
-        sample_table(query(queries.sample_cards, picked, model_ids, condition))
-    else:
-        st.caption("Drag a box in a panel to list those samples with their images.")
-
-
 # Lazy: only the open tab runs and is sent (the others cost nothing), and the open tab is
 # in the URL (`?view=...`), so a link opens it.
 tabs = st.tabs(["Distributions", "Angle-length plane", "Clean → corrupted", "Class directions",
@@ -103,41 +89,7 @@ if tabs[1].open:
                    "angle, the feature length the radius. Far out and near 0° is confident and right; "
                    "the dashed ray is each model's median angle to the nearest other class direction, "
                    "where its rivals typically sit.")
-        per_model = state.toggle(
-            "Each model on its own scale", key="per_model", default=False,
-            help="Lengths in units of each model's median feature length in this selection, so "
-                 "a model whose features are short is not a blob beside one whose are long; off: "
-                 "one scale for every panel, so lengths compare across models")
-        size = query(queries.selection_size, ids, cond, cids)
-        if size > angle_length.MAX_POINTS:
-            st.caption(f"{size:,} points: binned in SQL (colour: accuracy in the cell, opacity: how "
-                       "many). Drag a box over cells to list the samples under it.")
-            event = st.altair_chart(
-                angle_length.bins_chart(query(queries.angle_length_bins, ids, cond, cids, 60,
-                                              per_model), order, per_model),
-                on_select="rerun", key="al_cells")
-            box = linked_box(event, "cell_pick", "alb")
-            if box and "x0" in box and "y0" in box:
-                inside = query(queries.angle_length_points, ids, cond, cids,
-                               (*box["x0"], *box["y0"]), PICK_LIMIT, per_model)
-                if inside.height == PICK_LIMIT:
-                    st.caption(f"The first {PICK_LIMIT:,} points under the box; drag a smaller one "
-                               "for the rest.")
-                show_picked(inside["sample_id"].unique(maintain_order=True).to_list(), ids, cond)
-            else:
-                show_picked([], ids, cond)
-        else:
-            points = query(queries.angle_length_points, ids, cond, cids, None, None,
-                           per_model)
-            if points.is_empty():
-                empty("No sample in this selection has a defined angle.")
-            else:
-                # The box that triggered this run is in the chart's state before it is drawn,
-                # so the chart can mark its samples in every panel.
-                picked = linked_selection(st.session_state.get("al_chart"), "pick", points, "al")
-                st.altair_chart(angle_length.points_chart(points, order, per_model, picked),
-                                on_select="rerun", key="al_chart")
-                show_picked(picked, ids, cond)
+        angle_length.tab(model_id, order, cond, cids)
 
 if tabs[2].open:
     with tabs[2]:
@@ -146,15 +98,22 @@ if tabs[2].open:
                   "where they sit clean.")
         else:
             summary = query(queries.shift_summary, ids, cond, cids)
+            # Short headers, the rest in the help: nine columns fit a laptop's column.
+            number = st.column_config.NumberColumn
             st.dataframe(in_percent(summary, "clean_accuracy", "accuracy"), hide_index=True, column_config={
-                "clean_accuracy": percent("clean accuracy"),
-                "accuracy": percent(f"accuracy ({condition})"),
-                "d_length": st.column_config.NumberColumn("Δ length", format="%.3f"),
-                "length_ratio": st.column_config.NumberColumn("length ratio", format="%.3f"),
-                "d_angle_true": st.column_config.NumberColumn("Δ angle_true (°)", format="%.2f"),
-                "d_margin_distance": st.column_config.NumberColumn("Δ margin distance", format="%.3f"),
-                "broken": st.column_config.NumberColumn("right → wrong"),
-                "fixed": st.column_config.NumberColumn("wrong → right"),
+                "model": "Model",
+                "clean_accuracy": percent("Clean", "Accuracy on clean data"),
+                "accuracy": percent("Corrupted", f"Accuracy under {condition}"),
+                "d_length": number("Δ length", format="%.3f",
+                                   help="Mean feature length under the condition minus clean"),
+                "length_ratio": number("Length ×", format="%.3f",
+                                       help="Mean feature length under the condition / clean"),
+                "d_angle_true": number("Δ angle", format="%.2f°",
+                                       help="Mean angle to the true class direction, minus clean"),
+                "d_margin_distance": number("Δ margin", format="%.3f",
+                                            help="Mean margin distance minus clean"),
+                "broken": number("Broken", help="Right on clean, wrong under the condition"),
+                "fixed": number("Fixed", help="Wrong on clean, right under the condition"),
             })
             metric = state.selectbox("Metric", list(catalogue.PLOTTABLE), key="shift",
                                      default=catalogue.DEFAULT_METRIC)
@@ -196,17 +155,18 @@ if tabs[3].open:
         st.caption("Length and bias of each class direction, per model.")
         # Two charts rather than a row facet: a faceted chart cannot take the column's width, and
         # its bars of many models would run off the screen.
-        for field, title in (("weight_norm", "length ‖W_c‖"), ("bias", "bias b_c")):
-            st.altair_chart(
-                alt.Chart(directions).mark_bar().encode(
-                    x=alt.X("class:N", sort=names, title="class", axis=alt.Axis(labelAngle=0)),
-                    xOffset=alt.XOffset("model:N", sort=order),
-                    y=alt.Y(f"{field}:Q", title=title),
-                    color=model_color(colours, shown=order, orient="bottom"),
-                    tooltip=["model", "class", alt.Tooltip(f"{field}:Q", format=".4f")],
-                ).properties(height=150),
-                width="stretch",
-            )
+        # A fixed panel width: without one, the bars of many models set the width and run off
+        # the screen; stretched to the column, the charts lost their height to the legend.
+        long = directions.unpivot(index=["model", "class"], on=["weight_norm", "bias"])
+        st.altair_chart(
+            alt.Chart(long).mark_bar().encode(
+                x=alt.X("class:N", sort=names, title="class", axis=alt.Axis(labelAngle=0)),
+                xOffset=alt.XOffset("model:N", sort=order),
+                y=alt.Y("value:Q", title=None),
+                color=model_color(colours, shown=order, orient="bottom"),
+                tooltip=["model", "class", "variable", alt.Tooltip("value:Q", format=".4f")],
+            ).properties(width=panel_width(1) - 40, height=150)
+            .facet(row=alt.Row("variable:N", title=None)).resolve_scale(y="independent"))
 
 if tabs[4].open:
     with tabs[4]:
@@ -219,40 +179,4 @@ if tabs[4].open:
         if class_a == class_b:
             empty("Choose two different classes: their directions span the plane.")
         else:
-            a, b = class_id[class_a], class_id[class_b]
-            bounds = query(queries.class_pair_boundary, ids, a, b)
-            st.caption(f"Samples labelled {class_a} or {class_b}, placed exactly in the plane of "
-                       f"W_{class_a} (x axis) and W_{class_b}; the line is the boundary z_{class_a} = "
-                       f"z_{class_b}, exact in this plane since W_{class_a} − W_{class_b} lies in it. "
-                       "Other classes may still win off the plane.")
-            flat = bounds.filter(~(pl.col("a_x").fill_null(0).abs() > 1e-12)
-                                 | ~(pl.col("b_y").fill_null(0).abs() > 1e-12))["model"].to_list()
-            if flat:  # heavy pruning can zero a class's row, or leave two rows parallel
-                st.caption(f"No plane in {', '.join(flat)}: W_{class_a} and W_{class_b} are "
-                           "parallel there, or one of them is zero (pruned away), so its samples "
-                           "are not drawn.")
-            size = query(queries.selection_size, ids, cond, [a, b])
-            if size > angle_length.MAX_POINTS:
-                st.caption(f"{size:,} points: binned in SQL (colour: the share labelled "
-                           f"{class_a}, opacity: how many). Drag a box over cells to list the "
-                           "samples under it.")
-                cells = query(queries.class_pair_bins, ids, cond, a, b)
-                event = st.altair_chart(class_pair.bins_chart(cells, bounds, class_a, class_b, order),
-                                        on_select="rerun", key="pair_cells")
-                box = linked_box(event, "pair_cell_pick", "pairb")
-                inside = (query(queries.class_pair_plane, ids, cond, a, b,
-                                (*box["x0"], *box["y0"]), PICK_LIMIT)
-                          if box and "x0" in box and "y0" in box else None)
-                show_picked([] if inside is None else
-                            inside["sample_id"].unique(maintain_order=True).to_list(), ids, cond)
-            else:
-                plane = query(queries.class_pair_plane, ids, cond, a, b).drop_nulls(["x", "y"])
-                if plane.is_empty():
-                    empty("No sample of these two classes in this selection.")
-                else:
-                    picked = linked_selection(st.session_state.get("pair_chart"), "pair_pick",
-                                              plane, "pair")
-                    st.altair_chart(
-                        class_pair.points_chart(plane, bounds, class_a, class_b, order, picked),
-                        on_select="rerun", key="pair_chart")
-                    show_picked(picked, ids, cond)
+            class_pair.tab(model_id, order, cond, class_id, class_a, class_b)

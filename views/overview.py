@@ -173,8 +173,8 @@ if sparsity.open:
         scatter = models.select("model", "method", "sparsity", "clean_accuracy",
                                 "mean_corruption_accuracy", "mce").drop_nulls("mean_corruption_accuracy")
         if averaged:
-            st.caption("Each point is a recipe at one sparsity, averaged over its seeds; the Sweep "
-                       "page draws them against sparsity with the seeds' spread.")
+            st.caption("Seeds averaged: the Sweep page draws each recipe against sparsity with the "
+                       "seeds' spread.")
         if scatter.is_empty():
             st.info("No benchmark corruption in this store: mean corruption accuracy is undefined.")
         else:
@@ -203,4 +203,6 @@ if sparsity.open:
                       .mark_text(align="right" if left else "left", dx=-10 if left else 10, fontSize=11)
                       .encode(**label) for left in (True, False)]
             st.altair_chart(alt.layer(points, *labels).properties(height=300), width="stretch")
-            st.caption("Each point is a model: up and to the right keeps robustness at high sparsity.")
+            st.caption(("Each point is a recipe at one sparsity" if averaged else
+                        "Each point is a model") + ": up and to the right keeps robustness at high "
+                       "sparsity.")

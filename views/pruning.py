@@ -146,7 +146,8 @@ columns = per_corruption.sort("first_id")["corruption"].unique(maintain_order=Tr
 st.altair_chart(
     heatmap(per_corruption, "corruption", "model", "fragile", x_sort=columns,
             y_sort=models_shown, fmt=".1f" if mean or averaged else ".0f", scheme="orangered",
-            title=("pruning-fragile samples" + (" (mean per severity)" if mean else "")),
+            # A short legend title: a long one is cut at the legend's width.
+            title=["pruning-fragile", "(mean per severity)" if mean else "samples"],
             note="chance", fade="chance_everywhere",
             tooltip=[alt.Tooltip("gain:Q", format=".1f" if mean or averaged else ".0f"), "n"]),
     width="stretch",

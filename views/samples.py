@@ -12,7 +12,7 @@ from app.charts import empty, lean, model_color, panel_width
 from app.export import download_buttons
 from app.media import media_url
 from app.pickers import groups, pick_models
-from app.shared import catalog, flag_chance, query, require_store
+from app.shared import catalog, flag_chance, in_percent, percent, query, require_store
 from store import catalogue, queries
 
 st.title("Samples")
@@ -223,11 +223,10 @@ else:
         st.caption("The download holds every matching sample with all its metrics under the "
                    "condition, one row per (sample, model).")
         with st.expander("True class → prediction of the listed samples", expanded=True):
-            st.dataframe(confusion(found), hide_index=True, height=min(36 * 8, 36 * (len(found) + 1)),
+            st.dataframe(in_percent(confusion(found), "share"), hide_index=True,
+                         height=min(36 * 8, 36 * (len(found) + 1)),
                          column_config={"label": "True class", "pred": "Predicted",
-                                        "samples": "Samples",
-                                        "share": st.column_config.NumberColumn(
-                                            "Share", format="percent")})
+                                        "samples": "Samples", "share": percent("Share")})
         shown_rows = found.head(GRID)
         others = None
         if category == "models-disagree":  # which models say what, on every card

@@ -28,11 +28,12 @@ levels = members.filter(pl.col("method") != "dense")["target_sparsity"].n_unique
 seeds = members["seed"].drop_nulls().n_unique()
 
 
-def counted(n: int, what: str) -> str:
-    return f"{n} {what}" + ("" if n == 1 else "s")
+def counted(n: int, what: str, plural: str | None = None) -> str:
+    return f"{n} {what if n == 1 else plural or what + 's'}"
 
 
-st.caption(f"{counted(members['recipe'].n_unique(), 'recipe')} · {counted(levels, 'sparsity')} · "
+pruned_levels = counted(levels, "pruned sparsity", "pruned sparsities")
+st.caption(f"{counted(members['recipe'].n_unique(), 'recipe')} · {pruned_levels} · "
            f"{counted(seeds, 'seed') if seeds else 'no seeds'} · {counted(len(members), 'model')}. "
            "A recipe is one `[[models]]` entry of the config; its `seeds = [...]` and list of "
            "sparsities expand it into models.")
@@ -71,9 +72,10 @@ if tabs[0].open:
         # with): their mean and band at 0 %, when the store has one dense recipe.
         dense = curves.filter(pl.col("method") == "dense")
         pruned = curves.filter(pl.col("method") != "dense")
-        if dense.height == 1:
+        if dense.height == 1:  # only under a line: elsewhere it would take a method's colour
             curves = pl.concat([curves, *[dense.with_columns(pl.lit(r).alias("recipe"))
-                                          for r in pruned["recipe"].unique(maintain_order=True)]])
+                                          for r in pruned["recipe"].unique(maintain_order=True)
+                                          if r in swept]])
         base = alt.Chart(curves).encode(x=x, color=colour)
         y = alt.Y("mean:Q", title=label, scale=alt.Scale(zero=False),
                   axis=alt.Axis(format=axis_format(name)))

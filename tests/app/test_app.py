@@ -512,23 +512,35 @@ def test_a_model_keeps_its_colour_on_every_page_and_selection(synthetic_store, m
     assert colour["dense"] != colour["magnitude-80"]
 
 
+def chart_frames(chart) -> list[pl.DataFrame]:
+    """The data sets Streamlit ships beside a chart's spec, as Arrow."""
+    return [pl.from_arrow(pa.ipc.open_stream(d.data.data).read_all()) for d in chart.proto.datasets]
+
+
+def panels(chart) -> dict[str, dict]:
+    """A chart of a panel per model (alt.concat) as model -> that panel's spec."""
+    return {panel["title"]: panel for panel in json.loads(chart.proto.spec)["concat"]}
+
+
+def picked_line(at) -> list[str]:
+    return [m.value for m in at.markdown if "samples picked" in m.value]
+
+
 def test_the_class_pair_plane_shows_every_boundary(synthetic_store, monkeypatch):
     at = geometry_on(synthetic_store, monkeypatch, condition="contrast-5", a="0", b="1",
                      view="Class-pair plane")
-    chart = next(c for c in at.get("vega_lite_chart") if "pair_pick" in c.proto.spec)
-    spec = json.loads(chart.proto.spec)
-    # Streamlit ships a chart's data beside its spec, as Arrow.
-    rows = pl.from_arrow(pa.ipc.open_stream(chart.proto.datasets[0].data.data).read_all()).to_dicts()
-    ends = [r for r in rows if r.get("kind") == "boundary"]
-    assert ends, "no boundary drawn"
-    x_scale = spec["spec"]["layer"][0]["encoding"]["x"]["scale"]["domain"]
-    y_scale = spec["spec"]["layer"][0]["encoding"]["y"]["scale"]["domain"]
-    for model in {r["model"] for r in ends}:
-        (x0, y0), (x1, y1) = [(r["x"], r["y"]) for r in ends if r["model"] == model]
+    chart = next(c for c in at.get("vega_lite_chart") if '"pair0"' in c.proto.spec)
+    by_model = panels(chart)
+    assert set(by_model) == {"dense", "magnitude-80"}
+    lines = pl.concat([f for f in chart_frames(chart) if "sample_id" not in f.columns])
+    for model, panel in by_model.items():
+        x_scale = panel["layer"][0]["encoding"]["x"]["scale"]["domain"]
+        y_scale = panel["layer"][0]["encoding"]["y"]["scale"]["domain"]
+        (x0, y0), (x1, y1) = lines.filter(pl.col("model") == model).select("x", "y").rows()
         along = [(x0 + t / 100 * (x1 - x0), y0 + t / 100 * (y1 - y0)) for t in range(101)]
         inside = [x_scale[0] <= x <= x_scale[1] and y_scale[0] <= y <= y_scale[1]
                   for x, y in along]
-        assert sum(inside) >= 10, (model, x_scale, y_scale, ends)  # crosses the view
+        assert sum(inside) >= 10, (model, x_scale, y_scale)  # crosses the view
 
 
 def test_pruning_page_ranks_methods_and_counts_what_pruning_breaks(synthetic_store, monkeypatch):
@@ -635,25 +647,27 @@ def test_clustered_corruptions_have_their_tree_and_a_scale_centred_on_zero(synth
     assert (len(corruptions) - 1) * 3 in {f.height for f in lines}
 
 
-def test_a_box_over_the_binned_plane_lists_the_samples_under_it(synthetic_store, monkeypatch):
+def test_a_box_over_the_binned_plane_lists_that_panels_samples_under_it(synthetic_store, monkeypatch):
     """Too many points to draw: the plane is binned, and a box (here from a shared link, as a
-    drag leaves it in the URL) lists every sample with a point inside it, in any chosen model."""
+    drag leaves it in the URL) lists the samples of the panel's model with a point inside it."""
     from app import angle_length
     from store import open_store, queries
 
     monkeypatch.setattr(angle_length, "MAX_POINTS", 10)
     box = {"x0": [-0.5, 3.0], "y0": [0.5, 4.0]}
     at = geometry_on(synthetic_store, monkeypatch, condition="clean", models=["dense", "magnitude-80"],
-                     alb="x0:-0.5,3;y0:0.5,4", view="Angle-length plane")
-    assert any('"cell_pick"' in c.proto.spec for c in at.get("vega_lite_chart"))  # binned
+                     alb="x0:-0.5,3;y0:0.5,4", alb_model="magnitude-80", view="Angle-length plane")
+    assert any('"cell1"' in c.proto.spec for c in at.get("vega_lite_chart"))  # binned
     con = open_store(synthetic_store)
     classes = [r[0] for r in con.execute("SELECT class_id FROM classes").fetchall()]
-    points = queries.angle_length_points(con, [0, 1], 0, classes)
+    points = queries.angle_length_points(con, [1], 0, classes)
     inside = points.filter(pl.col("x").is_between(*box["x0"]) & pl.col("y").is_between(*box["y0"]))
+    both = queries.angle_length_points(con, [0, 1], 0, classes)
+    union = both.filter(pl.col("x").is_between(*box["x0"]) & pl.col("y").is_between(*box["y0"]))
     expected = inside["sample_id"].n_unique()
-    assert 0 < expected < points["sample_id"].n_unique(), expected  # a real subset
-    picked = [m.value for m in at.markdown if "samples picked" in m.value]
-    assert picked == [f"**{expected} samples picked** (drag a box in any panel to pick others)"]
+    assert 0 < expected < union["sample_id"].n_unique(), expected  # that panel's, not every one's
+    (line,) = picked_line(at)
+    assert line.startswith(f"**{expected} samples picked** in magnitude-80's panel")
 
 
 @pytest.mark.parametrize("max_points", [10, 100_000])  # binned, and point by point
@@ -668,7 +682,7 @@ def test_the_angle_length_plane_puts_each_model_on_its_own_scale_on_request(synt
         at = geometry_on(synthetic_store, monkeypatch, condition="clean", per_model=per_model,
                          view="Angle-length plane")
         spec = next(json.loads(c.proto.spec) for c in at.get("vega_lite_chart")
-                    if "pick" in c.proto.spec)
+                    if '"pick0"' in c.proto.spec or '"cell0"' in c.proto.spec)
         titles[per_model] = json.dumps(spec)
     assert angle_length.SCALED not in titles["0"] and angle_length.SCALED in titles["1"]
 
@@ -694,55 +708,63 @@ def test_a_class_pruning_removed_has_no_plane_and_says_so(tmp_path, monkeypatch,
     at = geometry_on(store, monkeypatch, condition="clean", a="3", b="8",
                      models=["dense", "magnitude-80", "dead-3"], view="Class-pair plane")
     assert any("No plane in dead-3: W_3 and W_8" in c.value for c in at.caption)
-    chart = next(c for c in at.get("vega_lite_chart") if "pair_" in c.proto.spec)
-    rows = pl.from_arrow(pa.ipc.open_stream(chart.proto.datasets[0].data.data).read_all())
-    assert set(rows["model"]) == {"dense", "magnitude-80"}
+    chart = next(c for c in at.get("vega_lite_chart") if '"pair0"' in c.proto.spec
+                 or '"paircell0"' in c.proto.spec)
+    assert set(panels(chart)) == {"dense", "magnitude-80"}
 
 
-@pytest.mark.parametrize(("view", "chart_param", "url"), [
-    ("Angle-length plane", "pick", {"al": "x:0,2;y:1,3"}),
-    ("Class-pair plane", "pair_pick", {"pair": "x:0,2;y:-1,1", "a": "0", "b": "1"}),
+@pytest.mark.parametrize(("view", "prefix", "url"), [
+    ("Angle-length plane", "pick", {"al": "x:0,2;y:1,3", "al_model": "dense"}),
+    ("Class-pair plane", "pair", {"pair": "x:0,2;y:-1,1", "pair_model": "dense", "a": "0",
+                                  "b": "1"}),
 ])
 def test_a_box_in_one_panel_marks_the_same_samples_in_every_panel(synthetic_store, monkeypatch,
-                                                                  view, chart_param, url):
-    """The picked samples travel to the chart as a parameter its marks test, in every panel, so
-    the same samples can be followed from one model to the next."""
+                                                                  view, prefix, url):
+    """A box in the dense model's panel picks dense's samples inside it; they travel to the chart
+    as a parameter its marks test in every panel, so they can be followed to the next model."""
     at = geometry_on(synthetic_store, monkeypatch, condition="clean", view=view,
                      models=["dense", "magnitude-80"], **url)
-    (count,) = [int(m.value.split()[0].strip("*")) for m in at.markdown
-                if "samples picked" in m.value]
-    chart = next(c for c in at.get("vega_lite_chart") if f'"{chart_param}"' in c.proto.spec)
+    (line,) = picked_line(at)
+    count = int(line.split()[0].strip("*"))
+    assert "in dense's panel" in line
+    chart = next(c for c in at.get("vega_lite_chart") if f'"{prefix}0"' in c.proto.spec)
     spec = json.loads(chart.proto.spec)
     (ids,) = [p["value"] for p in spec["params"] if p["name"] == "picked_ids"]
     assert len(ids) == count > 0
-    rows = pl.from_arrow(pa.ipc.open_stream(chart.proto.datasets[0].data.data).read_all())
-    shown = rows.filter(pl.col("sample_id").is_in(ids))
+    points = pl.concat([f for f in chart_frames(chart) if "sample_id" in f.columns])
+    box = {k: [float(v) for v in b.split(",")]
+           for k, b in (part.split(":") for part in url[next(iter(url))].split(";"))}
+    dense = points.filter((pl.col("model") == "dense") & pl.col("x").is_between(*box["x"])
+                          & pl.col("y").is_between(*box["y"]))
+    assert sorted(ids) == sorted(dense["sample_id"].unique())  # dense's, inside the box
+    shown = points.filter(pl.col("sample_id").is_in(ids))
     assert set(shown["model"]) == {"dense", "magnitude-80"}  # marked in both panels
-    assert "indexof(picked_ids, datum.sample_id)" in chart.proto.spec
+    assert all("indexof(picked_ids, datum.sample_id)" in json.dumps(p)
+               for p in spec["concat"])
 
 
 def test_a_box_over_the_binned_class_pair_plane_lists_the_samples_under_it(synthetic_store,
                                                                            monkeypatch):
     """As the angle-length plane: too many points, so cells; each model's boundary still drawn,
-    and a box lists every sample of the two classes with a point inside it."""
+    and a box in a panel lists that model's samples of the two classes with a point inside it."""
     from app import angle_length
     from store import open_store, queries
 
     monkeypatch.setattr(angle_length, "MAX_POINTS", 10)
     box = {"x0": [0.0, 2.0], "y0": [-1.0, 1.0]}
     at = geometry_on(synthetic_store, monkeypatch, condition="clean", a="0", b="1",
-                     models=["dense", "magnitude-80"], pairb="x0:0,2;y0:-1,1",
+                     models=["dense", "magnitude-80"], pairb="x0:0,2;y0:-1,1", pairb_model="dense",
                      view="Class-pair plane")
-    chart = next(c for c in at.get("vega_lite_chart") if '"pair_cell_pick"' in c.proto.spec)
-    rows = pl.from_arrow(pa.ipc.open_stream(chart.proto.datasets[0].data.data).read_all())
-    assert set(rows.filter(pl.col("kind") == "boundary")["model"]) == {"dense", "magnitude-80"}
+    chart = next(c for c in at.get("vega_lite_chart") if '"paircell0"' in c.proto.spec)
+    lines = [f for f in chart_frames(chart) if "n" not in f.columns]
+    assert {m for f in lines for m in f["model"]} == {"dense", "magnitude-80"}  # both boundaries
     con = open_store(synthetic_store)
-    points = queries.class_pair_plane(con, [0, 1], 0, 0, 1)
+    points = queries.class_pair_plane(con, [0], 0, 0, 1)
     inside = points.filter(pl.col("x").is_between(*box["x0"]) & pl.col("y").is_between(*box["y0"]))
     expected = inside["sample_id"].n_unique()
     assert 0 < expected < points["sample_id"].n_unique(), expected  # a real subset
-    picked = [m.value for m in at.markdown if "samples picked" in m.value]
-    assert picked == [f"**{expected} samples picked** (drag a box in any panel to pick others)"]
+    (line,) = picked_line(at)
+    assert line.startswith(f"**{expected} samples picked** in dense's panel")
 
 
 @pytest.mark.parametrize("view", ["Against sparsity", "Seed lottery", "Calibration"])
@@ -758,6 +780,16 @@ def test_the_sweep_page_draws_each_view_of_a_seeded_sweep(population_store, monk
         assert "ece" in tables[-1].columns
 
 
+def test_the_dense_point_of_a_store_that_is_not_a_sweep_is_dense_alone(synthetic_store,
+                                                                      monkeypatch):
+    """No line starts from it, so no method's copy of it (in that method's colour) is drawn."""
+    at = page_on(synthetic_store, monkeypatch, "sweep.py", view="Against sparsity")
+    chart = at.get("vega_lite_chart")[0]
+    rows = pl.concat([f for f in chart_frames(chart) if "target_sparsity" in f.columns],
+                     how="diagonal_relaxed")
+    assert set(rows.filter(pl.col("target_sparsity") == 0)["recipe"]) == {"dense"}
+
+
 def test_the_sweep_page_says_what_a_store_without_seeds_lacks(synthetic_store, monkeypatch):
     at = page_on(synthetic_store, monkeypatch, "sweep.py", view="Seed lottery")
     assert any("No recipe has two seeds" in i.value for i in at.info)
@@ -767,7 +799,7 @@ def test_a_store_that_is_no_sweep_is_said_to_be_one_and_draws_no_trend(synthetic
                                                                        monkeypatch):
     at = page_on(synthetic_store, monkeypatch, "sweep.py", view="Against sparsity")
     assert any("This store is not a sweep" in i.value for i in at.info)
-    assert any("1 sparsity · no seeds" in c.value for c in at.caption)
+    assert any("1 pruned sparsity · no seeds" in c.value for c in at.caption)
     spec = json.loads(at.get("vega_lite_chart")[0].proto.spec)
     datasets = {d.name: pl.from_arrow(pa.ipc.open_stream(d.data.data).read_all())
                 for d in at.get("vega_lite_chart")[0].proto.datasets}

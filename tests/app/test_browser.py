@@ -136,6 +136,30 @@ def test_a_box_of_many_samples_is_kept_in_the_url_as_a_box_and_reopens(served):
         assert int(again.inner_text().split()[0]) == count
 
 
+def test_a_box_picks_its_panels_samples_and_the_pick_can_be_cleared(served):
+    """Dragged in the first panel: that model's samples, named as such and kept in the URL with
+    the model; then "Clear the pick" forgets it (the redrawn chart shows no box to click away)."""
+    with browser(width=1280) as page:
+        open_view(page, served + "/geometry?condition=clean&view=Angle-length+plane",
+                  "Angle-length plane")
+        chart = page.locator('[data-testid="stVegaLiteChart"]:visible').last
+        box = chart.locator("canvas, svg").first.bounding_box()
+        x0, y0 = box["x"] + 0.2 * box["width"], box["y"] + 0.3 * box["height"]
+        page.mouse.move(x0, y0)
+        page.mouse.down()
+        page.mouse.move(x0 + 0.12 * box["width"], y0 + 0.3 * box["height"], steps=10)
+        page.mouse.up()
+        picked = page.locator("strong", has_text=re.compile(r"^\d+ samples picked$"))
+        picked.wait_for(timeout=30_000)
+        settle(page)
+        assert "in dense's panel" in picked.locator("xpath=..").inner_text()
+        assert "al_model=dense" in page.url and "al=" in page.url
+        page.get_by_role("button", name="Clear the pick").click()
+        page.get_by_text("Drag a box in a panel to list").wait_for(timeout=30_000)
+        settle(page)
+        assert "al=" not in page.url.split("?", 1)[1].replace("al_", "")
+
+
 def test_the_samples_grid_fetches_its_thumbnails_as_media_files(served):
     """Not inline as base64 in every rerun's HTML: URLs the server serves, which the browser
     loads (and keeps across reruns)."""
