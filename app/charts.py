@@ -234,7 +234,9 @@ def histogram(data: pl.DataFrame, *, title: str, colours: Mapping[str, str],
     y_enc = alt.Y(f"{y}:Q", title="share of samples" if y == "share" else "samples",
                   axis=alt.Axis(format="%") if y == "share" else alt.Axis())
     enc: dict[str, Any] = {
-        "x": alt.X("x:Q", title=title), "y": y_enc, "color": color,
+        # Faceted, the page's heading above names the metric: under every narrow panel its
+        # title ran into the next panel's.
+        "x": alt.X("x:Q", title=None if facet is not None else title), "y": y_enc, "color": color,
         "tooltip": ["model", alt.Tooltip("x0:Q", format=".3g"), alt.Tooltip("x1:Q", format=".3g"),
                     "n", alt.Tooltip("share:Q", format=".1%")],
     }

@@ -101,7 +101,7 @@ if tabs[2].open:
             # Short headers, the rest in the help: nine columns fit a laptop's column.
             number = st.column_config.NumberColumn
             st.dataframe(in_percent(summary, "clean_accuracy", "accuracy"), hide_index=True, column_config={
-                "model": "Model",
+                "model": "Model", "samples": "Samples",
                 "clean_accuracy": percent("Clean", "Accuracy on clean data"),
                 "accuracy": percent("Corrupted", f"Accuracy under {condition}"),
                 "d_length": number("Δ length", format="%.3f",
@@ -133,9 +133,12 @@ if tabs[2].open:
             else:
                 hist = hist.with_columns(pl.when(pl.col("grp")).then(pl.lit("right when clean"))
                                          .otherwise(pl.lit("wrong when clean")).alias("grp"))
+                # Tall enough for its two legends (the models', then the dashes'): Streamlit
+                # cuts what runs below the chart's height.
                 st.altair_chart(histogram(hist, title=f"{metric} under {condition} minus clean",
-                                          colours=colours,
-                                          dash_title="clean prediction"), width="stretch")
+                                          colours=colours, dash_title="clean prediction")
+                                .properties(width=panel_width(1, legend=True),
+                                            height=max(220, 22 * (len(order) + 5))))
             paired.model_vs_model(metric, order, model_id, condition, cids)
 
 if tabs[3].open:

@@ -141,7 +141,7 @@ def severity_lines(data: pl.DataFrame, *extra: str) -> alt.Chart:
         return lines
     band = alt.Chart(data).mark_area(opacity=0.15).encode(
         x=x, y=alt.Y("accuracy_low:Q", title="accuracy"), y2="accuracy_high:Q",
-        color=model_color(colours, legend=False))
+        color=model_color(colours))  # a legend: one layer without drops the merged one
     return alt.layer(band, lines)
 
 
@@ -151,14 +151,17 @@ by_family, one, sparsity = st.tabs(["Severity by family", "One corruption", "Spa
                                    key="section", bind="query-params")
 if by_family.open:
     with by_family:
+        families = query(queries.accuracy_by_family)
         st.altair_chart(
-            severity_lines(query(queries.accuracy_by_family), "family")
+            severity_lines(families, "family")
             .properties(width=panel_width(3, legend=True), height=180)
             .facet(facet=alt.Facet("family:N", title=None), columns=3),
         )
-        st.caption("Families as the benchmark groups its corruptions; **extra** holds its four held-out "
-                   "corruptions (speckle noise, Gaussian blur, spatter, saturate), which mean corruption "
-                   "accuracy and mCE leave out.")
+        st.caption("Families as the benchmark groups its corruptions"
+                   + ("; **extra** holds its four held-out corruptions (speckle noise, Gaussian "
+                      "blur, spatter, saturate), which mean corruption accuracy and mCE leave out"
+                      if "extra" in families["family"].to_list() else "")
+                   + ". The severities stored are spaced evenly, whatever their numbers.")
 
 if one.open:
     with one:

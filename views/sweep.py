@@ -7,7 +7,7 @@ import polars as pl
 import streamlit as st
 
 from app import state
-from app.charts import empty, model_color, recipe_colours
+from app.charts import empty, model_color, panel_width, recipe_colours
 from app.pickers import default_models
 from app.shared import catalog, in_percent, percent, query, require_store
 from store import queries
@@ -121,16 +121,19 @@ if tabs[1].open:
                 (pl.col("recipe") + " " + (pl.col("target_sparsity") * 100).round(1).cast(pl.Utf8)
                  + " %").alias("group"))
             order = dots.sort("target_sparsity", "recipe")["group"].unique(maintain_order=True)
+            # Every group labelled (Vega-Lite drops overlapping labels by default, which left
+            # half the ranges unnamed), and a legend of the recipes' colours.
             enc = dict(x=alt.X("group:N", sort=order.to_list(), title=None,
-                               axis=alt.Axis(labelAngle=-40)),
-                       color=model_color(colours, field="recipe", legend=False))
+                               axis=alt.Axis(labelAngle=-40, labelOverlap=False)),
+                       color=model_color(colours, field="recipe", title="recipe"))
             y = alt.Y("value:Q", title=queries.metric_label(name), scale=alt.Scale(zero=False),
                       axis=alt.Axis(format=axis_format(name)))
             strip = alt.Chart(dots).mark_circle(size=70, opacity=0.85).encode(
                 y=y, tooltip=["model", "seed", alt.Tooltip("value:Q", format=".4g")], **enc)
             ranges = alt.Chart(dots).mark_rule(strokeWidth=2, opacity=0.5).encode(
                 y="min(value):Q", y2="max(value):Q", **enc)
-            st.altair_chart(alt.layer(ranges, strip).properties(height=340))
+            st.altair_chart(alt.layer(ranges, strip).properties(
+                height=340, width=panel_width(1, legend=True)))
             spread = query(queries.seed_spread, name)
             st.markdown("**How much the seed decides.** The range over seeds, beside the range of "
                         "the recipes' means at the same sparsity: a lottery ratio above 1 means "
