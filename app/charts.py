@@ -286,6 +286,7 @@ def sample_table(cards: pl.DataFrame, limit: int = 60) -> None:
             "min_margin_distance": st.column_config.NumberColumn("Min margin distance",
                                                                  format="%.3f"),
         },
+        placeholder="–",
     )
     if len(cards) > limit:
         st.caption(f"Showing {limit} of {len(cards):,} picked samples; narrow the selection to see the rest.")

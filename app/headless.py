@@ -24,9 +24,12 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
 # Every view: (name, URL path and query, tab to open or None, what it shows).
 VIEWS = [
     ("overview", "/", None, "Overview"),
+    ("overview-one-corruption", "/?section=One+corruption", "One corruption",
+     "Overview: one corruption"),
     ("overview-sparsity", "/?section=Sparsity+vs+robustness", "Sparsity vs robustness",
      "Overview: sparsity vs robustness"),
     ("pruning", "/pruning?severity=5", None, "Pruning vs dense"),
+    ("pruning-mean", "/pruning", None, "Pruning vs dense: the mean over severities"),
     ("geometry-distributions", "/geometry?condition=gaussian_noise-5", None, "Geometry"),
     # The open tab is in the URL (Geometry's tabs run lazily, bound to `?view=`).
     ("geometry-angle-length", "/geometry?condition=gaussian_noise-5&view=Angle-length+plane",
@@ -156,3 +159,42 @@ def screenshot(page: object, path: Path, width: int) -> None:
     settle(page)
     page.screenshot(path=str(path))
     page.set_viewport_size({"width": width, "height": 1000})
+
+
+# What a user cannot see without scrolling the page or a widget sideways, in three checks:
+# - visible elements of the main column whose right edge passes the window's, unless a scrolling
+#   box inside the page (a data frame's grid) clips them;
+# - data grids whose columns are wider than the grid (Streamlit's grid clips them at its right
+#   edge, out of sight);
+# - choices of a multiselect past its right edge (a row of chips that scrolls, not wraps).
+LAYOUT_FAULTS = """() => {
+    const width = document.documentElement.clientWidth;
+    const main = document.querySelector('[data-testid="stMain"]');
+    const right = (e) => e.getBoundingClientRect().right;
+    const clipped = (e) => {
+        for (let a = e.parentElement; a && a !== main; a = a.parentElement) {
+            const style = getComputedStyle(a);
+            if (style.overflowX !== 'visible' && right(a) <= width + 1) return true;
+        }
+        return false;
+    };
+    const name = (e) => e.dataset.testid || e.tagName.toLowerCase();
+    const past = [...main.querySelectorAll('*')]
+        .filter(e => e.checkVisibility() && right(e) > width + 1 && !clipped(e))
+        .map(e => name(e) + ' right=' + Math.round(right(e)) + ' in ' + width).slice(0, 5);
+    const grids = [...main.querySelectorAll('[data-testid="stDataFrame"]')]
+        .filter(e => e.checkVisibility())
+        .map(e => e.querySelector('.dvn-scroller'))
+        .filter(s => s && s.scrollWidth > s.clientWidth + 1)
+        .map(s => 'data frame ' + s.scrollWidth + ' px wide in ' + s.clientWidth);
+    const chips = [...main.querySelectorAll('[data-testid="stMultiSelectTagsContainer"]')]
+        .filter(e => e.checkVisibility() && e.scrollWidth > e.clientWidth + 1)
+        .map(e => 'multiselect chips ' + e.scrollWidth + ' px wide in ' + e.clientWidth
+                  + ' (choices hidden past its edge)');
+    return [...past, ...grids, ...chips];
+}"""
+
+
+def layout_faults(page: object) -> list[str]:
+    """What the open view hides sideways (LAYOUT_FAULTS); empty when everything fits."""
+    return page.evaluate(LAYOUT_FAULTS)

@@ -50,7 +50,7 @@ def relative_mce_three_ways(models: pl.DataFrame, ratios: pl.DataFrame, averaged
                     "Pooled", format="%.1f",
                     help="Sum over corruptions of the model's degradation / the reference's, "
                          "x100 (a ratio of sums, weighted by the reference's degradation)"),
-            })
+            }, placeholder="–")
         per_corruption(ratios)
 
 
@@ -87,4 +87,4 @@ def per_corruption(ratios: pl.DataFrame) -> None:
             "unstable": st.column_config.CheckboxColumn(
                 "Unstable", help=f"Reference degradation under {UNSTABLE_SE:g} standard errors: "
                                  "left out of 'Without unstable'"),
-        })
+        }, placeholder="–")

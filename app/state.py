@@ -65,9 +65,12 @@ def _keep_several(key: str, values: Sequence[Any] | None) -> list[Any]:
 
 def multiselect(label: str, options: Sequence[Any], key: str, default: Sequence[Any] = (),
                 **kwargs: Any) -> list[Any]:
-    """A multiselect whose choices are `?key=a&key=b` in the URL (`?key=` for none)."""
+    """A multiselect whose choices are `?key=a&key=b` in the URL (`?key=` for none). Its chips
+    wrap onto more rows: in a column Streamlit would keep them on one scrolling row, where all
+    but the first few are hidden."""
     options = list(options)
     _several(key, options, default)
+    kwargs.setdefault("wrap", True)
     return _keep_several(key, st.multiselect(label, options, key=key, **kwargs))
 
 

@@ -114,7 +114,7 @@ if tabs[2].open:
                                             help="Mean margin distance minus clean"),
                 "broken": number("Broken", help="Right on clean, wrong under the condition"),
                 "fixed": number("Fixed", help="Wrong on clean, right under the condition"),
-            })
+            }, placeholder="–")
             metric = state.selectbox("Metric", list(catalogue.PLOTTABLE), key="shift",
                                      default=catalogue.DEFAULT_METRIC)
             # Overlaid on shared bins, a robust and a fragile model side by side on the same samples.

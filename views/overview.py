@@ -101,6 +101,7 @@ st.dataframe(
                  "is better)"),
         "relative_mce": RELATIVE_MCE,
     },
+    placeholder="–",
 )
 relative_mce_three_ways(three_ways, query(queries.relative_ce), averaged)
 
@@ -167,7 +168,8 @@ if one.open:
     with one:
         names = query(queries.corruptions)["corruption"].to_list()
         choice = state.selectbox("Corruption", ["all", *names], key="corruption",
-                                 format_func=lambda c: "all corruptions (mean)" if c == "all" else c)
+                                 format_func=lambda c: "the benchmark corruptions (mean)"
+                                 if c == "all" else c)
         by_severity = query(queries.accuracy_by_severity, None if choice == "all" else choice)
         st.altair_chart(severity_lines(by_severity).properties(height=300), width="stretch")
 

@@ -100,6 +100,7 @@ st.dataframe(
             help="Where the pruned model or its reference is below "
                  f"{queries.NEAR_CHANCE:g} × chance: a tie there ranks nothing"),
     },
+    placeholder="–",
 )
 
 st.subheader("Change versus dense, per corruption")
@@ -160,22 +161,36 @@ links = exact.filter(pl.col("model").is_in(members)).with_columns(
     (pl.col("fragile") - pl.col("gain")).alias("net"),
     *(pl.format(f"/samples?category=pruning-{kind}&model={{}}&condition={{}}", "model",
                 "condition").alias(f"open_{kind}") for kind in ("fragile", "gain")))
-st.dataframe(
-    links.with_columns(pl.col("chance").fill_null(""))
-    .select("model", "condition", "fragile", "open_fragile", "gain", "open_gain", "net",
-                 "n", "chance")
-    .sort("fragile", descending=True),
-    hide_index=True, height=280,
+table = (links.with_columns(pl.col("chance").fill_null(""))
+         .select("model", "condition", "fragile", "open_fragile", "gain", "open_gain", "net", "n",
+                 "chance")
+         .sort("fragile", descending=True))
+st.caption("Pick a row to open its samples on this tab; an **open** link opens them in a new one.")
+picked = st.dataframe(
+    table, hide_index=True, height=280, on_select="rerun", selection_mode="single-row",
+    key="flip_row",
     column_config={
-        "condition": "Condition",
+        "model": "Model", "condition": "Condition",
         "fragile": st.column_config.NumberColumn("Pruning-fragile", format="%d"),
         "gain": st.column_config.NumberColumn("Pruning-gain", format="%d"),
         "net": st.column_config.NumberColumn("Fragile − gain", format="%+d"),
         "n": st.column_config.NumberColumn("Samples"),
         "chance": "Near chance",
         "open_fragile": st.column_config.LinkColumn(
-            "", display_text="open", help="The pruning-fragile samples of this condition"),
+            "", display_text="open", help="The pruning-fragile samples of this condition, in a "
+                                          "new tab"),
         "open_gain": st.column_config.LinkColumn(
-            " ", display_text="open", help="The pruning-gain samples of this condition"),
+            " ", display_text="open", help="The pruning-gain samples of this condition, in a new "
+                                           "tab"),
     },
+    placeholder="–",
 )
+rows = picked.selection.rows if picked is not None else []
+if rows and rows[0] < len(table):
+    row = table.row(rows[0], named=True)
+    for kind in ("fragile", "gain"):
+        st.page_link("views/samples.py", icon=":material/photo_library:",
+                     label=f"The {row[kind]:,} pruning-{kind} samples of **{row['model']}** "
+                           f"under {row['condition']}",
+                     query_params={"category": f"pruning-{kind}", "model": row["model"],
+                                   "condition": row["condition"]}, disabled=not row[kind])

@@ -147,7 +147,7 @@ def detail(sample: int, shown: list[str]) -> None:
                                 help="Off: the headline metrics, so the table fits a laptop "
                                      "screen; the download above holds them all")
     st.dataframe(lean(table), hide_index=True, height=320,
-                 column_order=None if every_metric else SAMPLE_COLUMNS)
+                 column_order=None if every_metric else SAMPLE_COLUMNS, placeholder="–")
 
 
 top = st.columns([3, 2, 2])
@@ -226,7 +226,7 @@ else:
             st.dataframe(in_percent(confusion(found), "share"), hide_index=True,
                          height=min(36 * 8, 36 * (len(found) + 1)),
                          column_config={"label": "True class", "pred": "Predicted",
-                                        "samples": "Samples", "share": percent("Share")})
+                                        "samples": "Samples", "share": percent("Share")}, placeholder="–")
         shown_rows = found.head(GRID)
         others = None
         if category == "models-disagree":  # which models say what, on every card

@@ -41,7 +41,7 @@ with schema:
     listed = st.selectbox("Columns of", tables, key="schema_table",
                           index=tables.index("metrics_named") if "metrics_named" in tables else 0)
     st.dataframe(columns.filter(pl.col("table") == listed).drop("table"), hide_index=True,
-                 width="stretch", height=260)
+                 width="stretch", height=260, placeholder="NULL")
 with editor:
     st.selectbox("Examples", ["—", *sandbox.EXAMPLE_QUERIES], key="example",
                  on_change=load_example)
@@ -68,7 +68,7 @@ if sql.strip():
     # the downloads hold them. The chart never offers them.
     st.dataframe(frame.with_columns(
         pl.col(pl.Binary).bin.size().map_elements(lambda n: f"{n:,} bytes", return_dtype=pl.String)),
-        hide_index=True)
+        hide_index=True, placeholder="NULL")
     shown = frame.select(pl.exclude(pl.Binary))
     download_buttons(frame, "query", "sql")
     axes = quick_chart.default_axes(shown) if len(shown) else None

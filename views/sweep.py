@@ -108,7 +108,7 @@ if tabs[0].open:
                          "method": "Method", "seeds": "Seeds",
                          **({c: percent(c.capitalize()) for c in ("mean", "low", "high", "std",
                                                                   "range")}
-                            if is_fraction(name) else {})})
+                            if is_fraction(name) else {})}, placeholder="–")
 
 if tabs[1].open:
     with tabs[1]:
@@ -147,7 +147,7 @@ if tabs[1].open:
                         "Lottery ratio", format="%.2f",
                         help="Range over seeds / range of the recipes' means at this sparsity"),
                     **({c: percent(c.replace("_", " ").capitalize()) for c in cols}
-                       if is_fraction(name) else {})})
+                       if is_fraction(name) else {})}, placeholder="–")
             condition = state.selectbox("Per sample, under", list(store.condition_id),
                                         key="condition", default=store.conditions["condition"][-1])
             flips = query(queries.seed_disagreement, store.condition_id[condition])
@@ -158,7 +158,8 @@ if tabs[1].open:
                 "predictions_differ": percent("Predictions differ",
                                               "Samples the seeds predict differently"),
                 "correctness_differs": percent("Right for some seeds only",
-                                               "Samples some seed gets right and another wrong")})
+                                               "Samples some seed gets right and another wrong")},
+                placeholder="–")
             st.caption("The samples behind the disagreement between pruned and dense seeds are "
                        "the pruning-identified exemplars on the Samples page.")
 
@@ -220,4 +221,4 @@ if tabs[2].open:
                                                  "than it gets right); negative: under-confident. "
                                                  "ECE is its size bin by bin."),
                                         "accuracy": percent("Accuracy"),
-                                        "mean_confidence": percent("Mean confidence")})
+                                        "mean_confidence": percent("Mean confidence")}, placeholder="–")

@@ -177,13 +177,15 @@ def accuracy_by_family(con: Con) -> pl.DataFrame:
 
 
 def accuracy_by_severity(con: Con, corruption: str | None = None) -> pl.DataFrame:
-    """Accuracy per model and severity (0 = clean), averaged over one corruption or all of them."""
+    """Accuracy per model and severity (0 = clean), under one corruption or averaged over the
+    benchmark corruptions (None): those mean corruption accuracy averages, so the mean of the
+    severities here is the model's mean corruption accuracy on every page."""
     return frame(con, """
         SELECT m.name AS model, m.model_id, c.severity, avg(a.accuracy) AS accuracy
         FROM accuracy a
         JOIN models m USING (model_id)
         JOIN conditions c USING (condition_id)
-        WHERE c.severity = 0 OR $corruption IS NULL OR c.corruption = $corruption
+        WHERE c.severity = 0 OR ($corruption IS NULL AND c.benchmark) OR c.corruption = $corruption
         GROUP BY ALL
         ORDER BY m.model_id, c.severity
     """, corruption=corruption)

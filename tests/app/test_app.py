@@ -36,6 +36,9 @@ def test_every_page_renders_on_a_real_store(synthetic_store, monkeypatch, page):
     at.switch_page(f"views/{page}").run()
     assert not at.exception, at.exception
     assert not at.error
+    # A missing value reads as a dash (NULL on the SQL page), never as the word "None".
+    assert [d.proto.placeholder for d in at.dataframe] == [
+        "NULL" if page == "sql.py" else "–"] * len(at.dataframe), page
 
 
 def test_overview_shows_models_and_reacts_to_its_choices(synthetic_store, monkeypatch):
@@ -58,7 +61,7 @@ def test_overview_shows_models_and_reacts_to_its_choices(synthetic_store, monkey
     at.query_params["section"] = "One corruption"
     at.run()
     box = at.selectbox(key="corruption")
-    assert box.options == ["all corruptions (mean)", "gaussian_noise", "contrast", "pixelate"]
+    assert box.options == ["the benchmark corruptions (mean)", "gaussian_noise", "contrast", "pixelate"]
     for option in ["gaussian_noise", "contrast", "pixelate", "all"]:
         at.selectbox(key="corruption").set_value(option).run()
         assert not at.exception, (option, at.exception)

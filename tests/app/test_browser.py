@@ -8,32 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from app.headless import VIEWS, browser, open_view, screenshot, serve, settle
+from app.headless import VIEWS, browser, layout_faults, open_view, screenshot, serve, settle
 
 SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
-
-# Visible elements of the main column whose right edge passes the window's, unless a scrolling
-# box inside the page (a data frame's grid) clips them: those the user has to scroll the whole
-# page sideways to see.
-OVERFLOWING = """() => {
-    const width = document.documentElement.clientWidth;
-    const main = document.querySelector('[data-testid="stMain"]');
-    const clipped = (e) => {
-        for (let a = e.parentElement; a && a !== main; a = a.parentElement) {
-            const style = getComputedStyle(a);
-            if (style.overflowX !== 'visible' && a.getBoundingClientRect().right <= width + 1)
-                return true;
-        }
-        return false;
-    };
-    return [...main.querySelectorAll('*')]
-        .filter(e => e.checkVisibility() && e.getBoundingClientRect().right > width + 1)
-        .filter(e => !clipped(e))
-        .map(e => (e.dataset.testid || e.tagName.toLowerCase()) + ' right='
-                   + Math.round(e.getBoundingClientRect().right))
-        .slice(0, 5);
-}"""
-
 
 @pytest.fixture(scope="module")
 def served(collapsed_store):  # the synthetic store with a model at chance: its notes show too
@@ -53,15 +30,6 @@ SEEDED = {"sweep-lottery"}  # views with nothing to draw unless some recipe has 
 SHOTS_ON = [(shot, store) for shot in VIEWS for store in ("synthetic", "sweep")
             if not (store == "synthetic" and shot[0] in SEEDED)]
 
-# Data grids whose columns are wider than the grid: the user scrolls inside the table to find
-# a column (Streamlit's grid clips them at its right edge, out of sight).
-CLIPPED_GRIDS = """() => [...document.querySelectorAll('[data-testid="stDataFrame"]')]
-    .filter(e => e.checkVisibility())
-    .map(e => e.querySelector('.dvn-scroller'))
-    .filter(s => s && s.scrollWidth > s.clientWidth + 1)
-    .map(s => 'data frame ' + s.scrollWidth + ' px wide in ' + s.clientWidth)"""
-
-
 @pytest.mark.slow  # serves the app (its store fixture is chosen per view, so not seen by name)
 @pytest.mark.parametrize("width", [1280, 1920])
 @pytest.mark.parametrize(("shot", "store"), SHOTS_ON, ids=[f"{s[0]}-{store}" for s, store in SHOTS_ON])
@@ -78,8 +46,7 @@ def test_every_view_draws_in_chromium_and_fits_the_window(request, shot, store, 
         for i in range(charts.count()):
             assert charts.nth(i).locator("canvas, svg").count() >= 1, (name, i)
         assert not errors, errors
-        assert page.evaluate(OVERFLOWING) == [], (name, width)
-        assert page.evaluate(CLIPPED_GRIDS) == [], (name, width)
+        assert layout_faults(page) == [], (name, width)
         SHOTS.mkdir(parents=True, exist_ok=True)
         screenshot(page, SHOTS / f"{name}-{store}-{width}.png", width)
 
@@ -171,3 +138,25 @@ def test_the_samples_grid_fetches_its_thumbnails_as_media_files(served):
                                ".map(i => [i.getAttribute('src'), i.naturalWidth])")
         assert images, "no thumbnail on the grid"
         assert all(src.startswith("/media/") and width > 0 for src, width in images), images[:3]
+
+
+def test_a_picked_pruning_row_opens_its_samples_on_the_same_tab(served):
+    """One click on a row of the link table, one on the link under it: the Samples page on this
+    tab, listing as many pruning-fragile samples as the link said."""
+    with browser(width=1280) as page:
+        open_view(page, served + "/pruning")
+        grid = page.locator('[data-testid="stDataFrame"]:visible').last
+        grid.scroll_into_view_if_needed()
+        box = grid.bounding_box()
+        page.mouse.click(box["x"] + 15, box["y"] + 35 + 17)  # the first row's selection box
+        link = page.locator('[data-testid="stPageLink"] a', has_text="pruning-fragile samples")
+        link.wait_for(timeout=30_000)
+        said = int(re.search(r"The ([\d,]+) pruning-fragile", link.inner_text())[1]
+                   .replace(",", ""))
+        pages = len(page.context.pages)
+        link.click()
+        page.wait_for_url(re.compile(r"/samples\?.*category=pruning-fragile"), timeout=30_000)
+        settle(page)
+        assert len(page.context.pages) == pages  # the same tab
+        listed = page.locator("strong", has_text=re.compile(r"^[\d,]+ samples$")).first
+        assert int(listed.inner_text().split()[0].replace(",", "")) == said

@@ -143,6 +143,24 @@ def test_accuracy_by_corruption_family_and_severity(con):
     assert blur["accuracy"].to_list() == [0.75, 0.75, 0.5]
 
 
+def test_the_severity_curve_of_every_corruption_averages_what_mean_corruption_accuracy_does(
+        hand_store, tmp_path):
+    """The Overview's curve over "the benchmark corruptions" leaves out a held-out corruption as
+    mean corruption accuracy does, so its mean over severities is that figure."""
+    path = tmp_path / "held-out.duckdb"
+    shutil.copy(hand_store[0], path)
+    with duckdb.connect(str(path)) as rw:  # blur held out, as the benchmark's four extras are
+        rw.execute("UPDATE conditions SET benchmark = false WHERE corruption = 'blur'")
+    with open_store(path) as held_out:
+        curve = queries.accuracy_by_severity(held_out)
+        overview = queries.model_overview(held_out)
+    pruned = curve.filter(pl.col("model") == "pruned")
+    assert pruned["accuracy"].to_list() == pytest.approx([0.75, 0.5, 0.25])  # clean, noise-1, -2
+    mca = dict(zip(overview["model"], overview["mean_corruption_accuracy"], strict=True))
+    for model, rows in curve.filter(pl.col("severity") > 0).group_by("model"):
+        assert rows["accuracy"].mean() == pytest.approx(mca[model[0]]), model
+
+
 def test_agreement_error_overlap_and_cka(con):
     clean = {(r["model_a"], r["model_b"]): r for r in
              queries.model_similarity(con, 0, [0, 1]).iter_rows(named=True)}
