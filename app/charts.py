@@ -139,6 +139,9 @@ def spread(values: Sequence[float], gap: float) -> list[float]:
     return [placed[i] - shift for i in range(len(values))]
 
 
+GREY_CELL = "#e4e4e4"  # a heatmap cell whose value says little
+
+
 def heatmap(data: pl.DataFrame, x: str, y: str, value: str, *, x_sort: Sequence[str],
             y_sort: Sequence[str], domain: tuple[float, float] | None = None, fmt: str = ".1%",
             scheme: str = "viridis", diverging: bool = False,
@@ -147,7 +150,8 @@ def heatmap(data: pl.DataFrame, x: str, y: str, value: str, *, x_sort: Sequence[
     """A rect heatmap with the value written in every cell when there is room, in `fmt` in the
     cells, the tooltip and the legend alike (one unit per chart). `note` names a text column:
     where it is not null the cell's value gets a " *" and the tooltip the note (a model near
-    chance); `fade` a boolean column: where true the cell is faded (its value says little)."""
+    chance); `fade` a boolean column: where true the cell is grey, its value in dark grey (it
+    says little: not significant, or at chance), whatever its colour would have been."""
     # Clamped: a value past the domain (the diagonal's r = 1 on a narrower correlation scale)
     # takes the end colour.
     scale = (alt.Scale(scheme=scheme, domain=list(domain), clamp=True) if domain
@@ -157,13 +161,14 @@ def heatmap(data: pl.DataFrame, x: str, y: str, value: str, *, x_sort: Sequence[
                 axis=alt.Axis(labelAngle=-45, labelOverlap=False)),
         y=alt.Y(f"{y}:N", sort=list(y_sort), title=None),
     )
+    colour = alt.Color(f"{value}:Q", scale=scale, title=title or value.replace("_", " "),
+                       legend=alt.Legend(format=fmt))
     rects = base.mark_rect().encode(
-        color=alt.Color(f"{value}:Q", scale=scale, title=title or value.replace("_", " "),
-                        legend=alt.Legend(format=fmt)),
+        # Grey, not a paler colour: a faded near-white cell of a diverging scale looks like any
+        # other near-white cell.
+        color=alt.condition(f"datum.{fade}", alt.value(GREY_CELL), colour) if fade else colour,
         tooltip=[x, y, alt.Tooltip(f"{value}:Q", format=fmt), *tooltip,
                  *([alt.Tooltip(f"{note}:N", title="note")] if note else [])],
-        **({"opacity": alt.condition(f"datum.{fade}", alt.value(0.3), alt.value(1.0))}
-           if fade else {}),
     )
     if len(x_sort) * len(y_sort) > 400:
         return rects.properties(height=alt.Step(heatmap_step(len(x_sort) * len(y_sort))))
@@ -178,12 +183,13 @@ def heatmap(data: pl.DataFrame, x: str, y: str, value: str, *, x_sort: Sequence[
     if note:  # the value, starred where there is a note
         base = base.transform_calculate(
             _label=f"format(datum.{value}, '{fmt}') + (datum.{note} != null ? ' *' : '')")
-    if fade:
-        light = f"datum.{fade} || ({light})"
+    label = alt.Text("_label:N") if note else alt.Text(f"{value}:Q", format=fmt)
     text = base.mark_text(fontSize=10).encode(
-        text=alt.Text("_label:N") if note else alt.Text(f"{value}:Q", format=fmt),
-        color=alt.condition(light, alt.value("black"), alt.value("white")),
-    )
+        text=label, color=alt.condition(light, alt.value("black"), alt.value("white")))
+    if fade:  # grey cells in dark grey ink: a layer of their own (a condition cannot nest)
+        text = (text.transform_filter(f"!datum.{fade}")
+                + base.transform_filter(f"datum.{fade}").mark_text(fontSize=10, color="#666666")
+                .encode(text=label))
     return (rects + text).properties(height=alt.Step(heatmap_step(len(x_sort) * len(y_sort))))
 
 

@@ -10,7 +10,7 @@ from app import state
 from app.charts import empty, heatmap
 from app.pickers import average_toggle, groups
 from app.shared import catalog, in_percent, percent, query, require_store
-from store import queries
+from store import queries, statistics
 
 st.title("Pruning vs dense")
 require_store()
@@ -53,16 +53,22 @@ if not include:
 # seed's dense model first); the table of links keeps each seed's own exact counts.
 averaged = average_toggle("seeds")  # its own key: a widget key shared across pages resets
 VALUES = ["accuracy", "reference_accuracy", "change", "drop", "reference_drop"]
+PAIRED = ["fragile", "gain", "n", "k"]
 if averaged:  # a group is near chance where any of its seeds is
     notes = (changes.join(groups().select("model", "group"), on="model", how="left")
              .group_by(pl.col("group").fill_null(pl.col("model")).alias("model"), "corruption")
              .agg(pl.col("chance").drop_nulls().first(), pl.col("chance_everywhere").any()))
     changes = (queries.average_seeds(changes.drop("reference", "model_id", "chance",
-                                                  "chance_everywhere"), groups(), VALUES)
+                                                  "chance_everywhere", *PAIRED), groups(), VALUES)
                .join(notes, on=["model", "corruption"], how="left"))
 if changes.is_empty():
     empty("Every pruned model here is near chance: include them to see them ranked.")
     st.stop()
+# One severity, each model on its own: every cell is one condition, whose discordant samples give
+# a paired test. A mean over severities or seeds pools samples that are not independent.
+tested = level is not None and not averaged
+if tested:
+    changes = statistics.paired_tests(changes)
 
 st.subheader("Who keeps robustness")
 picked = (changes.filter(pl.col("benchmark")) if choice == "all"
@@ -70,31 +76,51 @@ picked = (changes.filter(pl.col("benchmark")) if choice == "all"
 ranked = (picked.group_by("model", *(["reference"] if "reference" in picked.columns else []),
                           maintain_order=True)
           .agg(pl.col("accuracy", "reference_accuracy", "change", "drop", "reference_drop").mean(),
-               # One corruption: its note; the mean over all: under how many of them.
-               (pl.col("chance").drop_nulls().first() if choice != "all" else
+               # One corruption: who is near chance (the severities are in the heatmap's
+               # tooltip); the mean over all: under how many of them.
+               (pl.col("chance").drop_nulls().first()
+                .str.replace_all(r" near chance at severit(y|ies) [\d, ]+", "")
+                if choice != "all" else
                 pl.when(pl.col("chance").is_not_null().sum() > 0)
                 .then(pl.format("{} of {} corruptions",
                                 pl.col("chance").is_not_null().sum(), pl.len()))
-                .otherwise(pl.lit(None))).alias("chance"))
+                .otherwise(pl.lit(None))).alias("chance"),
+               *([pl.col("p_adjusted", "change_low", "change_high").first()]
+                 if tested and choice != "all" else []))
           .sort("accuracy", descending=True)
           .with_row_index("rank", offset=1))
+if "p_adjusted" in ranked.columns:  # one compact column, as the change: points
+    ranked = ranked.with_columns(
+        pl.format("{} to {}", *(pl.col(c).mul(100).round(1).map_elements(
+            lambda v: f"{v:+.1f}", return_dtype=pl.String) for c in ("change_low", "change_high")))
+        .alias("interval")).drop("change_low", "change_high")
+ranked = ranked.select(c for c in ["rank", "model", "reference", "accuracy", "reference_accuracy",
+                                   "change", "interval", "p_adjusted", "drop", "reference_drop",
+                                   "chance"] if c in ranked.columns)  # the test by its change
 st.caption("Pruned models ranked by accuracy under the corruption; the change is against the "
            "model's dense reference under the same corruption, and the drop is what the corruption "
            "takes from clean accuracy, the pruned model's beside its reference's (percentage "
-           "points).")
+           "points)." + (" The change's interval and test pair the two models on the same samples "
+                         "(docs/statistics.md)." if "p_adjusted" in ranked.columns else ""))
 if "reference" in ranked.columns and ranked["reference"].n_unique() == 1:  # say it once
     ranked = ranked.drop("reference")
 st.dataframe(
     in_percent(ranked, "accuracy", "reference_accuracy", "change", "drop", "reference_drop"),
     hide_index=True,
     column_config={
-        "rank": st.column_config.NumberColumn("#", width="small"),
+        "rank": st.column_config.NumberColumn("#", width=40),
         "model": "Model", "reference": "Dense reference",
         "accuracy": percent("Accuracy"),
         "reference_accuracy": percent("Dense"),
         "change": st.column_config.NumberColumn("Change vs dense", format="%+.1f pts"),
         "drop": st.column_config.NumberColumn("Drop from clean", format="%.1f pts"),
         "reference_drop": st.column_config.NumberColumn("Dense drop", format="%.1f pts"),
+        "interval": st.column_config.TextColumn(
+            "95 % interval", help="Of the change, in points: paired on the same samples "
+                                  "(Bonett-Price adjusted Wald)"),
+        "p_adjusted": st.column_config.NumberColumn(
+            "p (BH)", format="%.3g", help="McNemar's exact test of the change, adjusted with "
+                                         "Benjamini-Hochberg over every cell of the heatmap below"),
         "chance": st.column_config.TextColumn(
             "Near chance" if choice != "all" else "Near chance under",
             help="Where the pruned model or its reference is below "
@@ -110,17 +136,28 @@ st.caption("Accuracy of the pruned model minus its dense reference's under each 
            f"{queries.NEAR_CHANCE:g} × chance) there" + (" at some of the severities averaged "
                                                       "(the tooltip says which)" if level is None
                                                       else "")
-           + "; a faded cell: at every one, so the change says little.")
+           + "; a grey cell: at every one, so the change says little"
+           + (", or **not significant**: McNemar's exact test on the samples the two models "
+              "disagree on, adjusted for the heatmap's cells with Benjamini-Hochberg at a "
+              f"{statistics.ALPHA:.0%} false discovery rate (docs/statistics.md)." if tested else
+              ". Pick one severity" + (" and turn off seed averaging" if averaged else "")
+              + " to test each cell: a mean pools samples that are not independent."))
 models_shown = changes["model"].unique(maintain_order=True).to_list()
 order = changes.sort("first_id")["corruption"].unique(maintain_order=True).to_list()
-points = changes.with_columns((100 * pl.col("change")).alias("change_pts"))
+points = changes.with_columns(
+    (100 * pl.col("change")).alias("change_pts"),
+    (pl.col("chance_everywhere") | (~pl.col("real") if tested else pl.lit(False))).alias("faded"))
 extreme = max(float(points["change_pts"].abs().max() or 0), 1.0)
 st.altair_chart(
     heatmap(points, "corruption", "model", "change_pts", x_sort=order, y_sort=models_shown,
             domain=(-extreme, extreme), fmt="+.1f", scheme="redblue", diverging=True,
-            title="change (pts)", note="chance", fade="chance_everywhere",
+            title="change (pts)", note="chance", fade="faded",
             tooltip=["family", alt.Tooltip("accuracy:Q", format=".1%"),
-                     alt.Tooltip("reference_accuracy:Q", format=".1%")]),
+                     alt.Tooltip("reference_accuracy:Q", format=".1%"),
+                     *([alt.Tooltip("p_adjusted:Q", title="p (BH)", format=".3g"),
+                        alt.Tooltip("change_low:Q", title="95 % low", format="+.1%"),
+                        alt.Tooltip("change_high:Q", title="95 % high", format="+.1%")]
+                       if tested else [])]),
     width="stretch",
 )
 

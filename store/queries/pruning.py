@@ -52,22 +52,25 @@ def change_vs_dense(con: Con, severity: int | None = None) -> pl.DataFrame:
     dense reference's, the change (pruned minus dense), and what the corruption takes from each
     (clean minus corrupted accuracy, the *drop*); `chance` says which of the two is near chance
     (below NEAR_CHANCE x chance) at which of the severities averaged, `chance_everywhere` whether
-    at all of them."""
+    at all of them. `fragile` and `gain` are the discordant counts of the `k` conditions summed
+    and `n` the samples per condition: at one severity (k = 1), what a paired test of the change
+    reads (store/statistics.py)."""
     return frame(con, f"""
         WITH acc AS (
             SELECT a.model_id, c.corruption, any_value(c.family) AS family,
                    bool_and(c.benchmark) AS benchmark, min(c.condition_id) AS first_id,
-                   avg(a.accuracy) AS accuracy, count(*) AS k,
+                   avg(a.accuracy) AS accuracy, count(*) AS k, sum(a.fragile)::BIGINT AS fragile,
+                   sum(a.gain)::BIGINT AS gain, max(a.n)::BIGINT AS n,
                    coalesce(list(c.severity) FILTER (
                        WHERE a.accuracy < $factor / (SELECT count(*) FROM classes)), [])
                        AS chance_severities
-            FROM accuracy a JOIN conditions c USING (condition_id)
+            FROM summaries a JOIN conditions c USING (condition_id)
             WHERE c.severity > 0 AND ($severity IS NULL OR c.severity = $severity)
             GROUP BY a.model_id, c.corruption
         )
         SELECT m.name AS model, m.model_id, m.method, r.name AS reference, x.corruption, x.family,
                x.benchmark, x.first_id, x.accuracy, d.accuracy AS reference_accuracy,
-               x.accuracy - d.accuracy AS change,
+               x.accuracy - d.accuracy AS change, x.fragile, x.gain, x.n, x.k,
                m.clean_accuracy - x.accuracy AS drop,
                r.clean_accuracy - d.accuracy AS reference_drop,
                {_CHANCE.format(sev_model="x.chance_severities",

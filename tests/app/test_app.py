@@ -16,7 +16,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app import pickers
-from store import sandbox
+from store import open_store, queries, sandbox, statistics
 from tests.conftest import ROOT
 from tests.support import population
 
@@ -859,3 +859,42 @@ def test_the_pruning_page_ranks_seed_groups_and_links_every_seed(population_stor
     assert set(links["model"]) == {"gmp-90-s1", "gmp-90-s2", "gmp-90-s3"}
     assert all(f"model={m}&" in u for m, u in zip(links["model"], links["open_fragile"],
                                                    strict=True))
+
+
+def test_the_pruning_heatmap_greys_the_changes_no_test_calls_real(tmp_path, monkeypatch):
+    """At one severity each cell is McNemar's exact test on its condition's discordant samples,
+    adjusted with Benjamini-Hochberg over the heatmap's cells (statsmodels as the reference);
+    the cells not found real are grey, and the ranked table shows the same adjusted p. The mean
+    over severities pools samples that are not independent: no test there, and the page says so."""
+    from statsmodels.stats.contingency_tables import mcnemar
+    from statsmodels.stats.multitest import multipletests
+
+    from tests.support.synthetic import MODELS, Spec, build_synthetic_store
+
+    # magnitude-80 is within noise of dense; dead-3 lost a class (about a tenth of the samples).
+    synthetic_store = build_synthetic_store(
+        tmp_path / "mixed.duckdb", models=[*MODELS, Spec("dead-3", "magnitude", 0.8, 0,
+                                                          dead_class=3)])
+    with open_store(synthetic_store) as con:
+        flips = queries.pruning_flips(con, 1).filter(pl.col("severity") > 0)
+    p = [mcnemar([[0, f], [g, 0]], exact=True).pvalue for f, g in zip(flips["fragile"],
+                                                                      flips["gain"], strict=True)]
+    real, adjusted, *_ = multipletests(p, alpha=statistics.ALPHA, method="fdr_bh")
+    expected = dict(zip(zip(flips["model"], flips["corruption"], strict=True),
+                        zip(adjusted, real, strict=True), strict=True))
+    assert {found for _, found in expected.values()} == {True, False}  # both kinds of cell
+    at = page_on(synthetic_store, monkeypatch, "pruning.py", corruption="contrast")
+    at.selectbox(key="severity").set_value("1").run()
+    heat = next(c for c in at.get("vega_lite_chart") if '"change_pts"' in c.proto.spec)
+    cells = next(f for f in chart_frames(heat) if "faded" in f.columns)
+    assert len(cells) == len(expected)
+    for row in cells.iter_rows(named=True):
+        adjusted_p, found = expected[(row["model"], row["corruption"])]
+        assert row["p_adjusted"] == pytest.approx(adjusted_p)
+        assert row["faded"] == (not found or row["chance_everywhere"])
+    assert '"value": "#e4e4e4"' in heat.proto.spec.replace('":"', '": "')
+    ranked = at.dataframe[0].value
+    assert ranked["p_adjusted"][0] == pytest.approx(expected[(ranked["model"][0], "contrast")][0])
+    mean = page_on(synthetic_store, monkeypatch, "pruning.py")
+    assert "p_adjusted" not in mean.dataframe[0].value.columns
+    assert any("Pick one severity" in c.value for c in mean.caption)

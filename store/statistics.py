@@ -1,0 +1,109 @@
+"""Is a difference real? Intervals and tests for what the pages compare, from the counts the store
+keeps, vectorised over a page's cells. Every test here is a library's (scipy.stats); the one
+interval without a library implementation (the paired difference) follows its paper and is
+checked for coverage in tests/store/test_statistics.py. docs/statistics.md says which is used
+where and what each assumes.
+
+Two models compared on the same samples under the same condition are *paired*: what differs is
+only the discordant samples, right for one model and wrong for the other, which the store counts
+as pruning-fragile (the reference right, the model wrong) and pruning-gain (the reverse).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+LEVEL = 0.95  # the intervals' confidence level
+ALPHA = 0.05  # the false discovery rate a page's family of tests is held to
+
+
+def _stats():  # scipy.stats takes about a second to import: only pages that test pay it
+    import scipy.stats
+
+    return scipy.stats
+
+
+def accuracy_interval(correct: np.ndarray, n: np.ndarray, level: float = LEVEL
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Clopper-Pearson's exact interval for an accuracy of `correct` out of `n` (as
+    `scipy.stats.binomtest(correct, n).proportion_ci(level, method="exact")`), vectorised through
+    the beta quantiles it is made of. It never covers less than `level`."""
+    beta = _stats().beta
+    k, n = np.asarray(correct, dtype=float), np.asarray(n, dtype=float)
+    tail = (1 - level) / 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        low = np.where(k > 0, beta.ppf(tail, k, n - k + 1), 0.0)
+        high = np.where(k < n, beta.ppf(1 - tail, k + 1, n - k), 1.0)
+    return low, high
+
+
+def mcnemar(fragile: np.ndarray, gain: np.ndarray) -> np.ndarray:
+    """McNemar's exact test, two-sided: whether a model and its reference are equally accurate on
+    the same samples, from the discordant counts alone. Under the null each discordant sample
+    goes either way with probability 1/2, so p = min(1, 2 P[Binomial(f + g, 1/2) <= min(f, g)])
+    (statsmodels' `mcnemar(table, exact=True)`); 1 where no sample is discordant."""
+    f, g = np.asarray(fragile, dtype=float), np.asarray(gain, dtype=float)
+    p = 2 * _stats().binom.cdf(np.minimum(f, g), f + g, 0.5)
+    return np.where(f + g > 0, np.minimum(p, 1.0), 1.0)
+
+
+def paired_difference_interval(fragile: np.ndarray, gain: np.ndarray, n: np.ndarray,
+                               level: float = LEVEL) -> tuple[np.ndarray, np.ndarray]:
+    """An interval for a model's accuracy minus its reference's on the same `n` samples,
+    (gain - fragile) / n: Bonett & Price's adjusted Wald interval for paired proportions (2012,
+    J. Educ. Behav. Stat. 37(4), 479-488), which adds one to each discordant count and two to
+    `n`. The plain Wald interval undercovers when the discordant counts are small, as they are
+    between close models; this one holds its level there (the tests measure it)."""
+    f, g, n = (np.asarray(a, dtype=float) for a in (fragile, gain, n))
+    p_gain, p_fragile = (g + 1) / (n + 2), (f + 1) / (n + 2)
+    diff = p_gain - p_fragile
+    se = np.sqrt(np.maximum(p_gain + p_fragile - diff**2, 0.0) / (n + 2))
+    z = _stats().norm.ppf(1 - (1 - level) / 2)
+    return np.clip(diff - z * se, -1, 1), np.clip(diff + z * se, -1, 1)
+
+
+def discoveries(p: np.ndarray, alpha: float = ALPHA) -> tuple[np.ndarray, np.ndarray]:
+    """A page's family of tests corrected for multiplicity with Benjamini-Hochberg's false
+    discovery rate (`scipy.stats.false_discovery_control`): the adjusted p-values and which are
+    below `alpha`. Of the differences a page calls real, at most a share `alpha` are expected not
+    to be. NaN p-values (no test) stay NaN and are never discoveries."""
+    p = np.asarray(p, dtype=float)
+    adjusted = np.full(p.shape, np.nan)
+    tested = ~np.isnan(p)
+    if tested.any():
+        adjusted[tested] = _stats().false_discovery_control(p[tested], method="bh")
+    return adjusted, np.where(tested, adjusted < alpha, False)
+
+
+def mean_interval(mean: np.ndarray, sd: np.ndarray, n: np.ndarray, level: float = LEVEL
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Student's t interval for a mean of `n` independent values with sample standard deviation
+    `sd` (as `scipy.stats.ttest_1samp(x).confidence_interval(level)`): for a recipe's seeds, or a
+    per-sample paired difference. NaN where n < 2 (no spread to measure)."""
+    mean, sd, n = (np.asarray(a, dtype=float) for a in (mean, sd, n))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        half = _stats().t.ppf(1 - (1 - level) / 2, n - 1) * sd / np.sqrt(n)
+    half = np.where(n >= 2, half, np.nan)
+    return mean - half, mean + half
+
+
+def paired_tests(frame: pl.DataFrame, alpha: float = ALPHA) -> pl.DataFrame:
+    """`frame` with each row's paired test of a model against its reference, from its `fragile`,
+    `gain` and `n` (one condition per row; a row whose `k`, if given, is not 1 pools several and
+    is not tested): McNemar's `p`, `p_adjusted` over the whole frame (one page's family,
+    Benjamini-Hochberg), `real` (a discovery at `alpha`) and the interval of the change in
+    accuracy, `change_low` and `change_high`. Untested rows get nulls and `real` false."""
+    one = (pl.col("k") == 1) if "k" in frame.columns else pl.lit(True)
+    tested = frame.select((one & pl.col("fragile").is_not_null() & pl.col("n").gt(0))
+                          .fill_null(False))
+    mask = tested.to_series().to_numpy()
+    f, g, n = (frame[c].fill_null(0).to_numpy().astype(float) for c in ("fragile", "gain", "n"))
+    p = np.where(mask, mcnemar(f, g), np.nan)
+    adjusted, real = discoveries(p, alpha)
+    low, high = paired_difference_interval(f, g, np.maximum(n, 1))
+    return frame.with_columns(
+        pl.Series("p", p).fill_nan(None), pl.Series("p_adjusted", adjusted).fill_nan(None),
+        pl.Series("real", real),
+        pl.Series("change_low", np.where(mask, low, np.nan)).fill_nan(None),
+        pl.Series("change_high", np.where(mask, high, np.nan)).fill_nan(None))
