@@ -10,6 +10,7 @@ from app import state
 from app.charts import empty, model_color, panel_width, recipe_colours
 from app.pickers import default_models
 from app.shared import catalog, in_percent, percent, query, require_store
+from app.uncertainty import few_seeds, seed_intervals
 from store import queries
 from store.derived import CALIBRATION_BINS
 
@@ -98,16 +99,19 @@ if tabs[0].open:
                       "from there, one with a single sparsity a point alone. ")
                    + ("Mean corruption accuracy and the corruption means average over the "
                       "benchmark corruptions and severities." if "corrupt" in name else ""))
-        shown = pl.concat([dense, pruned]).with_columns(
-            (pl.col("high") - pl.col("low")).alias("range"))
+        shown = seed_intervals(pl.concat([dense, pruned]), percent=is_fraction(name))
+        few_seeds(shown)
         st.dataframe(in_percent(shown, "target_sparsity") if not is_fraction(name)
-                     else in_percent(shown, "target_sparsity", "mean", "low", "high", "std",
-                                     "range"),
-                     hide_index=True, column_config={
+                     else in_percent(shown, "target_sparsity", "mean", "std", "range"),
+                     hide_index=True, column_order=["recipe", "method", "target_sparsity", "mean",
+                                                    "interval", "std", "range", "seeds"],
+                     column_config={
                          "target_sparsity": percent("Sparsity"), "recipe": "Recipe",
                          "method": "Method", "seeds": "Seeds",
-                         **({c: percent(c.capitalize()) for c in ("mean", "low", "high", "std",
-                                                                  "range")}
+                         "interval": st.column_config.TextColumn(
+                             "95 % interval", help="Of the mean over the seeds: Student's t "
+                                                   "(docs/statistics.md); none for one seed"),
+                         **({c: percent(c.capitalize()) for c in ("mean", "std", "range")}
                             if is_fraction(name) else {})}, placeholder="–")
 
 if tabs[1].open:

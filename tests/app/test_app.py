@@ -898,3 +898,27 @@ def test_the_pruning_heatmap_greys_the_changes_no_test_calls_real(tmp_path, monk
     mean = page_on(synthetic_store, monkeypatch, "pruning.py")
     assert "p_adjusted" not in mean.dataframe[0].value.columns
     assert any("Pick one severity" in c.value for c in mean.caption)
+
+
+def test_the_sweep_gives_each_recipes_seed_interval_and_warns_on_two_seeds(synthetic_sweep_store,
+                                                                          monkeypatch):
+    """Every (recipe, sparsity) of the sweep has two seeds: its mean's t interval is scipy's,
+    in points, and the page says the figures rest on two seeds."""
+    import scipy.stats
+
+    at = page_on(synthetic_sweep_store, monkeypatch, "sweep.py", view="Against sparsity",
+                 measure="mean corruption accuracy")
+    table = at.dataframe[0].value
+    assert (table["seeds"] == 2).all()
+    with open_store(synthetic_sweep_store) as con:
+        values = queries.seed_values(con, "mean_corruption_accuracy")
+    for row in table.to_dict("records"):
+        seeds = values.filter((pl.col("recipe") == row["recipe"])
+                              & ((100 * pl.col("target_sparsity").fill_null(0.0)
+                                  - row["target_sparsity"]).abs() < 1e-6))["value"]
+        assert len(seeds) == 2
+        ci = scipy.stats.ttest_1samp(seeds.to_numpy(), 0).confidence_interval(0.95)
+        low, high = max(ci.low, 0.0), min(ci.high, 1.0)  # an accuracy's bounds
+        assert row["interval"] == f"{100 * low:.1f} to {100 * high:.1f}", row
+    (warning,) = [w.value for w in at.warning if "rest on two seeds" in w.value]
+    assert f"**{len(table)} of {len(table)} rest on two seeds**" in warning
