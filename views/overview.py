@@ -10,7 +10,7 @@ from app.charts import heatmap, model_color, panel_width, spread
 from app.measures import RELATIVE_MCE, relative_mce_three_ways
 from app.pickers import average_toggle, group_colours, groups
 from app.shared import catalog, in_percent, percent, query, require_store
-from store import queries
+from store import queries, statistics
 
 st.title("Overview")
 require_store()
@@ -117,11 +117,23 @@ st.subheader("Accuracy per model and corruption")
 level = state.severity("Severity", severities, key="severity")
 by_corruption = by_group(query(queries.accuracy_by_corruption, level), "accuracy")
 corruption_order = by_corruption.sort("first_id")["corruption"].unique(maintain_order=True).to_list()
+counted = level is not None and not averaged  # each cell one count of n samples
+if counted:
+    low, high = statistics.accuracy_interval(
+        (by_corruption["accuracy"] * by_corruption["n"]).round().to_numpy(),
+        by_corruption["n"].to_numpy())
+    by_corruption = by_corruption.with_columns(pl.Series("low", low), pl.Series("high", high))
 st.altair_chart(
     heatmap(by_corruption, "corruption", "model", "accuracy", x_sort=corruption_order,
-            y_sort=model_order, domain=(0, 1), tooltip=["family"]),
+            y_sort=model_order, domain=(0, 1),
+            tooltip=["family", "n", *([alt.Tooltip("low:Q", title="95 % low", format=".1%"),
+                                        alt.Tooltip("high:Q", title="95 % high", format=".1%")]
+                                       if counted else [])]),
     width="stretch",
 )
+if counted:
+    st.caption("Hover a cell for its 95 % interval (Clopper-Pearson, over the test samples; "
+               "docs/statistics.md).")
 
 
 

@@ -148,10 +148,12 @@ def model_overview(con: Con) -> pl.DataFrame:
 
 
 def accuracy_by_corruption(con: Con, severity: int | None = None) -> pl.DataFrame:
-    """Accuracy per model and corruption (clean included) at one severity, or averaged over all."""
+    """Accuracy per model and corruption (clean included) at one severity, or averaged over all:
+    the mean of `k` conditions' accuracies, each over `n` samples (k = 1: one binomial count)."""
     return frame(con, """
         SELECT m.name AS model, m.model_id, c.corruption, any_value(c.family) AS family,
-               min(c.condition_id) AS first_id, avg(a.accuracy) AS accuracy
+               min(c.condition_id) AS first_id, avg(a.accuracy) AS accuracy,
+               max(a.n)::BIGINT AS n, count(*)::BIGINT AS k
         FROM accuracy a
         JOIN models m USING (model_id)
         JOIN conditions c USING (condition_id)

@@ -922,3 +922,20 @@ def test_the_sweep_gives_each_recipes_seed_interval_and_warns_on_two_seeds(synth
         assert row["interval"] == f"{100 * low:.1f} to {100 * high:.1f}", row
     (warning,) = [w.value for w in at.warning if "rest on two seeds" in w.value]
     assert f"**{len(table)} of {len(table)} rest on two seeds**" in warning
+
+
+def test_the_overview_heatmap_gives_each_accuracy_its_binomial_interval(synthetic_store,
+                                                                       monkeypatch):
+    import scipy.stats
+
+    at = page_on(synthetic_store, monkeypatch, "overview.py")
+    at.selectbox(key="severity").set_value("5").run()
+    heat = next(c for c in at.get("vega_lite_chart") if '"95 % low"' in c.proto.spec)
+    cells = next(f for f in chart_frames(heat) if "low" in f.columns)
+    assert len(cells) == 2 * 4  # two models x clean and three corruptions
+    for row in cells.iter_rows(named=True):
+        ci = scipy.stats.binomtest(round(row["accuracy"] * row["n"]), row["n"]).proportion_ci(
+            0.95, method="exact")
+        assert (row["low"], row["high"]) == pytest.approx((ci.low, ci.high)), row
+    at.selectbox(key="severity").set_value("mean").run()  # a mean of severities: no interval
+    assert not any('"95 % low"' in c.proto.spec for c in at.get("vega_lite_chart"))
