@@ -30,6 +30,7 @@ from store.queries.overview import (
     accuracy_by_severity,
     accuracy_grid,
     model_overview,
+    model_robustness,
     reference_degradation,
     relative_ce,
 )
@@ -78,7 +79,7 @@ __all__ = [
     "class_pair_angles", "class_pair_bins", "class_pair_boundary", "class_pair_plane", "classes",
     "conditions", "corruption_correlation", "corruptions", "ece", "ece_by_severity",
     "exemplar_modes", "exemplar_summary", "exemplars", "harsh_condition", "metric_histogram",
-    "metric_label", "model_measures", "model_overview", "model_similarity", "models",
+    "metric_label", "model_measures", "model_overview", "model_robustness", "model_similarity", "models",
     "near_chance_models", "overlay_histogram", "paired_shift_cells", "populations", "pruning_flips",
     "reference_degradation", "relative_ce", "reliability", "sample_cards", "sample_category",
     "sample_export", "sample_images", "sample_metrics", "sample_path", "schema_overview",

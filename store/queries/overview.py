@@ -46,6 +46,8 @@ _DEGRADATION = """
 
 # The CTEs up to `ce`: per model, mCE and relative mCE (published, without the unstable
 # corruptions, pooled) against its reference, from the per-condition accuracies and `stability`.
+# {stability} is the join on `stability` (which reads every sample of every reference: most of
+# the cost), or nothing where only mCE and relative mCE as published are wanted.
 _CORRUPTION_ERRORS = """
     err AS (
         SELECT a.model_id, c.corruption, c.benchmark, 1 - a.accuracy AS err
@@ -62,12 +64,12 @@ _CORRUPTION_ERRORS = """
     pairs AS (
         SELECT m.model_id, r.model_id AS reference_id, x.corruption,
                x.err_sum / nullif(r.err_sum, 0) AS ce_ratio,
-               x.rel_sum AS rel_num, r.rel_sum AS rel_den, coalesce(s.unstable, false) AS unstable
+               x.rel_sum AS rel_num, r.rel_sum AS rel_den, {unstable} AS unstable
         FROM models m
         JOIN per_corruption x ON x.model_id = m.model_id
         JOIN per_corruption r ON r.model_id = coalesce(m.reference_model_id, m.model_id)
                              AND r.corruption = x.corruption
-        LEFT JOIN stability s ON s.reference_id = r.model_id AND s.corruption = x.corruption
+        {stability}
     ),
     ce AS (
         SELECT model_id, 100 * avg(ce_ratio) AS mce,
@@ -84,6 +86,18 @@ _CORRUPTION_ERRORS = """
     )"""
 
 
+
+
+def _errors(stability: bool = True) -> str:
+    """_CORRUPTION_ERRORS, with the unstable corruptions (after _DEGRADATION) or without."""
+    if not stability:
+        return _CORRUPTION_ERRORS.format(unstable="false", stability="")
+    return _CORRUPTION_ERRORS.format(
+        unstable="coalesce(s.unstable, false)",
+        stability="LEFT JOIN stability s ON s.reference_id = r.model_id "
+                  "AND s.corruption = x.corruption")
+
+
 def reference_degradation(con: Con) -> pl.DataFrame:
     """Per reference model and benchmark corruption: its `degradation` (relative mCE's
     denominator, over samples), the standard error `se` of that mean, the samples `n`, and
@@ -97,7 +111,7 @@ def relative_ce(con: Con) -> pl.DataFrame:
     the reference's; with the reference's degradation, its standard error and whether it is
     unstable (UNSTABLE_SE)."""
     return frame(con, f"""
-        WITH {_DEGRADATION}, {_CORRUPTION_ERRORS}
+        WITH {_DEGRADATION}, {_errors()}
         SELECT m.name AS model, p.model_id, r.name AS reference, p.corruption,
                100 * p.ce_ratio AS ce,
                100 * p.rel_num / nullif(p.rel_den, 0) AS relative_ce,
@@ -128,7 +142,7 @@ def model_overview(con: Con) -> pl.DataFrame:
     """
     return frame(con, f"""
         WITH {_DEGRADATION},
-        {_CORRUPTION_ERRORS},
+        {_errors()},
         mca AS (
             SELECT a.model_id, avg(a.accuracy) AS mean_corruption_accuracy
             FROM accuracy a JOIN conditions c USING (condition_id)
@@ -145,6 +159,28 @@ def model_overview(con: Con) -> pl.DataFrame:
         LEFT JOIN ce ON ce.model_id = m.model_id
         ORDER BY m.model_id
     """, k=UNSTABLE_SE)
+
+
+def model_robustness(con: Con) -> pl.DataFrame:
+    """model_overview's clean and mean corruption accuracy, mCE and relative mCE as published,
+    without what needs every sample of the references (the unstable corruptions and the
+    measures that leave them out): read from the per-condition summaries alone, for the pages
+    that plot these per model (the Sweep's)."""
+    return frame(con, f"""
+        WITH {_errors(stability=False)},
+        mca AS (
+            SELECT a.model_id, avg(a.accuracy) AS mean_corruption_accuracy
+            FROM accuracy a JOIN conditions c USING (condition_id)
+            WHERE c.benchmark
+            GROUP BY ALL
+        )
+        SELECT m.model_id, m.clean_accuracy, mca.mean_corruption_accuracy, ce.mce,
+               ce.relative_mce
+        FROM models m
+        LEFT JOIN mca ON mca.model_id = m.model_id
+        LEFT JOIN ce ON ce.model_id = m.model_id
+        ORDER BY m.model_id
+    """)
 
 
 def accuracy_by_corruption(con: Con, severity: int | None = None) -> pl.DataFrame:

@@ -9,7 +9,7 @@ import polars as pl
 
 from store.catalogue import PLOTTABLE
 from store.queries.common import Con, frame, ids
-from store.queries.overview import model_overview
+from store.queries.overview import model_robustness
 from store.queries.pruning import NEAR_CHANCE
 
 # What a sweep view can put on its y axis: name -> (label, higher is better).
@@ -93,8 +93,7 @@ def model_measures(con: Con) -> pl.DataFrame:
         FROM summaries s JOIN conditions c USING (condition_id)
         GROUP BY s.model_id
     """)
-    overview = model_overview(con).select("model_id", "clean_accuracy", "mean_corruption_accuracy",
-                                          "mce", "relative_mce")
+    overview = model_robustness(con)
     return (sweep_models(con).join(overview, on="model_id", how="left")
             .join(per_model, on="model_id", how="left").sort("model_id"))
 

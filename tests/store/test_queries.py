@@ -467,3 +467,16 @@ def test_the_harsh_condition_is_the_hardest_where_no_model_is_at_chance(con):
     # chance is below .5 (1.5 x 1/3). noise-2 is the hardest but the pruned model is at chance
     # there; noise-1 and blur-2 tie next (mean .625), and the name decides.
     assert queries.harsh_condition(con) == "blur-2"
+
+
+def test_model_robustness_is_the_overviews_without_reading_the_samples(synthetic_store):
+    """The Sweep's light read of mCE and relative mCE equals the Overview's full one."""
+    from polars.testing import assert_frame_equal
+
+    with open_store(synthetic_store) as con:
+        full = queries.model_overview(con).select("model_id", "clean_accuracy",
+                                                  "mean_corruption_accuracy", "mce",
+                                                  "relative_mce")
+        light = queries.model_robustness(con)
+    assert light["mce"].is_not_null().all()
+    assert_frame_equal(light, full, check_exact=False, rel_tol=1e-12)
