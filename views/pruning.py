@@ -8,6 +8,7 @@ import streamlit as st
 
 from app import state
 from app.charts import empty, heatmap
+from app.export import download_buttons
 from app.pickers import average_toggle, groups
 from app.shared import catalog, in_percent, percent, query, require_store
 from store import queries, statistics
@@ -54,6 +55,7 @@ if not include:
 averaged = average_toggle("seeds")  # its own key: a widget key shared across pages resets
 VALUES = ["accuracy", "reference_accuracy", "change", "drop", "reference_drop"]
 PAIRED = ["fragile", "gain", "n", "k"]
+LINK_ROWS = 200  # rows of the table of links to samples
 if averaged:  # a group is near chance where any of its seeds is
     notes = (changes.join(groups().select("model", "group"), on="model", how="left")
              .group_by(pl.col("group").fill_null(pl.col("model")).alias("model"), "corruption")
@@ -198,11 +200,19 @@ links = exact.filter(pl.col("model").is_in(members)).with_columns(
     (pl.col("fragile") - pl.col("gain")).alias("net"),
     *(pl.format(f"/samples?category=pruning-{kind}&model={{}}&condition={{}}", "model",
                 "condition").alias(f"open_{kind}") for kind in ("fragile", "gain")))
-table = (links.with_columns(pl.col("chance").fill_null(""))
-         .select("model", "condition", "fragile", "open_fragile", "gain", "open_gain", "net", "n",
-                 "chance")
-         .sort("fragile", descending=True))
-st.caption("Pick a row to open its samples on this tab; an **open** link opens them in a new one.")
+if choice != "all":  # the corruption picked above, and clean to compare with
+    links = links.filter(pl.col("corruption").is_in([choice, "clean"]))
+everything = (links.with_columns(pl.col("chance").fill_null(""))
+              .select("model", "condition", "fragile", "open_fragile", "gain", "open_gain", "net",
+                      "n", "chance")
+              .sort("fragile", descending=True))
+# A sweep has thousands of (model, condition) rows: every one sent each visit was 2 MB at 81.6M
+# rows. The table holds the most fragile ones; the download, all of them.
+table = everything.head(LINK_ROWS)
+st.caption("Pick a row to open its samples on this tab; an **open** link opens them in a new one."
+           + (f" The {LINK_ROWS} conditions with the most pruning-fragile samples of "
+              f"{len(everything):,}" + ("" if choice == "all" else f" under {choice} and clean")
+              + "; the download holds every one." if len(everything) > LINK_ROWS else ""))
 picked = st.dataframe(
     table, hide_index=True, height=280, on_select="rerun", selection_mode="single-row",
     key="flip_row",
@@ -231,3 +241,5 @@ if rows and rows[0] < len(table):
                            f"under {row['condition']}",
                      query_params={"category": f"pruning-{kind}", "model": row["model"],
                                    "condition": row["condition"]}, disabled=not row[kind])
+if len(everything) > LINK_ROWS:
+    download_buttons(everything.drop("open_fragile", "open_gain"), "pruning-flips", "flips")

@@ -939,3 +939,12 @@ def test_the_overview_heatmap_gives_each_accuracy_its_binomial_interval(syntheti
         assert (row["low"], row["high"]) == pytest.approx((ci.low, ci.high)), row
     at.selectbox(key="severity").set_value("mean").run()  # a mean of severities: no interval
     assert not any('"95 % low"' in c.proto.spec for c in at.get("vega_lite_chart"))
+
+
+def test_the_pruning_link_table_follows_the_chosen_corruption(synthetic_sweep_store, monkeypatch):
+    at = page_on(synthetic_sweep_store, monkeypatch, "pruning.py")
+    every = at.dataframe[-1].value
+    assert set(every["condition"]) == {"clean", "gaussian_noise-1", "gaussian_noise-5",
+                                       "contrast-1", "contrast-5", "pixelate-1", "pixelate-5"}
+    at.selectbox(key="corruption").set_value("contrast").run()
+    assert set(at.dataframe[-1].value["condition"]) == {"clean", "contrast-1", "contrast-5"}
