@@ -7,6 +7,7 @@ import numpy as np
 import polars as pl
 import streamlit as st
 
+from app import state
 from store import statistics
 
 
@@ -39,3 +40,55 @@ def few_seeds(curves: pl.DataFrame) -> None:
                f"{', ...' if len(names) > 6 else ''}): with one degree of freedom a 95 % "
                "interval reaches 12.7 standard errors either side of the mean, too loose to tell "
                "the seed's part from the method's. Three seeds narrow it to 4.3, five to 2.8.")
+
+
+def head_to_head(values: pl.DataFrame, label: str, percent: bool) -> None:
+    """Two recipes at one sparsity, compared over their seeds: each one's mean, the difference
+    with its interval and p-value (Welch's t-test; the paired t-test where both have the same
+    seeds, each seed's dense model pruned both ways). `values`: one row per model with `recipe`,
+    `method`, `target_sparsity`, `seed` and `value`."""
+    pruned = values.filter(pl.col("method") != "dense")
+    levels = sorted(pruned.group_by("target_sparsity").agg(pl.col("recipe").n_unique())
+                    .filter(pl.col("recipe") >= 2)["target_sparsity"].to_list())
+    if not levels:
+        return
+    st.markdown("**Two recipes, head to head.** Is the difference between two methods larger than "
+                "what their seeds alone would give?")
+    left, mid, right = st.columns(3)
+    with left:
+        level = state.selectbox("At sparsity", levels, key="h2h_sparsity",
+                                default=0.9 if 0.9 in levels else levels[-1],
+                                format_func=lambda s: f"{s:.0%}")
+    recipes = pruned.filter(pl.col("target_sparsity") == level)["recipe"].unique(
+        maintain_order=True).to_list()
+    with mid:
+        first = state.selectbox("Recipe", recipes, key="h2h_a", default=recipes[0])
+    with right:
+        others = [r for r in recipes if r != first]
+        second = state.selectbox("against", others, key="h2h_b", default=others[0])
+    at = pruned.filter(pl.col("target_sparsity") == level)
+    a, b = (at.filter(pl.col("recipe") == r).sort("seed") for r in (first, second))
+    paired = a["seed"].to_list() == b["seed"].to_list() and a["seed"].null_count() == 0
+    result = statistics.compare_means(a["value"].to_numpy(), b["value"].to_numpy(), paired=paired)
+    def fmt(v: float) -> str:  # a difference: points for a measure shown in percent
+        return f"{100 * v:+.2f} pts" if percent else f"{v:+.4g}"
+
+    def level_of(v: float) -> str:
+        return f"{100 * v:.2f} %" if percent else f"{v:.4g}"
+
+    if result["p"] != result["p"]:  # NaN: a recipe has one seed
+        st.info(f"{first} or {second} has a single seed at {level:.0%}: a difference of "
+                f"{fmt(result['difference'])}, but no spread to test it against.")
+        return
+    how = ("paired by seed (each seed's dense model pruned both ways; t-test of the differences)"
+           if paired else "Welch's t-test over the seeds")
+    st.markdown(
+        f"{label}: **{first}** {level_of(a['value'].mean())} ({len(a)} seeds) against "
+        f"**{second}** {level_of(b['value'].mean())} ({len(b)} seeds): difference "
+        f"**{fmt(result['difference'])}**, 95 % interval {fmt(result['low'])} to "
+        f"{fmt(result['high'])}, p = {result['p']:.3g}, {how}, {result['df']:.3g} "
+        f"degree{'' if result['df'] == 1 else 's'} of freedom.")
+    if min(len(a), len(b)) < 3:
+        st.warning(f"This rests on {min(len(a), len(b))} seeds: with so few, a real difference "
+                   "of this size can go unseen, and the interval is wide. Three seeds or more "
+                   "per recipe make the comparison informative.")

@@ -107,3 +107,22 @@ def paired_tests(frame: pl.DataFrame, alpha: float = ALPHA) -> pl.DataFrame:
         pl.Series("real", real),
         pl.Series("change_low", np.where(mask, low, np.nan)).fill_nan(None),
         pl.Series("change_high", np.where(mask, high, np.nan)).fill_nan(None))
+
+
+def compare_means(a: np.ndarray, b: np.ndarray, paired: bool = False, level: float = LEVEL
+                  ) -> dict[str, float]:
+    """mean(a) - mean(b) with its interval and p-value: Welch's t-test for two groups of
+    independent values (`scipy.stats.ttest_ind(a, b, equal_var=False)`), or, `paired`, the t-test
+    of the pairwise differences (`scipy.stats.ttest_rel`) where a[i] and b[i] share something
+    (a seed: the same dense model pruned two ways). NaN where a group has fewer than two values."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    nan = {"difference": float(a.mean() - b.mean()) if len(a) and len(b) else np.nan,
+           "low": np.nan, "high": np.nan, "p": np.nan, "df": np.nan}
+    if len(a) < 2 or len(b) < 2 or (paired and len(a) != len(b)):
+        return nan
+    stats = _stats()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        result = (stats.ttest_rel(a, b) if paired else stats.ttest_ind(a, b, equal_var=False))
+        ci = result.confidence_interval(level)
+    return {"difference": float(a.mean() - b.mean()), "low": float(ci.low),
+            "high": float(ci.high), "p": float(result.pvalue), "df": float(result.df)}

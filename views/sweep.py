@@ -10,7 +10,7 @@ from app import state
 from app.charts import empty, model_color, panel_width, recipe_colours
 from app.pickers import default_models
 from app.shared import catalog, in_percent, percent, query, require_store
-from app.uncertainty import few_seeds, seed_intervals
+from app.uncertainty import few_seeds, head_to_head, seed_intervals
 from store import queries
 from store.derived import CALIBRATION_BINS
 
@@ -138,6 +138,7 @@ if tabs[1].open:
                 y="min(value):Q", y2="max(value):Q", **enc)
             st.altair_chart(alt.layer(ranges, strip).properties(
                 height=340, width=panel_width(1, legend=True)))
+            head_to_head(dots, queries.metric_label(name), is_fraction(name))
             spread = query(queries.seed_spread, name)
             st.markdown("**How much the seed decides.** The range over seeds, beside the range of "
                         "the recipes' means at the same sparsity: a lottery ratio above 1 means "

@@ -948,3 +948,24 @@ def test_the_pruning_link_table_follows_the_chosen_corruption(synthetic_sweep_st
                                        "contrast-1", "contrast-5", "pixelate-1", "pixelate-5"}
     at.selectbox(key="corruption").set_value("contrast").run()
     assert set(at.dataframe[-1].value["condition"]) == {"clean", "contrast-1", "contrast-5"}
+
+
+def test_two_recipes_head_to_head_pair_their_seeds(synthetic_sweep_store, monkeypatch):
+    """Two recipes at one sparsity, seeds 1 and 2 each: the paired t-test of the per-seed
+    differences (statsmodels as the reference), in points, with the two-seed warning."""
+    from statsmodels.stats.weightstats import DescrStatsW
+
+    at = page_on(synthetic_sweep_store, monkeypatch, "sweep.py", view="Seed lottery",
+                 lottery_measure="mean_corruption_accuracy", h2h_sparsity="0.8",
+                 h2h_a="gmp", h2h_b="snip")
+    with open_store(synthetic_sweep_store) as con:
+        values = queries.seed_values(con, "mean_corruption_accuracy")
+    a, b = (values.filter((pl.col("recipe") == r) & (pl.col("target_sparsity") == 0.8))
+            .sort("seed")["value"].to_numpy() for r in ("gmp", "snip"))
+    d = DescrStatsW(a - b)
+    low, high = d.tconfint_mean()
+    (line,) = [m.value for m in at.markdown if "paired by seed" in m.value]
+    assert f"difference **{100 * (a - b).mean():+.2f} pts**" in line
+    assert f"95 % interval {100 * low:+.2f} pts to {100 * high:+.2f} pts" in line
+    assert f"p = {d.ttest_mean()[1]:.3g}" in line and "1 degree of freedom" in line
+    assert any("This rests on 2 seeds" in w.value for w in at.warning)

@@ -121,3 +121,21 @@ def test_mcnemar_rejects_at_its_level_under_the_null():
     gain = rng.binomial(discordant, 0.5)
     rejected = (statistics.mcnemar(discordant - gain, gain) < 0.05).mean()
     assert 0.03 <= rejected <= 0.05, rejected
+
+
+def test_two_recipes_compared_over_seeds_is_welchs_and_the_paired_t_test():
+    from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
+
+    a = np.array([0.712, 0.695, 0.731])
+    b = np.array([0.701, 0.690, 0.705])
+    welch = statistics.compare_means(a, b)
+    sm = CompareMeans(DescrStatsW(a), DescrStatsW(b))
+    assert welch["p"] == pytest.approx(sm.ttest_ind(usevar="unequal")[1])
+    assert (welch["low"], welch["high"]) == pytest.approx(sm.tconfint_diff(usevar="unequal"))
+    paired = statistics.compare_means(a, b, paired=True)
+    d = DescrStatsW(a - b)
+    assert paired["p"] == pytest.approx(d.ttest_mean()[1])
+    assert (paired["low"], paired["high"]) == pytest.approx(d.tconfint_mean())
+    assert paired["df"] == 2
+    one = statistics.compare_means(a[:1], b)
+    assert one["difference"] == pytest.approx(a[0] - b.mean()) and np.isnan(one["p"])
