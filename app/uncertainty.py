@@ -92,3 +92,16 @@ def head_to_head(values: pl.DataFrame, label: str, percent: bool) -> None:
         st.warning(f"This rests on {min(len(a), len(b))} seeds: with so few, a real difference "
                    "of this size can go unseen, and the interval is wide. Three seeds or more "
                    "per recipe make the comparison informative.")
+
+
+def variance_table(values: pl.DataFrame) -> pl.DataFrame:
+    """Per pruned sparsity with two recipes or more, each with seeds: how the spread of a measure
+    over its models splits between the recipes and their seeds (statistics.variance_parts)."""
+    rows = []
+    for (level,), at in (values.filter(pl.col("method") != "dense")
+                         .group_by("target_sparsity", maintain_order=True)):
+        parts = statistics.variance_parts(at["recipe"].to_numpy(), at["value"].to_numpy())
+        if parts["p"] == parts["p"]:  # not NaN: two recipes, some seed repeated
+            rows.append({"target_sparsity": level, "recipes": at["recipe"].n_unique(),
+                         "models": len(at), **parts})
+    return pl.DataFrame(rows).sort("target_sparsity") if rows else pl.DataFrame()

@@ -126,3 +126,31 @@ def compare_means(a: np.ndarray, b: np.ndarray, paired: bool = False, level: flo
         ci = result.confidence_interval(level)
     return {"difference": float(a.mean() - b.mean()), "low": float(ci.low),
             "high": float(ci.high), "p": float(result.pvalue), "df": float(result.df)}
+
+
+def variance_parts(groups: np.ndarray, values: np.ndarray) -> dict[str, float]:
+    """How much of the spread of `values` (one per model) lies between its `groups` (methods) and
+    how much within them (seeds): one-way random-effects ANOVA. The mean squares between and
+    within give the components, sigma2_seed = MS_within and sigma2_method = (MS_between -
+    MS_within) / n0 (floored at 0), n0 the group size (its unbalanced form, (N - sum n_i^2 / N) /
+    (k - 1)); `method_share` is sigma2_method / (sigma2_method + sigma2_seed), and `p` the F-test
+    (`scipy.stats.f_oneway`) of "the methods' means are equal" against the seeds' spread. NaN
+    where there are fewer than two groups or no group with two values."""
+    groups, values = np.asarray(groups), np.asarray(values, dtype=float)
+    labels = list(dict.fromkeys(groups.tolist()))
+    samples = [values[groups == g] for g in labels]
+    n, k = len(values), len(labels)
+    out = dict.fromkeys(("method_sd", "seed_sd", "method_share", "F", "p"), np.nan)
+    if k < 2 or n - k < 1:
+        return out
+    grand = values.mean()
+    ms_between = sum(len(s) * (s.mean() - grand) ** 2 for s in samples) / (k - 1)
+    ms_within = sum(((s - s.mean()) ** 2).sum() for s in samples) / (n - k)
+    n0 = (n - sum(len(s) ** 2 for s in samples) / n) / (k - 1)
+    method = max((ms_between - ms_within) / n0, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        test = _stats().f_oneway(*samples)
+    total = method + ms_within
+    return {"method_sd": float(np.sqrt(method)), "seed_sd": float(np.sqrt(ms_within)),
+            "method_share": float(method / total) if total > 0 else np.nan,
+            "F": float(test.statistic), "p": float(test.pvalue)}

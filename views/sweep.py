@@ -10,7 +10,7 @@ from app import state
 from app.charts import empty, model_color, panel_width, recipe_colours
 from app.pickers import default_models
 from app.shared import catalog, in_percent, percent, query, require_store
-from app.uncertainty import few_seeds, head_to_head, seed_intervals
+from app.uncertainty import few_seeds, head_to_head, seed_intervals, variance_table
 from store import queries
 from store.derived import CALIBRATION_BINS
 
@@ -139,18 +139,38 @@ if tabs[1].open:
             st.altair_chart(alt.layer(ranges, strip).properties(
                 height=340, width=panel_width(1, legend=True)))
             head_to_head(dots, queries.metric_label(name), is_fraction(name))
+            parts = variance_table(dots)
+            if not parts.is_empty():
+                st.markdown("**How much the seed decides.** Per sparsity, the spread of the "
+                            "measure over the models split into what lies between the recipes "
+                            "and what lies between seeds of one recipe (a one-way ANOVA's "
+                            "variance components), and the F-test of whether the recipes differ "
+                            "beyond their seeds (docs/statistics.md).")
+                sd = ["method_sd", "seed_sd"]
+                column = percent if is_fraction(name) else st.column_config.NumberColumn
+                st.dataframe(
+                    in_percent(parts, "target_sparsity", "method_share",
+                               *(sd if is_fraction(name) else [])),
+                    hide_index=True, placeholder="–", column_config={
+                        "target_sparsity": percent("Sparsity"), "recipes": "Recipes",
+                        "models": "Models",
+                        "method_sd": column("Between recipes (sd)"),
+                        "seed_sd": column("Between seeds (sd)"),
+                        "method_share": percent("Recipes' share",
+                                                "Of the variance: recipes / (recipes + seeds)"),
+                        "F": st.column_config.NumberColumn("F", format="%.3g"),
+                        "p": st.column_config.NumberColumn("p", format="%.3g")})
             spread = query(queries.seed_spread, name)
-            st.markdown("**How much the seed decides.** The range over seeds, beside the range of "
-                        "the recipes' means at the same sparsity: a lottery ratio above 1 means "
-                        "two seeds of one method differ more than the methods do.")
-            cols = ["mean", "low", "high", "std", "range", "between_recipes"]
+            st.caption("Each recipe's seeds: their mean, lowest, highest, standard deviation and "
+                       "range.")
+            cols = ["mean", "low", "high", "std", "range"]
             st.dataframe(
                 in_percent(spread, "target_sparsity", *(cols if is_fraction(name) else [])),
-                hide_index=True, column_config={
+                hide_index=True, column_order=["recipe", "method", "target_sparsity", "seeds",
+                                               *cols],
+                column_config={
                     "target_sparsity": percent("Sparsity"), "recipe": "Recipe", "method": "Method",
-                    "seeds": "Seeds", "lottery": st.column_config.NumberColumn(
-                        "Lottery ratio", format="%.2f",
-                        help="Range over seeds / range of the recipes' means at this sparsity"),
+                    "seeds": "Seeds",
                     **({c: percent(c.replace("_", " ").capitalize()) for c in cols}
                        if is_fraction(name) else {})}, placeholder="–")
             condition = state.selectbox("Per sample, under", list(store.condition_id),

@@ -969,3 +969,28 @@ def test_two_recipes_head_to_head_pair_their_seeds(synthetic_sweep_store, monkey
     assert f"95 % interval {100 * low:+.2f} pts to {100 * high:+.2f} pts" in line
     assert f"p = {d.ttest_mean()[1]:.3g}" in line and "1 degree of freedom" in line
     assert any("This rests on 2 seeds" in w.value for w in at.warning)
+
+
+def test_the_seed_lottery_splits_the_spread_between_recipes_and_seeds(synthetic_sweep_store,
+                                                                      monkeypatch):
+    """Per pruned sparsity, the F-test and components of value ~ recipe over the pruned models
+    there (statsmodels' ANOVA as the reference); dense models, a recipe of their own at 0 %,
+    take no part."""
+    import pandas as pd
+    from statsmodels.formula.api import ols
+    from statsmodels.stats.anova import anova_lm
+
+    at = page_on(synthetic_sweep_store, monkeypatch, "sweep.py", view="Seed lottery",
+                 lottery_measure="mean_corruption_accuracy")
+    parts = next(d.value for d in at.dataframe if "method_share" in d.value.columns)
+    with open_store(synthetic_sweep_store) as con:
+        values = queries.seed_values(con, "mean_corruption_accuracy").to_pandas()
+    pruned = values[values["method"] != "dense"]
+    assert sorted(parts["target_sparsity"]) == pytest.approx([50, 80, 90])  # in percent
+    for row in parts.to_dict("records"):
+        at_level = pruned[(100 * pruned["target_sparsity"] - row["target_sparsity"]).abs() < 1e-6]
+        table = anova_lm(ols("value ~ C(recipe)", pd.DataFrame(at_level)).fit())
+        assert row["models"] == len(at_level) == 8
+        assert row["F"] == pytest.approx(table["F"].iloc[0])
+        assert row["p"] == pytest.approx(table["PR(>F)"].iloc[0])
+        assert (row["seed_sd"] / 100) ** 2 == pytest.approx(table["mean_sq"].iloc[1])
