@@ -47,6 +47,7 @@ VIEWS = [
      None, "Samples"),
     ("sql", "/sql", None, "SQL"),
     ("sweep", "/sweep", None, "Sweep"),
+    ("compare", "/compare?severity=5", None, "Compare two"),
     ("sweep-lottery", "/sweep?view=Seed+lottery", "Seed lottery", "Sweep: the seed lottery"),
     ("sweep-calibration", "/sweep?view=Calibration", "Calibration", "Sweep: calibration"),
     ("samples-exemplars", "/samples?category=pruning-identified&condition=gaussian_noise-5",

@@ -36,6 +36,7 @@ import duckdb
 import numpy as np
 
 from store import open_store, queries
+from store import statistics as tests
 
 CORRUPTIONS = [
     ("gaussian_noise", "noise"), ("shot_noise", "noise"), ("impulse_noise", "noise"),
@@ -151,6 +152,8 @@ def page_queries(con: duckdb.DuckDBPyConnection) -> dict[str, callable]:
     last = con.execute("SELECT max(condition_id) FROM conditions").fetchall()[0][0]
     groups = queries.seed_groups(con)
     pruned = models[1] if len(models) > 1 else 0
+    at_five = [r[0] for r in con.execute(
+        "SELECT condition_id FROM conditions WHERE severity IN (0, 5)").fetchall()]
     return {
         "overview: store_summary": lambda: queries.store_summary(con),
         "overview: model_overview (mCE), seeds averaged": lambda: queries.average_seeds(
@@ -165,6 +168,8 @@ def page_queries(con: duckdb.DuckDBPyConnection) -> dict[str, callable]:
         "pruning: change_vs_dense + near_chance": lambda: (queries.change_vs_dense(con, None),
                                                            queries.near_chance_models(con)),
         "pruning: pruning_flips": lambda: queries.pruning_flips(con, 5),
+        "compare: compare_two (severity 5) + tests": lambda: tests.paired_tests(
+            queries.compare_two(con, models[0], pruned, at_five)),
         "sweep: sparsity_curves": lambda: queries.sparsity_curves(con, "mean_corruption_accuracy"),
         "sweep: seed_spread + seed_values": lambda: (
             queries.seed_spread(con, "mean_corruption_accuracy"),

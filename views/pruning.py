@@ -241,5 +241,13 @@ if rows and rows[0] < len(table):
                            f"under {row['condition']}",
                      query_params={"category": f"pruning-{kind}", "model": row["model"],
                                    "condition": row["condition"]}, disabled=not row[kind])
+    reference = dict(store.models.select("model", "reference").iter_rows())[row["model"]]
+    severity = dict(store.conditions.select("condition", "severity").iter_rows())[
+        row["condition"]]
+    st.page_link("views/compare.py", icon=":material/compare_arrows:",
+                 label=f"**{row['model']}** against **{reference}**, condition by condition, "
+                       "with paired tests",
+                 query_params={"a": reference, "b": row["model"],
+                               **({"severity": str(severity)} if severity else {})})
 if len(everything) > LINK_ROWS:
     download_buttons(everything.drop("open_fragile", "open_gain"), "pruning-flips", "flips")

@@ -7,6 +7,7 @@ checked against the catalogue (`store.catalogue.plottable`) first. "Averaged ove
 """
 
 from store.queries.common import classes, conditions, corruptions, models, store_summary
+from store.queries.compare import SHIFTS, compare_two
 from store.queries.geometry import (
     angle_length_bins,
     angle_length_points,
@@ -73,13 +74,15 @@ from store.queries.sweep import (
 )
 
 __all__ = [
-    "MEASURES", "NEAR_CHANCE", "SAMPLE_CATEGORIES", "UNSTABLE_SE", "accuracy_by_corruption",
+    "MEASURES", "NEAR_CHANCE", "SAMPLE_CATEGORIES", "SHIFTS", "UNSTABLE_SE", "accuracy_by_corruption",
     "accuracy_by_family", "accuracy_by_severity", "accuracy_grid", "angle_length_bins",
     "angle_length_points", "average_seeds", "chance_under", "change_vs_dense", "class_directions",
     "class_pair_angles", "class_pair_bins", "class_pair_boundary", "class_pair_plane", "classes",
+    "compare_two",
     "conditions", "corruption_correlation", "corruptions", "ece", "ece_by_severity",
     "exemplar_modes", "exemplar_summary", "exemplars", "harsh_condition", "metric_histogram",
-    "metric_label", "model_measures", "model_overview", "model_robustness", "model_similarity", "models",
+    "metric_label", "model_measures", "model_overview", "model_robustness", "model_similarity",
+    "models",
     "near_chance_models", "overlay_histogram", "paired_shift_cells", "populations", "pruning_flips",
     "reference_degradation", "relative_ce", "reliability", "sample_cards", "sample_category",
     "sample_export", "sample_images", "sample_metrics", "sample_path", "schema_overview",

@@ -994,3 +994,31 @@ def test_the_seed_lottery_splits_the_spread_between_recipes_and_seeds(synthetic_
         assert row["F"] == pytest.approx(table["F"].iloc[0])
         assert row["p"] == pytest.approx(table["PR(>F)"].iloc[0])
         assert (row["seed_sd"] / 100) ** 2 == pytest.approx(table["mean_sq"].iloc[1])
+
+
+def test_compare_two_tests_each_condition_and_names_both_models_in_the_url(tmp_path,
+                                                                          monkeypatch):
+    """Any two models from the URL: per condition at the chosen severity, McNemar's exact test
+    of their discordant samples, Benjamini-Hochberg over the conditions shown (statsmodels as
+    the reference); the model that lost a class differs from dense for real, and the page
+    links to the Samples page where A is B's reference."""
+    from statsmodels.stats.contingency_tables import mcnemar
+    from statsmodels.stats.multitest import multipletests
+
+    from tests.support.synthetic import MODELS, Spec, build_synthetic_store
+
+    store = build_synthetic_store(tmp_path / "mixed.duckdb", models=[
+        *MODELS, Spec("dead-3", "magnitude", 0.8, 0, dead_class=3)])
+    at = page_on(store, monkeypatch, "compare.py", a="dense", b="dead-3", severity="1")
+    assert (at.selectbox(key="a").value, at.selectbox(key="b").value) == ("dense", "dead-3")
+    table = at.dataframe[0].value
+    assert table["condition"].to_list() == ["clean", "gaussian_noise-1", "contrast-1",
+                                            "pixelate-1"]
+    p = [mcnemar([[0, f], [g, 0]], exact=True).pvalue
+         for f, g in zip(table["fragile"], table["gain"], strict=True)]
+    assert table["p_adjusted"].to_list() == pytest.approx(multipletests(p, method="fdr_bh")[1])
+    assert (table["p_adjusted"] < 0.05).all()  # a lost class is about a tenth of the samples
+    links = [link.proto.page for link in at.get("page_link")]
+    assert sum("samples" in page for page in links) == 2
+    other = page_on(store, monkeypatch, "compare.py", a="magnitude-80", b="dead-3")
+    assert any("cannot list their flips" in c.value for c in other.caption)

@@ -160,3 +160,15 @@ def test_a_picked_pruning_row_opens_its_samples_on_the_same_tab(served):
         assert len(page.context.pages) == pages  # the same tab
         listed = page.locator("strong", has_text=re.compile(r"^[\d,]+ samples$")).first
         assert int(listed.inner_text().split()[0].replace(",", "")) == said
+
+
+def test_compare_two_opens_from_a_link_naming_both_models(served):
+    """A shared link /compare?a=...&b=... opens with those two models, drawn and tested."""
+    with browser(width=1280) as page:
+        open_view(page, served + "/compare?a=magnitude-80&b=dense&severity=1")
+        caption = page.get_by_text(re.compile(r"dense minus magnitude-80 on the same"))
+        caption.wait_for(timeout=30_000)
+        assert page.locator('[data-testid="stVegaLiteChart"] canvas, '
+                            '[data-testid="stVegaLiteChart"] svg').count() >= 1
+        assert layout_faults(page) == []
+        assert "a=magnitude-80" in page.url and "b=dense" in page.url

@@ -480,3 +480,30 @@ def test_model_robustness_is_the_overviews_without_reading_the_samples(synthetic
         light = queries.model_robustness(con)
     assert light["mce"].is_not_null().all()
     assert_frame_equal(light, full, check_exact=False, rel_tol=1e-12)
+
+
+def test_two_models_compared_sample_by_sample_by_construction(con, hand_store):
+    """Dense (0) against pruned (1): the discordant counts are the pruning flips, the
+    accuracies the stored ones, and each shift the mean and spread over the samples of the
+    pruned model's value minus the dense one's, as the raw metric rows give them."""
+    every = [0, 1, 2, 3, 4]
+    pairs = queries.compare_two(con, 0, 1, every)
+    flips = queries.pruning_flips(con, None)
+    assert pairs["fragile"].to_list() == flips["fragile"].to_list()
+    assert pairs["gain"].to_list() == flips["gain"].to_list()
+    grid = queries.accuracy_grid(con)
+    for m, col in ((0, "accuracy_a"), (1, "accuracy_b")):
+        assert pairs[col].to_list() == grid.filter(pl.col("model_id") == m)["accuracy"].to_list()
+    rows = con.sql("SELECT model_id, condition_id, sample_id, length, margin_distance "
+                   "FROM metrics ORDER BY ALL").pl()
+    for c in every:
+        x, y = (rows.filter((pl.col("model_id") == m) & (pl.col("condition_id") == c))
+                for m in (0, 1))
+        for metric in ("length", "margin_distance"):
+            d = (y[metric] - x[metric]).to_numpy()
+            d = d[np.isfinite(d)]
+            got = pairs.row(c, named=True)
+            assert got[f"{metric}_diff"] == pytest.approx(d.mean(), rel=1e-5)
+            assert got[f"{metric}_sd"] == pytest.approx(d.std(ddof=1), rel=1e-4)
+            assert got[f"{metric}_n"] == len(d)
+    assert queries.compare_two(con, 0, 1, [2])["condition"].to_list() == ["noise-2"]
