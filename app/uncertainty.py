@@ -105,3 +105,18 @@ def variance_table(values: pl.DataFrame) -> pl.DataFrame:
             rows.append({"target_sparsity": level, "recipes": at["recipe"].n_unique(),
                          "models": len(at), **parts})
     return pl.DataFrame(rows).sort("target_sparsity") if rows else pl.DataFrame()
+
+
+def shift_intervals(summary: pl.DataFrame) -> pl.DataFrame:
+    """Per model, the t interval of each mean paired shift of `summary` (`d_<metric>` with its
+    `sd_<metric>` over `samples`, or `n_margin` finite ones for the margin), as text."""
+    out = summary.select("model")
+    for metric, n in (("length", "samples"), ("angle_true", "samples"),
+                      ("margin_distance", "n_margin")):
+        low, high = statistics.mean_interval(summary[f"d_{metric}"].to_numpy(),
+                                             summary[f"sd_{metric}"].to_numpy(),
+                                             summary[n].to_numpy())
+        out = out.with_columns(pl.Series(f"d_{metric}", [
+            f"{lo:+.3g} to {hi:+.3g}" if lo == lo else None
+            for lo, hi in zip(low, high, strict=True)], dtype=pl.String))
+    return out

@@ -18,6 +18,7 @@ from app.charts import (
 )
 from app.pickers import pick_models
 from app.shared import catalog, flag_chance, in_percent, percent, query, require_store
+from app.uncertainty import shift_intervals
 from store import catalogue, queries
 
 st.title("Geometry")
@@ -114,7 +115,15 @@ if tabs[2].open:
                                             help="Mean margin distance minus clean"),
                 "broken": number("Broken", help="Right on clean, wrong under the condition"),
                 "fixed": number("Fixed", help="Wrong on clean, right under the condition"),
-            }, placeholder="–")
+            }, column_order=["model", "samples", "clean_accuracy", "accuracy", "d_length",
+                             "length_ratio", "d_angle_true", "d_margin_distance", "broken",
+                             "fixed"], placeholder="–")
+            st.caption("Paired on the same samples, each mean shift's 95 % interval (Student's t "
+                       "over the per-sample shifts; docs/statistics.md):")
+            st.dataframe(shift_intervals(summary), hide_index=True, placeholder="–",
+                         column_config={"model": "Model", "d_length": "Δ length",
+                                        "d_angle_true": "Δ angle (°)",
+                                        "d_margin_distance": "Δ margin"})
             metric = state.selectbox("Metric", list(catalogue.PLOTTABLE), key="shift",
                                      default=catalogue.DEFAULT_METRIC)
             # Overlaid on shared bins, a robust and a fragile model side by side on the same samples.

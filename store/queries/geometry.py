@@ -145,7 +145,9 @@ def _paired(condition_id: int, model_ids: list[int], class_ids: list[int]) -> tu
 def shift_summary(con: Con, model_ids: list[int], condition_id: int,
                   class_ids: list[int]) -> pl.DataFrame:
     """Per model, how `condition` moves the same samples from where they are clean: mean shifts
-    of length, angle to the true class and margin distance, and the flips of `correct`."""
+    of length, angle to the true class and margin distance (with each one's standard deviation
+    over the samples, `sd_<metric>`, and the margin's count of finite shifts, `n_margin`, for
+    paired intervals), and the flips of `correct`."""
     paired, params = _paired(condition_id, model_ids, class_ids)
     return frame(con, f"""
         SELECT (SELECT name FROM models WHERE model_id = c.model_id) AS model, count(*) AS samples,
@@ -155,6 +157,11 @@ def shift_summary(con: Con, model_ids: list[int], condition_id: int,
                avg(x.angle_true - c.angle_true) AS d_angle_true,
                avg(x.margin_distance - c.margin_distance)
                    FILTER (WHERE isfinite(x.margin_distance - c.margin_distance)) AS d_margin_distance,
+               stddev_samp(x.length - c.length) AS sd_length,
+               stddev_samp(x.angle_true - c.angle_true) AS sd_angle_true,
+               stddev_samp(x.margin_distance - c.margin_distance)
+                   FILTER (WHERE isfinite(x.margin_distance - c.margin_distance)) AS sd_margin_distance,
+               count(*) FILTER (WHERE isfinite(x.margin_distance - c.margin_distance)) AS n_margin,
                count(*) FILTER (WHERE c.correct AND NOT x.correct) AS broken,
                count(*) FILTER (WHERE NOT c.correct AND x.correct) AS fixed
         {paired}

@@ -194,6 +194,15 @@ def test_shift_summary_counts_the_flips(con):
     assert rows["pruned"]["samples"] == 4
     only_a = queries.shift_summary(con, [1], 2, [0])  # class a: samples 0 and 3
     assert only_a["samples"].to_list() == [2] and only_a["broken"].to_list() == [0]
+    # The spread of the per-sample shifts, for their paired intervals, from the raw rows.
+    raw = con.sql("SELECT condition_id, sample_id, length, angle_true FROM metrics "
+                  "WHERE model_id = 1 ORDER BY ALL").pl()
+    for metric in ("length", "angle_true"):
+        d = (raw.filter(pl.col("condition_id") == 2)[metric]
+             - raw.filter(pl.col("condition_id") == 0)[metric]).to_numpy()
+        assert rows["pruned"][f"d_{metric}"] == pytest.approx(d.mean(), rel=1e-5)
+        assert rows["pruned"][f"sd_{metric}"] == pytest.approx(d.std(ddof=1), rel=1e-4)
+    assert rows["pruned"]["n_margin"] == 4
 
 
 def test_histograms_count_every_selected_sample(con):
