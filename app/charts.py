@@ -161,14 +161,19 @@ def heatmap(data: pl.DataFrame, x: str, y: str, value: str, *, x_sort: Sequence[
                 axis=alt.Axis(labelAngle=-45, labelOverlap=False)),
         y=alt.Y(f"{y}:N", sort=list(y_sort), title=None),
     )
+    name = title if isinstance(title, str) else " ".join(title or [value.replace("_", " ")])
     colour = alt.Color(f"{value}:Q", scale=scale, title=title or value.replace("_", " "),
                        legend=alt.Legend(format=fmt))
+    if note:  # an empty note rather than "null" in the tooltip
+        base = base.transform_calculate(_note=f"datum.{note} == null ? '' : datum.{note}")
+    # The same tooltip on the cell and on its printed value, which lies over it.
+    tips = [x, y, alt.Tooltip(f"{value}:Q", title=name, format=fmt), *tooltip,
+            *([alt.Tooltip("_note:N", title="note")] if note else [])]
     rects = base.mark_rect().encode(
         # Grey, not a paler colour: a faded near-white cell of a diverging scale looks like any
         # other near-white cell.
         color=alt.condition(f"datum.{fade}", alt.value(GREY_CELL), colour) if fade else colour,
-        tooltip=[x, y, alt.Tooltip(f"{value}:Q", format=fmt), *tooltip,
-                 *([alt.Tooltip(f"{note}:N", title="note")] if note else [])],
+        tooltip=tips,
     )
     if len(x_sort) * len(y_sort) > 400:
         return rects.properties(height=alt.Step(heatmap_step(len(x_sort) * len(y_sort))))
@@ -185,11 +190,12 @@ def heatmap(data: pl.DataFrame, x: str, y: str, value: str, *, x_sort: Sequence[
             _label=f"format(datum.{value}, '{fmt}') + (datum.{note} != null ? ' *' : '')")
     label = alt.Text("_label:N") if note else alt.Text(f"{value}:Q", format=fmt)
     text = base.mark_text(fontSize=10).encode(
-        text=label, color=alt.condition(light, alt.value("black"), alt.value("white")))
+        text=label, color=alt.condition(light, alt.value("black"), alt.value("white")),
+        tooltip=tips)
     if fade:  # grey cells in dark grey ink: a layer of their own (a condition cannot nest)
         text = (text.transform_filter(f"!datum.{fade}")
                 + base.transform_filter(f"datum.{fade}").mark_text(fontSize=10, color="#666666")
-                .encode(text=label))
+                .encode(text=label, tooltip=tips))
     return (rects + text).properties(height=alt.Step(heatmap_step(len(x_sort) * len(y_sort))))
 
 

@@ -1,8 +1,9 @@
 """Widgets whose values live in the URL query string, so a shared link reopens the same view.
 
 Each widget takes its first value from the query string (when it names valid options; anything
-else falls back to the default, so a stale or hand-edited link never breaks a page) and writes its
-current value back after every run. Values are the names users see, not internal ids.
+else falls back to the default, with one line saying so, so a stale or hand-edited link never
+breaks a page nor silently shows something else) and writes its current value back after every
+run. Values are the names users see, not internal ids.
 """
 
 from __future__ import annotations
@@ -34,6 +35,15 @@ def _from_url(key: str) -> list[str]:
     return [v for v in st.query_params.get_all(key) if v != ""]
 
 
+def _unknown(key: str, label: str, asked: Sequence[str], shown: str) -> None:
+    """One line, on the run that reads the link, for values the link names that are not choices
+    here (a typo, a model of another store), and what is shown instead."""
+    if asked and key not in st.session_state:
+        st.warning(f"The link asks for {label.lower()} {', '.join(map(repr, asked))}, which "
+                   f"this store does not offer here; showing {shown} instead.",
+                   icon=":material/link_off:")
+
+
 def selectbox(label: str, options: Sequence[Any], key: str, default: Any = None,
               format_func: Callable[[Any], str] = str, **kwargs: Any) -> Any:
     """A selectbox whose choice is `?key=value` in the URL."""
@@ -41,6 +51,8 @@ def selectbox(label: str, options: Sequence[Any], key: str, default: Any = None,
     wanted = _from_url(key)
     by_text = {str(o): o for o in options}
     fallback = default if default in options else (options[0] if options else None)
+    if wanted and wanted[-1] not in by_text and fallback is not None:
+        _unknown(key, label, wanted[-1:], repr(format_func(fallback)))
     _seed(key, by_text.get(wanted[-1], fallback) if wanted else fallback)
     value = st.selectbox(label, options, key=key, format_func=format_func, **kwargs)
     st.query_params[key] = str(value) if value is not None else ""
@@ -52,6 +64,8 @@ def _several(key: str, options: Sequence[Any], default: Sequence[Any]) -> None:
     by_text = {str(o): o for o in options}
     if key in st.query_params:
         chosen = [by_text[v] for v in _from_url(key) if v in by_text]
+        _unknown(key, key, [v for v in _from_url(key) if v not in by_text],
+                 "the others" if chosen else "none")
     else:
         chosen = [d for d in default if d in options]
     _seed(key, chosen)

@@ -21,10 +21,12 @@ def seed_intervals(curves: pl.DataFrame, percent: bool) -> pl.DataFrame:
     if percent:
         low, high = np.clip(low, 0, 1), np.clip(high, 0, 1)
     scale, digits = (100, ".1f") if percent else (1, ".4g")
-    text = [None if lo != lo else f"{lo * scale:{digits}} to {hi * scale:{digits}}"
+    unit = " %" if percent else ""
+    text = [None if lo != lo else f"{lo * scale:{digits}} to {hi * scale:{digits}}{unit}"
             for lo, hi in zip(low, high, strict=True)]
-    return curves.with_columns((pl.col("high") - pl.col("low")).alias("range"),
-                               pl.Series("interval", text, dtype=pl.String))
+    return curves.with_columns(  # one seed has no range, as it has no spread
+        pl.when(pl.col("seeds") > 1).then(pl.col("high") - pl.col("low")).alias("range"),
+        pl.Series("interval", text, dtype=pl.String))
 
 
 def few_seeds(curves: pl.DataFrame) -> None:

@@ -103,6 +103,21 @@ st.dataframe(
     },
     placeholder="–",
 )
+# Relative mCE can call a model that errs more than its reference robust, even below 0 (unstable
+# ratios, a poor clean accuracy): said beside the table, not only in the expander.
+inverted = models.filter((pl.col("relative_mce") < 100) & (pl.col("mce") > 100))
+if not inverted.is_empty():
+    st.caption(
+        "**Relative mCE and mCE disagree** for "
+        + ", ".join(f"**{m}** ({r:.1f} against mCE {c:.1f})" for m, r, c in
+                    inverted.select("model", "relative_mce", "mce").head(6).iter_rows())
+        + (", ..." if len(inverted) > 6 else "")
+        + ": relative mCE averages, per corruption, what it takes from the model's own clean "
+          "accuracy over what it takes from the reference's. Where the reference barely degrades "
+          "that ratio takes any size and sign (the unstable corruptions), and a model poor on "
+          "clean data has little left to lose: either reads as robust. That is the published "
+          "definition; mCE, and relative mCE without the unstable corruptions ('Relative mCE "
+          "three ways' below), say how much it errs.")
 relative_mce_three_ways(three_ways, query(queries.relative_ce), averaged)
 
 grid = query(queries.accuracy_grid)

@@ -103,7 +103,11 @@ st.caption("Pruned models ranked by accuracy under the corruption; the change is
            "model's dense reference under the same corruption, and the drop is what the corruption "
            "takes from clean accuracy, the pruned model's beside its reference's (percentage "
            "points)." + (" The change's interval and test pair the two models on the same samples "
-                         "(docs/statistics.md)." if "p_adjusted" in ranked.columns else ""))
+                         "(docs/statistics.md)." if "p_adjusted" in ranked.columns else
+                         " An interval and a test appear for one corruption at one severity: a "
+                         "mean over corruptions or severities pools the same samples.")
+           + ("" if averaged else " Each row is one trained model (one seed): the Sweep page "
+              "shows how much a seed alone moves these figures, where a store has seeds."))
 if "reference" in ranked.columns and ranked["reference"].n_unique() == 1:  # say it once
     ranked = ranked.drop("reference")
 st.dataframe(
@@ -132,33 +136,37 @@ st.dataframe(
 )
 
 st.subheader("Change versus dense, per corruption")
+near_note = (f"the pruned model, its dense reference or both are **near chance** (below "
+             f"{queries.NEAR_CHANCE:g} × chance)")
 st.caption("Accuracy of the pruned model minus its dense reference's under each corruption, in "
-           "percentage points (red: pruning lost robustness there, blue: gained). A **\\***: "
-           "the pruned model, its dense reference or both are **near chance** (below "
-           f"{queries.NEAR_CHANCE:g} × chance) there" + (" at some of the severities averaged "
-                                                      "(the tooltip says which)" if level is None
-                                                      else "")
-           + "; a grey cell: at every one, so the change says little"
-           + (", or **not significant**: McNemar's exact test on the samples the two models "
-              "disagree on, adjusted for the heatmap's cells with Benjamini-Hochberg at a "
-              f"{statistics.ALPHA:.0%} false discovery rate (docs/statistics.md)." if tested else
-              ". Pick one severity" + (" and turn off seed averaging" if averaged else "")
-              + " to test each cell: a mean pools samples that are not independent."))
+           "percentage points (red: pruning lost robustness there, blue: gained). "
+           + (f"A **grey** cell: {near_note} there, or the change is **not significant**: "
+              "McNemar's exact test on the samples the two models disagree on, adjusted for the "
+              f"heatmap's cells with Benjamini-Hochberg at a {statistics.ALPHA:.0%} false "
+              "discovery rate (docs/statistics.md); the tooltip gives the adjusted p and the "
+              "change's 95 % interval." if tested else
+              f"A **\\***: {near_note} at some of the severities averaged (the tooltip says "
+              "which); a **grey** cell: at every one, so the change says little. No cell is "
+              "tested here: pick one severity" + (" and turn off seed averaging" if averaged
+                                                  else "")
+              + " to test each one (a mean pools samples that are not independent)."))
 models_shown = changes["model"].unique(maintain_order=True).to_list()
 order = changes.sort("first_id")["corruption"].unique(maintain_order=True).to_list()
 points = changes.with_columns(
     (100 * pl.col("change")).alias("change_pts"),
-    (pl.col("chance_everywhere") | (~pl.col("real") if tested else pl.lit(False))).alias("faded"))
+    (pl.col("chance_everywhere") | (~pl.col("real") if tested else pl.lit(False))).alias("faded"),
+    *([(100 * pl.col(c)).alias(f"{c}_pts") for c in ("change_low", "change_high")]
+      if tested else []))
 extreme = max(float(points["change_pts"].abs().max() or 0), 1.0)
 st.altair_chart(
     heatmap(points, "corruption", "model", "change_pts", x_sort=order, y_sort=models_shown,
             domain=(-extreme, extreme), fmt="+.1f", scheme="redblue", diverging=True,
             title="change (pts)", note="chance", fade="faded",
-            tooltip=["family", alt.Tooltip("accuracy:Q", format=".1%"),
-                     alt.Tooltip("reference_accuracy:Q", format=".1%"),
+            tooltip=["family", alt.Tooltip("accuracy:Q", title="pruned", format=".1%"),
+                     alt.Tooltip("reference_accuracy:Q", title="dense", format=".1%"),
                      *([alt.Tooltip("p_adjusted:Q", title="p (BH)", format=".3g"),
-                        alt.Tooltip("change_low:Q", title="95 % low", format="+.1%"),
-                        alt.Tooltip("change_high:Q", title="95 % high", format="+.1%")]
+                        alt.Tooltip("change_low_pts:Q", title="95 % low (pts)", format="+.1f"),
+                        alt.Tooltip("change_high_pts:Q", title="95 % high (pts)", format="+.1f")]
                        if tested else [])]),
     width="stretch",
 )
@@ -209,7 +217,8 @@ everything = (links.with_columns(pl.col("chance").fill_null(""))
 # A sweep has thousands of (model, condition) rows: every one sent each visit was 2 MB at 81.6M
 # rows. The table holds the most fragile ones; the download, all of them.
 table = everything.head(LINK_ROWS)
-st.caption("Pick a row to open its samples on this tab; an **open** link opens them in a new one."
+st.caption("Pick a row for links to its samples and to Compare two, on this tab; an **open** "
+           "link opens the samples in a new one."
            + (f" The {LINK_ROWS} conditions with the most pruning-fragile samples of "
               f"{len(everything):,}" + ("" if choice == "all" else f" under {choice} and clean")
               + "; the download holds every one." if len(everything) > LINK_ROWS else ""))

@@ -110,7 +110,8 @@ if tabs[0].open:
                          "method": "Method", "seeds": "Seeds",
                          "interval": st.column_config.TextColumn(
                              "95 % interval", help="Of the mean over the seeds: Student's t "
-                                                   "(docs/statistics.md); none for one seed"),
+                                                   "(docs/statistics.md), cut at 0 and 100 % "
+                                                   "for accuracies; none for one seed"),
                          **({c: percent(c.capitalize()) for c in ("mean", "std", "range")}
                             if is_fraction(name) else {})}, placeholder="–")
 
