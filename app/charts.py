@@ -140,6 +140,7 @@ def spread(values: Sequence[float], gap: float) -> list[float]:
 
 
 GREY_CELL = "#e4e4e4"  # a heatmap cell whose value says little
+LIGHT_AT_THE_TOP = {"viridis", "plasma", "inferno", "magma", "cividis"}  # the rest: at the bottom
 
 
 def heatmap(data: pl.DataFrame, x: str, y: str, value: str, *, x_sort: Sequence[str],
@@ -159,7 +160,7 @@ def heatmap(data: pl.DataFrame, x: str, y: str, value: str, *, x_sort: Sequence[
     base = alt.Chart(data).encode(
         x=alt.X(f"{x}:N", sort=list(x_sort), title=None,
                 axis=alt.Axis(labelAngle=-45, labelOverlap=False)),
-        y=alt.Y(f"{y}:N", sort=list(y_sort), title=None),
+        y=alt.Y(f"{y}:N", sort=list(y_sort), title=None, axis=alt.Axis(labelOverlap=False)),
     )
     name = title if isinstance(title, str) else " ".join(title or [value.replace("_", " ")])
     colour = alt.Color(f"{value}:Q", scale=scale, title=title or value.replace("_", " "),
@@ -177,14 +178,17 @@ def heatmap(data: pl.DataFrame, x: str, y: str, value: str, *, x_sort: Sequence[
     )
     if len(x_sort) * len(y_sort) > 400:
         return rects.properties(height=alt.Step(heatmap_step(len(x_sort) * len(y_sort))))
-    # Dark text on light cells: the upper half of viridis-like schemes, the middle of diverging ones.
+    # Dark text on light cells: the middle of diverging schemes, the upper half of viridis-like
+    # ones, the lower half of the rest (blues, orange-reds: light at the low end), halves of the
+    # domain or, without one, of the values drawn.
+    finite = data[value].drop_nulls().drop_nans() if not data.is_empty() else pl.Series([0.0])
+    low, high = domain if domain else (float(finite.min() or 0), float(finite.max() or 1))
     if diverging:  # light in the middle of the (symmetric) domain
-        light = f"abs(datum.{value}) < {0.5 * (domain[1] if domain else 1)}"
-    elif domain:  # viridis-like: light in the upper half
-        light = f"datum.{value} > {(domain[0] + domain[1]) / 2}"
-    else:  # sequential schemes without a fixed domain: light at the low end
-        top = data[value].max() if not data.is_empty() else 1
-        light = f"datum.{value} < {0.5 * (top or 1)}"
+        light = f"abs(datum.{value}) < {0.5 * max(abs(low), abs(high), 1e-12)}"
+    elif scheme in LIGHT_AT_THE_TOP:
+        light = f"datum.{value} > {(low + high) / 2}"
+    else:
+        light = f"datum.{value} < {(low + high) / 2}"
     if note:  # the value, starred where there is a note
         base = base.transform_calculate(
             _label=f"format(datum.{value}, '{fmt}') + (datum.{note} != null ? ' *' : '')")

@@ -152,9 +152,11 @@ def detail(sample: int, shown: list[str]) -> None:
 
 top = st.columns([3, 2, 2])
 with top[0]:
+    # The name alone in the box (a description there is cut at a laptop's width); the
+    # descriptions in the help, and the chosen one's in the line above the samples.
     category = state.selectbox(
         "Category", list(queries.SAMPLE_CATEGORIES), key="category",
-        format_func=lambda c: f"{c}: {queries.SAMPLE_CATEGORIES[c]}")
+        help="\n".join(f"- **{c}**: {d}" for c, d in queries.SAMPLE_CATEGORIES.items()))
 with top[1]:
     focus = state.selectbox("Model", list(model_id), key="model",
                             default=pruned[0] if pruned else None)
