@@ -73,6 +73,8 @@ def digits(test_fraction: float = 0.25, seed: int = 0, size: int = 32) -> DataSp
                         f"1,797 digits (0.006 to 0.994), got {test_fraction}")
     if size < 8:
         raise UserError(f"'size' in [data] must be at least 8 (the digits' own 8x8), got {size}")
+    if not 0 <= seed < 2**32:  # what scikit-learn's split takes as a random_state
+        raise UserError(f"'seed' in [data] must be between 0 and 4,294,967,295, got {seed}")
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 

@@ -1,9 +1,10 @@
 """The metric catalogue: every per-sample column of `metrics`, once.
 
-The writer's Arrow columns, the names queries may splice into SQL, and the pages' metric pickers
-and labels all come from here; a test holds `schema.sql` to it. Adding a metric is a column in
-`compute/geometry.py`, one in `schema.sql` and one entry here (with its
-direction and unit), and the schema version.
+The `metrics` and `summaries` columns (store/schema.py writes them into schema.sql's
+placeholders), the writer's Arrow columns, the names queries may splice into SQL, and the pages'
+metric pickers and labels all come from here. Adding a metric is a column in
+`compute/geometry.py`, one entry here (with its direction and unit), the schema version, and its
+numpy reference in `tests/support/geometry.py` (docs/architecture.md).
 """
 
 from __future__ import annotations

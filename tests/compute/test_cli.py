@@ -73,6 +73,9 @@ def write_case(tmp_path, case):
     if case == "test fraction out of range":
         cfg.write_text(TINY_CONFIG.replace('source = "digits"', 'source = "digits"\ntest_fraction = 2'))
         return cfg, "'test_fraction' in [data] must hold out between 10 and 1,787"
+    if case == "negative data seed":
+        cfg.write_text(TINY_CONFIG.replace('source = "digits"', 'source = "digits"\nseed = -1'))
+        return cfg, "'seed' in [data] must be between 0 and 4,294,967,295, got -1"
     if case == "no severities":
         cfg.write_text(TINY_CONFIG.replace("severities = [1, 5]", "severities = []"))
         return cfg, "must be a non-empty list of severities in 1..5"
@@ -122,7 +125,8 @@ def write_case(tmp_path, case):
 CASES = ["missing config", "malformed config", "unknown key", "unknown architecture",
          "unknown corruption", "missing checkpoint", "not a checkpoint", "checkpoint does not fit",
          "class-count mismatch", "no device", "typo in [evaluation]", "typo in [data]",
-         "value of the wrong type", "batch size 0", "test fraction out of range", "no severities",
+         "value of the wrong type", "batch size 0", "test fraction out of range",
+         "negative data seed", "no severities",
          "unknown numerics", "not UTF-8", "unknown pruning method",
          "unreadable image", "training without a train folder",
          "checkpoint checked before the data", "foreign factory that fails",
