@@ -88,3 +88,52 @@ def per_corruption(ratios: pl.DataFrame) -> None:
                 "Unstable", help=f"Reference degradation under {UNSTABLE_SE:g} standard errors: "
                                  "left out of 'Without unstable'"),
         }, placeholder="–")
+
+
+def _interval_text(low: pl.Expr, high: pl.Expr, estimate: pl.Expr, scale: float, unit: str
+                   ) -> pl.Expr:
+    """'low to high' in the table's unit; 'unbounded' where the estimate exists and a resample's
+    reference did not degrade at all (the ratio has no bound); null where there is no figure."""
+    fmt = [(low * scale).round(1).cast(pl.String), pl.lit(" to "),
+           (high * scale).round(1).cast(pl.String), pl.lit(unit)]
+    return (pl.when(low.is_not_null()).then(pl.concat_str(fmt))
+            .when(estimate.is_not_null()).then(pl.lit("unbounded")))
+
+
+def robustness_precision(intervals: pl.DataFrame, shown: pl.DataFrame) -> None:
+    """Each model's mean corruption accuracy, mCE and relative mCE with its 95 % bootstrap
+    interval over the test samples (store.queries.robustness_intervals), for the models of
+    `shown` whose figures the table above shows (near-chance ones left out there stay out)."""
+    rows = shown.select("model", "mce").join(intervals.drop("mce"), on="model", how="left")
+    if rows.is_empty() or rows["mean_corruption_accuracy"].is_null().all():
+        return
+    hidden = pl.col("mce").is_null()  # left out above: the same here
+    table = rows.select(
+        "model",
+        _interval_text(pl.col("mean_corruption_accuracy_low"),
+                       pl.col("mean_corruption_accuracy_high"),
+                       pl.col("mean_corruption_accuracy"), 100, " %").alias("mca"),
+        *(pl.when(~hidden).then(_interval_text(pl.col(f"{m}_low"), pl.col(f"{m}_high"),
+                                               pl.col(m), 1, ""))
+          .alias(m) for m in ("mce", "relative_mce")))
+    st.caption(
+        "**How precise**: 95 % intervals over the test samples (a percentile bootstrap, 1,000 "
+        "resamples of the samples, each carrying the model's and its reference's errors, so the "
+        "ratios are paired). They say what drawing another test set of this size could move; "
+        "seeds are another lottery (the Sweep page). Where two models' intervals overlap, the "
+        "Compare two page tests their difference sample by sample. 'Unbounded': a resample in "
+        "which the reference never degrades under some corruption (docs/statistics.md).")
+    level = rows.filter(~hidden & (pl.col("mce_low") <= 100) & (pl.col("mce_high") >= 100)
+                        & (pl.col("mce_low") < pl.col("mce_high")))["model"].to_list()
+    st.dataframe(table, hide_index=True, placeholder="–", column_config={
+        "model": "Model",
+        "mca": st.column_config.TextColumn("Corruption acc. 95 %",
+                                           help="Mean corruption accuracy's interval"),
+        "mce": st.column_config.TextColumn("mCE 95 %", help="mCE's interval"),
+        "relative_mce": st.column_config.TextColumn(
+            "Rel. mCE 95 %", help="Relative mCE's interval (published definition)"),
+    })
+    if level:
+        st.caption(f"mCE's interval holds 100 for **{', '.join(level[:8])}**"
+                   f"{', ...' if len(level) > 8 else ''}: on this test set, not told apart from "
+                   "its reference's robustness.")

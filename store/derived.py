@@ -1,15 +1,18 @@
 """Summaries derived from `metrics` when a store is written, so pages need not read every metric
 row: per (model, condition) the accuracy, calibration and metric means (`summaries`,
 `calibration`), and the moments of each model's per-sample corruption shifts (`shift_moments`).
-The writer calls these; a cut without the moments computes the same numbers live."""
+The writer calls these; a cut without the moments computes the same numbers live. Per model,
+the Overview's robustness figures with their bootstrap intervals over the samples
+(`robustness_intervals`), which need every sample's counts and so cannot be a page's query."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 
+import numpy as np
 import polars as pl
 
-from store import analysis
+from store import analysis, statistics
 from store.catalogue import PLOTTABLE, plottable
 from store.frames import CLEAN_ID, Con, frame, ids
 
@@ -120,3 +123,51 @@ def corruption_shift_moments(con: Con, metric: str, model_ids: list[int],
     return pl.DataFrame(rows, orient="row", schema={
         "model_id": pl.Int16, "metric": pl.String, "severity": pl.Int8, "corruption_a": pl.String,
         "corruption_b": pl.String, "n": pl.Int64, "mean_a": pl.Float64, "products": pl.Float64})
+
+
+def sample_errors(con: Con, model_id: int) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """What one model's robustness figures are made of, per sample (in id order): the benchmark
+    corruptions (by name), how many severities each has, the (corruptions, samples) count of
+    severities the sample is misclassified under, and (samples) 1 where it is misclassified on
+    clean data. Empty where the model has no clean or no benchmark rows."""
+    rows = frame(con, """
+        SELECT c.corruption, mt.sample_id, count(*) FILTER (WHERE NOT mt.correct) AS errors,
+               count(*) AS k
+        FROM metrics mt JOIN conditions c USING (condition_id)
+        WHERE mt.model_id = $m AND c.benchmark
+        GROUP BY ALL ORDER BY c.corruption, mt.sample_id
+    """, m=model_id)
+    clean = frame(con, f"""
+        SELECT (NOT correct)::INT AS wrong FROM metrics
+        WHERE model_id = $m AND condition_id = {CLEAN_ID} ORDER BY sample_id
+    """, m=model_id)["wrong"].to_numpy()
+    names = rows["corruption"].unique(maintain_order=True).to_list()
+    if not names or not len(clean) or rows.height != len(names) * len(clean):
+        return [], np.zeros(0), np.zeros((0, 0)), np.zeros(0)
+    severities = rows["k"].to_numpy().reshape(len(names), -1)[:, 0]
+    return names, severities, rows["errors"].to_numpy().reshape(len(names), -1), clean
+
+
+def robustness_intervals(con: Con, each: Callable[[Iterable], Iterable] = iter) -> pl.DataFrame:
+    """Rows of `robustness_intervals`: every model's statistics.ROBUSTNESS_MEASURES against its
+    reference with their bootstrap intervals over the test samples, paired with the reference's.
+    `each` wraps the loop over models (a progress bar)."""
+    models = con.execute("SELECT model_id, coalesce(reference_model_id, model_id) FROM models "
+                         "ORDER BY model_id").fetchall()
+    counts: dict[int, tuple] = {}  # a megabyte or so per model: references are read once
+    rows = []
+    for model, reference in each(models):
+        for m in (model, reference):
+            if m not in counts:
+                counts[m] = sample_errors(con, m)
+        (names, severities, errors, clean), (ref_names, _, ref_errors, ref_clean) = (
+            counts[model], counts[reference])
+        if not names or names != ref_names or errors.shape != ref_errors.shape:
+            continue
+        figures = statistics.robustness_bootstrap(errors, clean, ref_errors, ref_clean,
+                                                  severities)
+        rows += [(model, measure, *values) for measure, values in figures.items()]
+    return pl.DataFrame(rows, orient="row", schema={
+        "model_id": pl.Int16, "measure": pl.String, "estimate": pl.Float64, "low": pl.Float64,
+        "high": pl.Float64}).with_columns(pl.col(c).fill_nan(None) for c in ("estimate", "low",
+                                                                              "high"))

@@ -1,5 +1,6 @@
--- Robustness Lottery Explorer store, schema version 4. Version 3 lacked the sweep columns of
--- `models` and the per-(model, condition) summaries; version 2 also lacked shift_moments.
+-- Robustness Lottery Explorer store, schema version 5. Version 4 lacked robustness_intervals;
+-- version 3 also the sweep columns of `models` and the per-(model, condition) summaries;
+-- version 2 also shift_moments.
 -- One file holds everything the app shows; compute writes it, the app only reads it.
 -- Integer keys keep the metrics table small and joins fast; names live in the dimension tables
 -- and in the *_named views below for people writing their own SQL.
@@ -141,6 +142,20 @@ CREATE TABLE calibration (
     confidence   DOUBLE NOT NULL,      -- mean confidence of the bin's samples
     accuracy     DOUBLE NOT NULL,      -- the fraction of them classified correctly
     PRIMARY KEY (model_id, condition_id, bin)
+);
+
+-- Derived from `metrics` when a store is committed (store/derived.py: robustness_intervals): per
+-- model, its mean corruption accuracy, mCE, relative mCE and pooled relative mCE against its
+-- reference, each with a 95 % percentile bootstrap interval over the test samples, paired with
+-- the reference's (store/statistics.py: robustness_bootstrap; docs/statistics.md). NULL where a
+-- figure is undefined (relative mCE where a reference's denominator is 0).
+CREATE TABLE robustness_intervals (
+    model_id SMALLINT NOT NULL,
+    measure  VARCHAR NOT NULL,   -- mean_corruption_accuracy, mce, relative_mce, pooled_relative_mce
+    estimate DOUBLE,             -- as model_overview computes it from the summaries
+    low      DOUBLE,
+    high     DOUBLE,
+    PRIMARY KEY (model_id, measure)
 );
 
 CREATE VIEW accuracy AS

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -47,6 +47,7 @@ class StoreWriter:
         self.partial = self.target.with_name(self.target.name + ".partial")
         self.fingerprint = fingerprint
         self._in_transaction = False
+        self._intervals_put = False
         self.target.parent.mkdir(parents=True, exist_ok=True)
         self.resumed = self._can_resume()
         if not self.resumed:
@@ -101,6 +102,8 @@ class StoreWriter:
 
     def _insert(self, table: str, data: pa.Table) -> None:
         """Bulk-append an Arrow table (columns named as in the schema) inside the open transaction."""
+        if table == "metrics":  # what the stored intervals were computed from has changed
+            self._intervals_put = False
         self.con.register("_incoming", data)
         try:
             cols = ", ".join(data.column_names)
@@ -307,10 +310,23 @@ class StoreWriter:
                               *summary_columns()])
             self.con.execute(f"INSERT INTO summaries ({cols}) {derived.summaries_sql()}")
 
+    def put_robustness_intervals(self, each: Callable[[Iterable], Iterable] = iter) -> None:
+        """Replace every model's robustness figures and their bootstrap intervals with those of
+        the metrics written so far (about a second per model; `each` wraps the loop over
+        models, for a progress bar)."""
+        rows = derived.robustness_intervals(self.con, each)
+        with self.transaction():
+            self.con.execute("DELETE FROM robustness_intervals")
+            if rows.height:
+                self._insert("robustness_intervals", rows.to_arrow())
+        self._intervals_put = True
+
     def commit(self) -> Path:
-        """Fill the summaries and derived model columns, then atomically put the finished store at
-        the target."""
+        """Fill the summaries, the robustness intervals (unless put since the last metrics) and
+        the derived model columns, then atomically put the finished store at the target."""
         self.put_summaries()
+        if not self._intervals_put:
+            self.put_robustness_intervals()
         self.con.execute("""
             UPDATE models SET clean_accuracy = a.accuracy
             FROM accuracy a JOIN conditions c USING (condition_id)

@@ -7,7 +7,7 @@ import streamlit as st
 
 from app import state
 from app.charts import heatmap, model_color, panel_width, spread
-from app.measures import RELATIVE_MCE, relative_mce_three_ways
+from app.measures import RELATIVE_MCE, relative_mce_three_ways, robustness_precision
 from app.pickers import average_toggle, group_colours, groups
 from app.shared import catalog, in_percent, percent, query, require_store
 from store import queries, statistics
@@ -103,6 +103,8 @@ st.dataframe(
     },
     placeholder="–",
 )
+if not averaged:  # a seed group's figures have the seeds' spread above instead
+    robustness_precision(query(queries.robustness_intervals), models)
 # Relative mCE can call a model that errs more than its reference robust, even below 0 (unstable
 # ratios, a poor clean accuracy): said beside the table, not only in the expander.
 inverted = models.filter((pl.col("relative_mce") < 100) & (pl.col("mce") > 100))

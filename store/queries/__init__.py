@@ -34,6 +34,7 @@ from store.queries.overview import (
     model_robustness,
     reference_degradation,
     relative_ce,
+    robustness_intervals,
 )
 from store.queries.pruning import (
     NEAR_CHANCE,
@@ -84,7 +85,8 @@ __all__ = [
     "metric_label", "model_measures", "model_overview", "model_robustness", "model_similarity",
     "models",
     "near_chance_models", "overlay_histogram", "paired_shift_cells", "populations", "pruning_flips",
-    "reference_degradation", "relative_ce", "reliability", "sample_cards", "sample_category",
+    "reference_degradation", "relative_ce", "reliability", "robustness_intervals", "sample_cards",
+    "sample_category",
     "sample_export", "sample_images", "sample_metrics", "sample_path", "schema_overview",
     "seed_disagreement", "seed_groups", "seed_spread", "seed_values", "selection_size",
     "shift_histogram", "shift_summary", "sparsity_curves", "store_summary", "sweep_models",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import polars as pl
 
 from store.queries.common import Con, frame
+from store.statistics import ROBUSTNESS_MEASURES
 
 # Relative mCE divides, per corruption, by the reference's degradation: the mean over samples of
 # d = sum over severities of (wrong - wrong on clean). Sampling noise in that mean moves the ratio
@@ -179,6 +180,23 @@ def model_robustness(con: Con) -> pl.DataFrame:
         FROM models m
         LEFT JOIN mca ON mca.model_id = m.model_id
         LEFT JOIN ce ON ce.model_id = m.model_id
+        ORDER BY m.model_id
+    """)
+
+
+def robustness_intervals(con: Con) -> pl.DataFrame:
+    """Per model, its mean corruption accuracy, mCE, relative mCE and pooled relative mCE
+    against its reference with their 95 % bootstrap intervals over the test samples (paired
+    with the reference's), computed when the store was written: one row per model, `<measure>`,
+    `<measure>_low` and `<measure>_high` for each. Empty for a store without metric rows."""
+    columns = ", ".join(
+        f"any_value(r.{part}) FILTER (WHERE r.measure = '{measure}') AS {measure}{suffix}"
+        for measure in ROBUSTNESS_MEASURES
+        for part, suffix in (("estimate", ""), ("low", "_low"), ("high", "_high")))
+    return frame(con, f"""
+        SELECT m.model_id, m.name AS model, {columns}
+        FROM robustness_intervals r JOIN models m USING (model_id)
+        GROUP BY m.model_id, m.name
         ORDER BY m.model_id
     """)
 

@@ -47,6 +47,19 @@ def test_overview_shows_models_and_reacts_to_its_choices(synthetic_store, monkey
     assert list(table["model"]) == ["dense", "magnitude-80"]
     assert table["sparsity"][1] == pytest.approx(80.0, abs=0.5)  # shown in percent
     assert table["mce"][0] == pytest.approx(100.0)  # the dense model is its own reference
+    precise = at.dataframe[1].value.set_index("model")  # each figure's bootstrap interval
+    stored = queries.robustness_intervals(open_store(synthetic_store)).to_pandas().set_index("model")
+    for model in ["dense", "magnitude-80"]:
+        for column, measure, scale in [("mca", "mean_corruption_accuracy", 100), ("mce", "mce", 1),
+                                       ("relative_mce", "relative_mce", 1)]:
+            low, high = (float(x.rstrip(" %")) for x in precise.loc[model, column].split(" to "))
+            assert (low, high) == pytest.approx(
+                (scale * stored.loc[model, f"{measure}_low"],
+                 scale * stored.loc[model, f"{measure}_high"]), abs=0.051), (model, column)
+    assert precise.loc["dense", "mce"] == "100.0 to 100.0"
+    holds = stored.loc["magnitude-80", "mce_low"] <= 100 <= stored.loc["magnitude-80", "mce_high"]
+    assert holds == any(c.value.startswith("mCE's interval holds 100 for **magnitude-80**")
+                        for c in at.caption)
     for level in ["1", "5", "mean"]:
         at.selectbox(key="severity").set_value(level).run()
         assert not at.exception, (level, at.exception)
@@ -627,8 +640,11 @@ def test_a_model_near_chance_is_flagged_and_left_out_of_rankings(collapsed_store
     assert any("random-80" in w.value for w in at.warning)
     table = at.dataframe[0].value.set_index("model")
     assert table["mce"].isna()["random-80"] and not table["mce"].isna()["magnitude-80"]
+    precise = at.dataframe[1].value.set_index("model")  # its interval is left out too
+    assert precise["mce"].isna()["random-80"] and not precise["mce"].isna()["magnitude-80"]
     at.toggle(key="near_mce").set_value(True).run()
     assert not at.dataframe[0].value.set_index("model")["mce"].isna()["random-80"]
+    assert not at.dataframe[1].value.set_index("model")["mce"].isna()["random-80"]
     at.switch_page("views/pruning.py").run()
     assert any("random-80" in w.value for w in at.warning)
     assert "random-80" not in list(at.dataframe[0].value["model"])

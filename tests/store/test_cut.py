@@ -11,6 +11,7 @@ from store import cut as store_cut
 from store.analysis import correlation_matrix
 from store.cut import cut
 from store.queries.similarity import corruption_correlation
+from tests.support.measures import assert_overview_follows_the_definitions
 
 
 def test_a_cut_of_some_models_and_conditions_answers_as_the_original(synthetic_store, tmp_path):
@@ -46,6 +47,7 @@ def test_a_cut_of_samples_spreads_over_the_classes_and_recomputes_what_depends_o
         SELECT model_id, avg(correct::DOUBLE) FROM metrics JOIN conditions USING (condition_id)
         WHERE corruption = 'clean' GROUP BY 1""").fetchall())
     assert dict(con.execute("SELECT model_id, clean_accuracy FROM models").fetchall()) == clean
+    assert_overview_follows_the_definitions(con)  # the robustness intervals are the cut's own
     assert con.execute("SELECT count(*) FROM metrics WHERE angles IS NOT NULL").fetchall() == [(0,)]
     assert con.execute("SELECT count(*) FROM model_similarity").fetchall() == [(0,)]
     per_condition = con.execute(

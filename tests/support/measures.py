@@ -45,7 +45,8 @@ def hand_measures_store(path) -> str:
 
 def assert_overview_follows_the_definitions(con: duckdb.DuckDBPyConnection) -> None:
     """Every model's mCE, relative mCE (published, without unstable corruptions, pooled) and its
-    unstable corruptions equal their definitions (docs/store.md#named-measures)."""
+    unstable corruptions equal their definitions (docs/store.md#named-measures), and so do the
+    estimates the store keeps with their bootstrap intervals, each inside its interval."""
     rows = con.sql("""
         SELECT mt.model_id, c.corruption, c.severity, c.benchmark, mt.sample_id, mt.correct
         FROM metrics mt JOIN conditions c USING (condition_id)
@@ -66,7 +67,9 @@ def assert_overview_follows_the_definitions(con: duckdb.DuckDBPyConnection) -> N
     def err(model: int, corruption: str) -> float:
         return sum(wrong[(model, corruption, s)].mean() for s in severities)
 
+    intervals = {r["model_id"]: r for r in queries.robustness_intervals(con).iter_rows(named=True)}
     for row in queries.model_overview(con).iter_rows(named=True):
+        assert_intervals_hold(row, intervals[row["model_id"]])
         m, r = row["model_id"], reference[row["model_id"]]
         num = np.array([degradation(m, c).mean() for c in benchmark])
         den_samples = [degradation(r, c) for c in benchmark]
@@ -84,3 +87,19 @@ def assert_overview_follows_the_definitions(con: duckdb.DuckDBPyConnection) -> N
             assert row["stable_relative_mce"] == pytest.approx(
                 100 * np.mean((num / den)[~unstable])), row["model"]
         assert row["unstable_corruptions"] == ", ".join(np.array(benchmark)[unstable])
+
+
+def assert_intervals_hold(overview: dict, stored: dict) -> None:
+    """The stored robustness figures are model_overview's, and each lies in its interval (a
+    dense model's ratios against itself, 100, with no spread)."""
+    for measure in ("mean_corruption_accuracy", "mce", "relative_mce", "pooled_relative_mce"):
+        expected, value = overview[measure], stored[measure]
+        if expected is None:
+            assert value is None and stored[f"{measure}_low"] is None, (overview["model"], measure)
+            continue
+        assert value == pytest.approx(expected, rel=1e-9, abs=1e-12), (overview["model"], measure)
+        low, high = stored[f"{measure}_low"], stored[f"{measure}_high"]
+        if low is not None:
+            assert low <= value + 1e-9 and value <= high + 1e-9, (overview["model"], measure)
+        if overview["reference"] is None and measure != "mean_corruption_accuracy":
+            assert low == high == value == pytest.approx(100), (overview["model"], measure)
