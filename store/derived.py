@@ -69,6 +69,34 @@ def summaries_sql() -> str:
     """
 
 
+def severity_changes_sql() -> str:
+    """Every pruned model and corruption of `metrics` with the columns of `severity_changes`:
+    the moments over samples of each sample's change against the reference, averaged over the
+    corruption's severities."""
+    # From integer sums, exact in any order: the store is the same however DuckDB's threads split
+    # the work (a float sum or a streaming variance is not, in its last bits).
+    return """
+        WITH per_sample AS (  -- per sample, the severities' summed change and their number
+            SELECT m.model_id, c.corruption, p.sample_id,
+                   sum(p.correct::INT - r.correct::INT) AS d, count(*) AS k
+            FROM models m
+            JOIN metrics p ON p.model_id = m.model_id
+            JOIN metrics r ON r.model_id = m.reference_model_id AND r.sample_id = p.sample_id
+                          AND r.condition_id = p.condition_id
+            JOIN conditions c ON c.condition_id = p.condition_id
+            WHERE c.severity > 0
+            GROUP BY ALL
+        ), sums AS (
+            SELECT model_id, corruption, count(*) AS n, max(k) AS k, sum(d)::HUGEINT AS s1,
+                   sum(d * d)::HUGEINT AS s2
+            FROM per_sample GROUP BY ALL
+        )
+        SELECT model_id, corruption, n::INTEGER AS n, s1::DOUBLE / (n * k) AS mean,
+               CASE WHEN n > 1 THEN sqrt((n * s2 - s1 * s1)::DOUBLE / n / (n - 1)) / k END AS sd
+        FROM sums
+    """
+
+
 def stored_severity(severity: int | None) -> int:
     """The `shift_moments.severity` of a severity, None meaning averaged over all of them."""
     return STORED_ALL_SEVERITIES if severity is None else int(severity)

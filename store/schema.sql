@@ -1,4 +1,5 @@
--- Robustness Lottery Explorer store, schema version 5. Version 4 lacked robustness_intervals;
+-- Robustness Lottery Explorer store, schema version 5. Version 4 lacked robustness_intervals and
+-- severity_changes;
 -- version 3 also the sweep columns of `models` and the per-(model, condition) summaries;
 -- version 2 also shift_moments.
 -- One file holds everything the app shows; compute writes it, the app only reads it.
@@ -130,6 +131,20 @@ CREATE TABLE summaries (
     gain            INTEGER,           -- ...and the reverse (both NULL for a model without reference)
 {summary_means}
     PRIMARY KEY (model_id, condition_id)
+);
+
+-- Derived from `metrics` when a store is committed (store/derived.py: severity_changes_sql): per
+-- pruned model and corruption, the moments over samples of each sample's change against the
+-- dense reference averaged over the corruption's severities (mean over them of correct minus the
+-- reference's correct), so the Pruning page can test a change averaged over severities with a
+-- paired t-test over samples (the severities of one sample are not independent; samples are).
+CREATE TABLE severity_changes (
+    model_id   SMALLINT NOT NULL,
+    corruption VARCHAR NOT NULL,
+    n          INTEGER NOT NULL,    -- samples
+    mean       DOUBLE NOT NULL,     -- = the change in accuracy averaged over severities
+    sd         DOUBLE,              -- sample standard deviation of the per-sample changes
+    PRIMARY KEY (model_id, corruption)
 );
 
 -- The reliability diagram's bins: 15 equal-width bins of confidence, (b/15, (b+1)/15]

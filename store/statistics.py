@@ -111,6 +111,33 @@ def paired_tests(frame: pl.DataFrame, alpha: float = ALPHA) -> pl.DataFrame:
         pl.Series("change_high", np.where(mask, high, np.nan)).fill_nan(None))
 
 
+def severity_mean_tests(frame: pl.DataFrame, alpha: float = ALPHA) -> pl.DataFrame:
+    """`frame` with each row's test of a model against its reference averaged over a
+    corruption's severities, from the mean over its `n` samples of each sample's averaged change
+    (`change`, the change in accuracy) and their standard deviation `change_sd`: the paired
+    t-test over samples (as `scipy.stats.ttest_1samp` of the per-sample changes; the severities
+    of one sample are not independent, the samples are), `p_adjusted` over the whole frame
+    (Benjamini-Hochberg), `real`, and the change's t interval `change_low`, `change_high`. A row
+    without `change_sd` is not tested."""
+    change = frame["change"].to_numpy().astype(float)
+    sd = frame["change_sd"].fill_null(np.nan).to_numpy().astype(float)
+    n = frame["n"].fill_null(0).to_numpy().astype(float)
+    mask = ~np.isnan(sd) & (n > 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = change / (sd / np.sqrt(n))
+        p = 2 * _stats().t.sf(np.abs(t), n - 1)
+    # No spread: every sample changed alike, by nothing (no difference) or by the same amount.
+    p = np.where(sd == 0, np.where(change == 0, 1.0, 0.0), p)
+    p = np.where(mask, p, np.nan)
+    adjusted, real = discoveries(p, alpha)
+    low, high = mean_interval(change, sd, n)
+    return frame.with_columns(
+        pl.Series("p", p).fill_nan(None), pl.Series("p_adjusted", adjusted).fill_nan(None),
+        pl.Series("real", real),
+        pl.Series("change_low", np.where(mask, low, np.nan)).fill_nan(None),
+        pl.Series("change_high", np.where(mask, high, np.nan)).fill_nan(None))
+
+
 def compare_means(a: np.ndarray, b: np.ndarray, paired: bool = False, level: float = LEVEL
                   ) -> dict[str, float]:
     """mean(a) - mean(b) with its interval and p-value: Welch's t-test for two groups of

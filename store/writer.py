@@ -303,12 +303,13 @@ class StoreWriter:
         """Replace the per-(model, condition) summaries and calibration bins with those of the
         metrics written so far: one pass over `metrics` here, so that no page needs one."""
         with self.transaction():
-            for table in ("summaries", "calibration"):
+            for table in ("summaries", "calibration", "severity_changes"):
                 self.con.execute(f"DELETE FROM {table}")
             self.con.execute(f"INSERT INTO calibration {derived.calibration_sql()}")
             cols = ", ".join(["model_id", "condition_id", "n", "accuracy", "ece", "fragile", "gain",
                               *summary_columns()])
             self.con.execute(f"INSERT INTO summaries ({cols}) {derived.summaries_sql()}")
+            self.con.execute(f"INSERT INTO severity_changes {derived.severity_changes_sql()}")
 
     def put_robustness_intervals(self, each: Callable[[Iterable], Iterable] = iter) -> None:
         """Replace every model's robustness figures and their bootstrap intervals with those of

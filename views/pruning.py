@@ -66,11 +66,16 @@ if averaged:  # a group is near chance where any of its seeds is
 if changes.is_empty():
     empty("Every pruned model here is near chance: include them to see them ranked.")
     st.stop()
-# One severity, each model on its own: every cell is one condition, whose discordant samples give
-# a paired test. A mean over severities or seeds pools samples that are not independent.
-tested = level is not None and not averaged
+# Each model on its own: at one severity every cell is one condition, whose discordant samples
+# give McNemar's test; averaged over severities, each sample's change averaged over them gives a
+# paired t-test over samples (its severities are not independent draws, the samples are). A mean
+# over seeds pools models that share their samples, and is not tested.
+tested = not averaged
 if tested:
-    changes = statistics.paired_tests(changes)
+    changes = (statistics.paired_tests(changes) if level is not None
+               else statistics.severity_mean_tests(changes))
+TEST = ("McNemar's exact test on the samples the two models disagree on" if level is not None
+        else "a paired t-test over the samples of each one's change averaged over the severities")
 
 st.subheader("Who keeps robustness")
 picked = (changes.filter(pl.col("benchmark")) if choice == "all"
@@ -104,8 +109,9 @@ st.caption("Pruned models ranked by accuracy under the corruption; the change is
            "takes from clean accuracy, the pruned model's beside its reference's (percentage "
            "points)." + (" The change's interval and test pair the two models on the same samples "
                          "(docs/statistics.md)." if "p_adjusted" in ranked.columns else
-                         " An interval and a test appear for one corruption at one severity: a "
-                         "mean over corruptions or severities pools the same samples.")
+                         " An interval and a test appear for one corruption"
+                         + (" with the seeds apart" if averaged else "")
+                         + ": a mean over corruptions pools the same samples.")
            + ("" if averaged else " Each row is one trained model (one seed): the Sweep page "
               "shows how much a seed alone moves these figures, where a store has seeds."))
 if "reference" in ranked.columns and ranked["reference"].n_unique() == 1:  # say it once
@@ -122,11 +128,12 @@ st.dataframe(
         "drop": st.column_config.NumberColumn("Drop from clean", format="%.1f pts"),
         "reference_drop": st.column_config.NumberColumn("Dense drop", format="%.1f pts"),
         "interval": st.column_config.TextColumn(
-            "95 % interval", help="Of the change, in points: paired on the same samples "
-                                  "(Bonett-Price adjusted Wald)"),
+            "95 % interval", help="Of the change, in points: paired on the same samples ("
+            + ("Bonett-Price adjusted Wald)" if level is not None else
+               "t interval of the per-sample change averaged over severities)")),
         "p_adjusted": st.column_config.NumberColumn(
-            "p (BH)", format="%.3g", help="McNemar's exact test of the change, adjusted with "
-                                         "Benjamini-Hochberg over every cell of the heatmap below"),
+            "p (BH)", format="%.3g", help=f"{TEST}, adjusted with Benjamini-Hochberg over every "
+                                          "cell of the heatmap below"),
         "chance": st.column_config.TextColumn(
             "Near chance" if choice != "all" else "Near chance under",
             help="Where the pruned model or its reference is below "
@@ -140,16 +147,17 @@ near_note = (f"the pruned model, its dense reference or both are **near chance**
              f"{queries.NEAR_CHANCE:g} × chance)")
 st.caption("Accuracy of the pruned model minus its dense reference's under each corruption, in "
            "percentage points (red: pruning lost robustness there, blue: gained). "
-           + (f"A **grey** cell: {near_note} there, or the change is **not significant**: "
-              "McNemar's exact test on the samples the two models disagree on, adjusted for the "
-              f"heatmap's cells with Benjamini-Hochberg at a {statistics.ALPHA:.0%} false "
-              "discovery rate (docs/statistics.md); the tooltip gives the adjusted p and the "
-              "change's 95 % interval." if tested else
+           + (f"A **grey** cell: {near_note} there"
+              + (" at every severity averaged" if level is None else "")
+              + f", or the change is **not significant**: {TEST}, adjusted for the heatmap's "
+              f"cells with Benjamini-Hochberg at a {statistics.ALPHA:.0%} false discovery rate "
+              "(docs/statistics.md); the tooltip gives the adjusted p and the change's 95 % "
+              "interval." + (f" A **\\***: {near_note} at some of the severities averaged."
+                             if level is None else "") if tested else
               f"A **\\***: {near_note} at some of the severities averaged (the tooltip says "
               "which); a **grey** cell: at every one, so the change says little. No cell is "
-              "tested here: pick one severity" + (" and turn off seed averaging" if averaged
-                                                  else "")
-              + " to test each one (a mean pools samples that are not independent)."))
+              "tested with the seeds averaged (their models share the samples): turn seed "
+              "averaging off to test each model's."))
 models_shown = changes["model"].unique(maintain_order=True).to_list()
 order = changes.sort("first_id")["corruption"].unique(maintain_order=True).to_list()
 points = changes.with_columns(

@@ -54,7 +54,9 @@ def change_vs_dense(con: Con, severity: int | None = None) -> pl.DataFrame:
     (below NEAR_CHANCE x chance) at which of the severities averaged, `chance_everywhere` whether
     at all of them. `fragile` and `gain` are the discordant counts of the `k` conditions summed
     and `n` the samples per condition: at one severity (k = 1), what a paired test of the change
-    reads (store/statistics.py)."""
+    reads (store/statistics.py). Averaged over severities, `change_sd` is the standard deviation
+    over the `n` samples of each one's change averaged over the severities (`severity_changes`),
+    what a paired t-test of the averaged change reads."""
     return frame(con, f"""
         WITH acc AS (
             SELECT a.model_id, c.corruption, any_value(c.family) AS family,
@@ -73,12 +75,14 @@ def change_vs_dense(con: Con, severity: int | None = None) -> pl.DataFrame:
                x.accuracy - d.accuracy AS change, x.fragile, x.gain, x.n, x.k,
                m.clean_accuracy - x.accuracy AS drop,
                r.clean_accuracy - d.accuracy AS reference_drop,
+               CASE WHEN $severity IS NULL THEN sc.sd END AS change_sd,
                {_CHANCE.format(sev_model="x.chance_severities",
                                sev_reference="d.chance_severities", k="x.k")}
         FROM models m
         JOIN models r ON r.model_id = m.reference_model_id
         JOIN acc x ON x.model_id = m.model_id
         JOIN acc d ON d.model_id = r.model_id AND d.corruption = x.corruption
+        LEFT JOIN severity_changes sc ON sc.model_id = m.model_id AND sc.corruption = x.corruption
         ORDER BY m.model_id, x.first_id
     """, severity=severity, factor=NEAR_CHANCE)
 

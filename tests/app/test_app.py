@@ -13,6 +13,7 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 import pytest
+import scipy.stats
 from streamlit.testing.v1 import AppTest
 
 from app import pickers
@@ -881,7 +882,7 @@ def test_the_pruning_heatmap_greys_the_changes_no_test_calls_real(tmp_path, monk
     """At one severity each cell is McNemar's exact test on its condition's discordant samples,
     adjusted with Benjamini-Hochberg over the heatmap's cells (statsmodels as the reference);
     the cells not found real are grey, and the ranked table shows the same adjusted p. The mean
-    over severities pools samples that are not independent: no test there, and the page says so."""
+    over severities is tested too, sample by sample (each sample's change averaged over them)."""
     from statsmodels.stats.contingency_tables import mcnemar
     from statsmodels.stats.multitest import multipletests
 
@@ -912,8 +913,38 @@ def test_the_pruning_heatmap_greys_the_changes_no_test_calls_real(tmp_path, monk
     ranked = at.dataframe[0].value
     assert ranked["p_adjusted"][0] == pytest.approx(expected[(ranked["model"][0], "contrast")][0])
     mean = page_on(synthetic_store, monkeypatch, "pruning.py")
-    assert "p_adjusted" not in mean.dataframe[0].value.columns
-    assert any("pick one severity" in c.value for c in mean.caption)
+    assert "p_adjusted" not in mean.dataframe[0].value.columns  # the mean over corruptions
+    # Averaged over severities: the paired t-test over samples of each sample's averaged change
+    # (scipy's ttest_1samp on the raw rows), adjusted over the cells, greys the same way.
+    with open_store(synthetic_store) as con:
+        rows = con.sql("""
+            SELECT m.name AS model, c.corruption, p.sample_id,
+                   avg(p.correct::INT - r.correct::INT) AS d
+            FROM models m JOIN metrics p ON p.model_id = m.model_id
+            JOIN metrics r ON r.model_id = m.reference_model_id AND r.sample_id = p.sample_id
+                          AND r.condition_id = p.condition_id
+            JOIN conditions c ON c.condition_id = p.condition_id
+            WHERE c.severity > 0 GROUP BY ALL ORDER BY ALL""").pl()
+    keys, p = [], []
+    for (model, corruption), part in rows.group_by(["model", "corruption"], maintain_order=True):
+        d = part["d"].to_numpy()
+        keys.append((model, corruption))
+        p.append(scipy.stats.ttest_1samp(d, 0).pvalue if d.std() > 0
+                 else 1.0 if d.mean() == 0 else 0.0)
+    real, adjusted, *_ = multipletests(p, alpha=statistics.ALPHA, method="fdr_bh")
+    expected = dict(zip(keys, zip(adjusted, real, strict=True), strict=True))
+    assert {found for _, found in expected.values()} == {True, False}
+    mean = page_on(synthetic_store, monkeypatch, "pruning.py", corruption="contrast")
+    heat = next(c for c in mean.get("vega_lite_chart") if '"change_pts"' in c.proto.spec)
+    cells = next(f for f in chart_frames(heat) if "faded" in f.columns)
+    assert len(cells) == len(expected)
+    for row in cells.iter_rows(named=True):
+        adjusted_p, found = expected[(row["model"], row["corruption"])]
+        assert row["p_adjusted"] == pytest.approx(adjusted_p, rel=1e-6)
+        assert row["faded"] == (not found or row["chance_everywhere"])
+    ranked = mean.dataframe[0].value
+    assert ranked["p_adjusted"][0] == pytest.approx(expected[(ranked["model"][0], "contrast")][0])
+    assert any("paired t-test over the samples" in c.value for c in mean.caption)
 
 
 def test_the_sweep_gives_each_recipes_seed_interval_and_warns_on_two_seeds(synthetic_sweep_store,
