@@ -51,16 +51,20 @@ def relative_mce_three_ways(models: pl.DataFrame, ratios: pl.DataFrame, averaged
                     help="Sum over corruptions of the model's degradation / the reference's, "
                          "x100 (a ratio of sums, weighted by the reference's degradation)"),
             }, placeholder="–")
-        per_corruption(ratios)
+        per_corruption(ratios, averaged)
 
 
-def per_corruption(ratios: pl.DataFrame) -> None:
+def per_corruption(ratios: pl.DataFrame, averaged: bool = False) -> None:
     """What one model's three figures average, a row per corruption: a table per model rather
-    than a column per model, so that it fits a laptop's column however many models there are."""
+    than a column per model, so that it fits a laptop's column however many models there are.
+    Seeds averaged, still one model (one seed) at a time: each has its own reference."""
     names = ratios["model"].unique(maintain_order=True).to_list()
     if not names:
         return
-    st.markdown("**The per-corruption ratios each figure averages**, for one model at a time")
+    st.markdown("**The per-corruption ratios each figure averages**, for one model at a time"
+                + (" (one seed: each seed is read against its own dense reference, so the "
+                   "table above averages these tables' figures over the seeds)" if averaged
+                   else ""))
     pruned = ratios.filter(pl.col("model") != pl.col("reference"))["model"]
     model = state.selectbox("Model", names, key="ratios_model",
                             default=pruned[0] if len(pruned) else names[0])

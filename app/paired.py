@@ -55,8 +55,9 @@ def model_vs_model(metric: str, order: Sequence[str], model_id: Mapping[str, int
     first = cells.row(0, named=True)
     r = first["r"]
     st.caption(f"{first['samples']:,} samples, binned on one grid for both axes (the 0.5-99.5 % "
-               "range of both; beyond it in the edge cells). Above the dashed diagonal the shift "
-               f"is larger in {b}: {first['b_worse']:.0%} of the samples; correlation of the two "
+               f"range of both; beyond it in the edge cells). Above the dashed diagonal {b}'s "
+               f"shift is above {a}'s (a smaller fall where both fall): {first['b_worse']:.0%} of "
+               "the samples; correlation of the two "
                "shifts " + (f"r = {r:.2f}." if r is not None and r == r else
                             "undefined (one of them does not vary)."))
     st.altair_chart(shift_scatter(cells, a, b, metric))

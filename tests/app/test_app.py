@@ -712,7 +712,7 @@ def test_clean_to_corrupted_sets_one_models_shift_against_anothers(synthetic_sto
                      models=["dense", "magnitude-80"], view="Clean → corrupted")
     assert [s.value for s in at.selectbox if s.key in ("vs_a", "vs_b")] == ["dense", "magnitude-80"]
     (caption,) = [c.value for c in at.caption if "Above the dashed diagonal" in c.value]
-    assert "450 samples" in caption and "larger in magnitude-80" in caption
+    assert "450 samples" in caption and "magnitude-80's shift is above dense's" in caption
 
 
 @pytest.mark.parametrize("max_points", [10, 100_000])  # binned, and point by point
