@@ -297,6 +297,11 @@ FROM metrics_named mn JOIN conditions c USING (condition_id)
 WHERE c.benchmark
 GROUP BY mn.model_id, mn.model
 ORDER BY mn.model_id""",
+    "mCE and relative mCE with their 95 % intervals over the test samples": """SELECT m.name AS model,
+       r.measure, r.estimate, r.low, r.high
+FROM robustness_intervals r JOIN models m USING (model_id)
+WHERE r.measure IN ('mce', 'relative_mce')
+ORDER BY m.model_id, r.measure""",
     "Accuracy per model and corruption, the benchmark's and the extras":
     """SELECT mn.model, mn.corruption, c.benchmark AS in_the_mean,
        avg(mn.correct::INT) AS accuracy
