@@ -96,13 +96,17 @@ def head_to_head(values: pl.DataFrame, label: str, percent: bool) -> None:
                    "per recipe make the comparison informative.")
 
 
-def variance_table(values: pl.DataFrame) -> pl.DataFrame:
+def variance_table(values: pl.DataFrame, sampling: pl.DataFrame) -> pl.DataFrame:
     """Per pruned sparsity with two recipes or more, each with seeds: how the spread of a measure
-    over its models splits between the recipes and their seeds (statistics.variance_parts)."""
+    over its models splits between the recipes, their seeds and the test samples
+    (statistics.variance_parts; `sampling`: store.queries.sampling_variance, the samples' part
+    per sparsity where the measure has one)."""
+    noise = dict(sampling.iter_rows()) if not sampling.is_empty() else {}
     rows = []
     for (level,), at in (values.filter(pl.col("method") != "dense")
                          .group_by("target_sparsity", maintain_order=True)):
-        parts = statistics.variance_parts(at["recipe"].to_numpy(), at["value"].to_numpy())
+        parts = statistics.variance_parts(at["recipe"].to_numpy(), at["value"].to_numpy(),
+                                          noise.get(level, float("nan")))
         if parts["p"] == parts["p"]:  # not NaN: two recipes, some seed repeated
             rows.append({"target_sparsity": level, "recipes": at["recipe"].n_unique(),
                          "models": len(at), **parts})

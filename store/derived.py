@@ -199,3 +199,40 @@ def robustness_intervals(con: Con, each: Callable[[Iterable], Iterable] = iter) 
         "model_id": pl.Int16, "measure": pl.String, "estimate": pl.Float64, "low": pl.Float64,
         "high": pl.Float64}).with_columns(pl.col(c).fill_nan(None) for c in ("estimate", "low",
                                                                               "high"))
+
+
+# The accuracy measures whose per-sample form is a mean of `correct` over some conditions, so a
+# two-way table of models x samples holds them (the Sweep's variance parts): measure -> those
+# conditions.
+SAMPLED_MEASURES = {"mean_corruption_accuracy": "c.benchmark",
+                    "clean_accuracy": "c.corruption = 'clean'"}
+
+
+def sampling_noise(con: Con) -> pl.DataFrame:
+    """Rows of `sampling_noise`: per pruned target sparsity of two models or more and measure of
+    SAMPLED_MEASURES, the interaction mean square of its models x samples table of per-sample
+    accuracies (statistics.interaction_mean_square), over how many models and samples."""
+    pruned = frame(con, """
+        SELECT model_id, target_sparsity FROM models
+        WHERE reference_model_id IS NOT NULL AND target_sparsity IS NOT NULL ORDER BY model_id
+    """)
+    rows = []
+    groups = pruned.group_by("target_sparsity", maintain_order=True).agg("model_id")
+    for measure, where in SAMPLED_MEASURES.items():
+        per_sample = frame(con, f"""
+            SELECT mt.model_id, mt.sample_id, avg(mt.correct::INT) AS y
+            FROM metrics mt JOIN conditions c USING (condition_id)
+            WHERE {where} AND mt.model_id = ANY($models)
+            GROUP BY ALL ORDER BY mt.model_id, mt.sample_id
+        """, models=ids(pruned["model_id"]))
+        for sparsity, models in groups.iter_rows():
+            part = per_sample.filter(pl.col("model_id").is_in(models))
+            samples = part["sample_id"].n_unique()
+            if len(models) < 2 or part.height != len(models) * samples or samples < 2:
+                continue
+            table = part["y"].to_numpy().reshape(len(models), samples)
+            rows.append((sparsity, measure, len(models), samples,
+                         statistics.interaction_mean_square(table)))
+    return pl.DataFrame(rows, orient="row", schema={
+        "target_sparsity": pl.Float64, "measure": pl.String, "models": pl.Int32,
+        "samples": pl.Int32, "interaction_ms": pl.Float64})

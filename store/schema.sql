@@ -1,5 +1,5 @@
--- Robustness Lottery Explorer store, schema version 5. Version 4 lacked robustness_intervals and
--- severity_changes;
+-- Robustness Lottery Explorer store, schema version 5. Version 4 lacked robustness_intervals,
+-- severity_changes and sampling_noise;
 -- version 3 also the sweep columns of `models` and the per-(model, condition) summaries;
 -- version 2 also shift_moments.
 -- One file holds everything the app shows; compute writes it, the app only reads it.
@@ -145,6 +145,20 @@ CREATE TABLE severity_changes (
     mean       DOUBLE NOT NULL,     -- = the change in accuracy averaged over severities
     sd         DOUBLE,              -- sample standard deviation of the per-sample changes
     PRIMARY KEY (model_id, corruption)
+);
+
+-- Derived from `metrics` when a store is committed (store/derived.py: sampling_noise): per pruned
+-- target sparsity and accuracy measure, what the test samples add to the spread between its
+-- models (the Sweep's variance parts): the interaction mean square of the models x samples table
+-- of per-sample accuracies; / samples, the variance a model's accuracy owes to the samples drawn
+-- beyond what every model shares.
+CREATE TABLE sampling_noise (
+    target_sparsity DOUBLE NOT NULL,
+    measure         VARCHAR NOT NULL,   -- mean_corruption_accuracy, clean_accuracy
+    models          INTEGER NOT NULL,
+    samples         INTEGER NOT NULL,
+    interaction_ms  DOUBLE,
+    PRIMARY KEY (target_sparsity, measure)
 );
 
 -- The reliability diagram's bins: 15 equal-width bins of confidence, (b/15, (b+1)/15]

@@ -157,19 +157,42 @@ def compare_means(a: np.ndarray, b: np.ndarray, paired: bool = False, level: flo
             "high": float(ci.high), "p": float(result.pvalue), "df": float(result.df)}
 
 
-def variance_parts(groups: np.ndarray, values: np.ndarray) -> dict[str, float]:
+def interaction_mean_square(values: np.ndarray) -> float:
+    """The residual mean square of a two-way table without replication, `values` (models x
+    samples): what is left of each value after its model's and its sample's means,
+    sum((y - row mean - column mean + grand mean)^2) / ((M - 1)(N - 1)) (as statsmodels'
+    `anova_lm` of y ~ C(model) + C(sample)). Divided by the N samples, it is the variance a
+    model's mean over the samples owes to which samples the test set drew, beyond what every
+    model shares: the test set's part of the spread between models evaluated on the same
+    samples. NaN with fewer than two models or samples."""
+    y = np.asarray(values, dtype=float)
+    m, n = y.shape
+    if m < 2 or n < 2:
+        return float("nan")
+    residual = y - y.mean(axis=1, keepdims=True) - y.mean(axis=0, keepdims=True) + y.mean()
+    return float((residual**2).sum() / ((m - 1) * (n - 1)))
+
+
+def variance_parts(groups: np.ndarray, values: np.ndarray,
+                   sampling: float = float("nan")) -> dict[str, float]:
     """How much of the spread of `values` (one per model) lies between its `groups` (methods) and
     how much within them (seeds): one-way random-effects ANOVA. The mean squares between and
     within give the components, sigma2_seed = MS_within and sigma2_method = (MS_between -
     MS_within) / n0 (floored at 0), n0 the group size (its unbalanced form, (N - sum n_i^2 / N) /
     (k - 1)); `method_share` is sigma2_method / (sigma2_method + sigma2_seed), and `p` the F-test
     (`scipy.stats.f_oneway`) of "the methods' means are equal" against the seeds' spread. NaN
-    where there are fewer than two groups or no group with two values."""
+    where there are fewer than two groups or no group with two values.
+
+    `sampling`, where known, is the variance a model's value owes to the test samples beyond what
+    all the models share (interaction_mean_square / samples): the spread between seeds holds it
+    too, so `sample_sd` is its root, `seed_sd` what the seeds add beyond it (floored at 0), and
+    `sample_share` its part of the total. Unknown (NaN), the seeds' part keeps it."""
     groups, values = np.asarray(groups), np.asarray(values, dtype=float)
     labels = list(dict.fromkeys(groups.tolist()))
     samples = [values[groups == g] for g in labels]
     n, k = len(values), len(labels)
-    out = dict.fromkeys(("method_sd", "seed_sd", "method_share", "F", "p"), np.nan)
+    out = dict.fromkeys(("method_sd", "seed_sd", "sample_sd", "method_share", "sample_share",
+                         "F", "p"), np.nan)
     if k < 2 or n - k < 1:
         return out
     grand = values.mean()
@@ -180,8 +203,11 @@ def variance_parts(groups: np.ndarray, values: np.ndarray) -> dict[str, float]:
     with np.errstate(invalid="ignore", divide="ignore"):
         test = _stats().f_oneway(*samples)
     total = method + ms_within
-    return {"method_sd": float(np.sqrt(method)), "seed_sd": float(np.sqrt(ms_within)),
+    seed = ms_within if np.isnan(sampling) else max(ms_within - sampling, 0.0)
+    return {"method_sd": float(np.sqrt(method)), "seed_sd": float(np.sqrt(seed)),
+            "sample_sd": float(np.sqrt(sampling)),
             "method_share": float(method / total) if total > 0 else np.nan,
+            "sample_share": float(min(sampling, ms_within) / total) if total > 0 else np.nan,
             "F": float(test.statistic), "p": float(test.pvalue)}
 
 

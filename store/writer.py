@@ -310,6 +310,10 @@ class StoreWriter:
                               *summary_columns()])
             self.con.execute(f"INSERT INTO summaries ({cols}) {derived.summaries_sql()}")
             self.con.execute(f"INSERT INTO severity_changes {derived.severity_changes_sql()}")
+            noise = derived.sampling_noise(self.con)
+            self.con.execute("DELETE FROM sampling_noise")
+            if noise.height:
+                self._insert("sampling_noise", noise.to_arrow())
 
     def put_robustness_intervals(self, each: Callable[[Iterable], Iterable] = iter) -> None:
         """Replace every model's robustness figures and their bootstrap intervals with those of

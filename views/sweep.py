@@ -140,14 +140,22 @@ if tabs[1].open:
             st.altair_chart(alt.layer(ranges, strip).properties(
                 height=340, width=panel_width(1, legend=True)))
             head_to_head(dots, queries.metric_label(name), is_fraction(name))
-            parts = variance_table(dots)
+            parts = variance_table(dots, query(queries.sampling_variance, name))
             if not parts.is_empty():
+                sampled = parts["sample_sd"].is_not_nan().any()
                 st.markdown("**How much the seed decides.** Per sparsity, the spread of the "
                             "measure over the models split into what lies between the recipes "
                             "and what lies between seeds of one recipe (a one-way ANOVA's "
                             "variance components), and the F-test of whether the recipes differ "
-                            "beyond their seeds (docs/statistics.md).")
-                sd = ["method_sd", "seed_sd"]
+                            "beyond their seeds (docs/statistics.md). "
+                            + ("The seeds' spread holds the test set's noise too: the test "
+                               "samples' part (from the models x samples table of per-sample "
+                               "accuracies) is apart, and the seeds' is what they add beyond it."
+                               if sampled else "For this measure the seeds' part includes the "
+                               "test set's noise (only the accuracies have it apart)."))
+                if not sampled:
+                    parts = parts.drop("sample_sd", "sample_share")
+                sd = ["method_sd", "seed_sd", *(["sample_sd"] if sampled else [])]
                 column = percent if is_fraction(name) else st.column_config.NumberColumn
                 st.dataframe(
                     in_percent(parts, "target_sparsity", "method_share",
@@ -155,10 +163,16 @@ if tabs[1].open:
                     hide_index=True, placeholder="–", column_config={
                         "target_sparsity": percent("Sparsity"), "recipes": "Recipes",
                         "models": "Models",
-                        "method_sd": column("Between recipes (sd)"),
-                        "seed_sd": column("Between seeds (sd)"),
+                        "method_sd": column("Recipes sd", help="Between recipes: the standard "
+                                            "deviation of the recipes' true means"),
+                        "seed_sd": column("Seeds sd", help="Between seeds of one recipe" + (
+                            ", beyond the test samples' part" if sampled else "")),
+                        "sample_sd": column("Samples sd", help="The test samples' part: what "
+                                            "drawing another test set of this size would move "
+                                            "a model's value by, beyond what all models share"),
                         "method_share": percent("Recipes' share",
-                                                "Of the variance: recipes / (recipes + seeds)"),
+                                                "Of the variance: recipes / all parts"),
+                        "sample_share": percent("Samples' share", "Of the variance"),
                         "F": st.column_config.NumberColumn("F", format="%.3g"),
                         "p": st.column_config.NumberColumn("p", format="%.3g")})
             spread = query(queries.seed_spread, name)

@@ -133,6 +133,17 @@ def seed_values(con: Con, name: str) -> pl.DataFrame:
                                       pl.col(col).alias("value"))
 
 
+def sampling_variance(con: Con, name: str) -> pl.DataFrame:
+    """Per pruned target sparsity, the variance a model's value of measure `name` owes to the
+    test samples drawn, beyond what the models at that sparsity share (`sampling_noise`: its
+    interaction mean square over the samples); empty for a measure without a per-sample form
+    (mCE, ECE, the geometry means)."""
+    return frame(con, """
+        SELECT target_sparsity, interaction_ms / samples AS sampling FROM sampling_noise
+        WHERE measure = $name ORDER BY target_sparsity
+    """, name=measure(name))
+
+
 def seed_disagreement(con: Con, condition: int) -> pl.DataFrame:
     """Per (recipe, sparsity) with two seeds or more, under one condition: the share of samples
     its seeds predict differently, and the share some seed gets right and another wrong."""

@@ -288,3 +288,39 @@ def test_the_averaged_change_interval_covers_the_true_change_95_percent_of_the_t
     truth = 0.15 * (0.4 - 0.6) * 0.8
     low, high = statistics.mean_interval(d.mean(axis=1), d.std(axis=1, ddof=1), np.full(draws, n))
     assert 0.93 <= ((low <= truth) & (truth <= high)).mean() <= 0.97
+
+
+def test_the_interaction_mean_square_is_the_two_way_anovas_residual():
+    import pandas as pd
+    from statsmodels.formula.api import ols
+    from statsmodels.stats.anova import anova_lm
+
+    rng = np.random.default_rng(2)
+    y = rng.random((4, 30)) < 0.7
+    frame = pd.DataFrame({"y": y.ravel().astype(float), "model": np.repeat(np.arange(4), 30),
+                          "sample": np.tile(np.arange(30), 4)})
+    table = anova_lm(ols("y ~ C(model) + C(sample)", frame).fit())
+    assert statistics.interaction_mean_square(y) == pytest.approx(table["mean_sq"].iloc[-1])
+    assert np.isnan(statistics.interaction_mean_square(y[:1]))
+
+
+def test_the_seeds_part_is_what_they_add_beyond_the_test_samples():
+    """Models of 4 recipes x 4 seeds scored on the same 300 samples: y = recipe + seed + the
+    sample's difficulty (shared by every model) + noise of each model on each sample. Over many
+    draws the seeds' component averages to the seed's variance, and the samples' part to the
+    noise's variance over 300: the shared difficulty moves no model against another."""
+    rng = np.random.default_rng(9)
+    recipes = np.repeat(np.arange(4), 4)
+    n, seed_sd, noise_sd = 300, 0.01, 0.2
+    seeds, samples = [], []
+    for _ in range(300):
+        y = (rng.normal(0, 0.03, 4)[recipes][:, None] + rng.normal(0, seed_sd, 16)[:, None]
+             + rng.normal(0, 0.3, n)[None] + rng.normal(0, noise_sd, (16, n)))
+        sampling = statistics.interaction_mean_square(y) / n
+        parts = statistics.variance_parts(recipes, y.mean(axis=1), sampling)
+        seeds.append(parts["seed_sd"] ** 2)
+        samples.append(parts["sample_sd"] ** 2)
+    assert np.mean(samples) == pytest.approx(noise_sd**2 / n, rel=0.02)
+    assert np.mean(seeds) == pytest.approx(seed_sd**2, rel=0.15)
+    plain = statistics.variance_parts(recipes, y.mean(axis=1))  # unknown: the seeds keep it
+    assert np.isnan(plain["sample_sd"]) and plain["seed_sd"] > parts["seed_sd"]

@@ -3,6 +3,7 @@ the exemplars, the seed spread, the ECE and the reliability bins, worked out by 
 
 import duckdb
 import numpy as np
+import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -138,3 +139,25 @@ def test_averaging_the_seeds_gives_each_groups_mean_and_band(con):
     assert (gmp["accuracy_low"], gmp["accuracy_high"]) == pytest.approx((acc[2:].min(),
                                                                           acc[2:].max()))
     assert gmp["seeds"] == 3 and gmp["family"] == "noise"
+
+
+def test_the_samples_part_of_the_seed_spread_is_read_from_the_raw_rows(synthetic_sweep_store):
+    """sampling_noise per sparsity equals the two-way residual of the per-sample accuracies of
+    its pruned models recomputed from the metric rows, and the Sweep's variance parts use it."""
+    with open_store(synthetic_sweep_store) as db:
+        rows = db.sql("""
+            SELECT m.model_id, m.target_sparsity, mt.sample_id, c.benchmark,
+                   c.corruption = 'clean' AS clean, mt.correct::INT AS y
+            FROM metrics mt JOIN models m USING (model_id) JOIN conditions c USING (condition_id)
+            WHERE m.reference_model_id IS NOT NULL""").pl()
+        for measure, where in (("mean_corruption_accuracy", "benchmark"), ("clean_accuracy", "clean")):
+            stored = dict(queries.sampling_variance(db, measure).iter_rows())
+            assert len(stored) == rows["target_sparsity"].n_unique() >= 2
+            for sparsity, part in rows.filter(where).group_by("target_sparsity"):
+                per = part.group_by("model_id", "sample_id").agg(
+                    pl.col("y").mean()).sort("model_id", "sample_id")
+                y = per["y"].to_numpy().reshape(per["model_id"].n_unique(), -1)
+                r = y - y.mean(1, keepdims=True) - y.mean(0, keepdims=True) + y.mean()
+                expected = (r**2).sum() / ((y.shape[0] - 1) * (y.shape[1] - 1)) / y.shape[1]
+                assert stored[sparsity[0]] == pytest.approx(expected, rel=1e-9)
+        assert queries.sampling_variance(db, "mce").is_empty()  # no per-sample form
