@@ -172,3 +172,54 @@ def test_compare_two_opens_from_a_link_naming_both_models(served):
                             '[data-testid="stVegaLiteChart"] svg').count() >= 1
         assert layout_faults(page) == []
         assert "a=magnitude-80" in page.url and "b=dense" in page.url
+
+
+@pytest.fixture(scope="module")
+def served_mixed(tmp_path_factory):
+    """A pruned model within noise of its reference (magnitude-80) and one that lost a class
+    (dead-3): the tests call some changes real and leave others grey."""
+    from tests.support.synthetic import MODELS, Spec, build_synthetic_store
+
+    path = build_synthetic_store(tmp_path_factory.mktemp("mixed") / "mixed.duckdb", models=[
+        *MODELS, Spec("dead-3", "magnitude", 0.8, 0, dead_class=3)])
+    with serve(path) as base:
+        yield base
+
+
+def grey_pixels(page, chart) -> int:
+    """Pixels of the heatmap's 'says little' grey in a screenshot of `chart`."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from app.charts import GREY_CELL
+
+    image = np.asarray(Image.open(io.BytesIO(chart.screenshot())).convert("RGB"))
+    grey = tuple(int(GREY_CELL[i:i + 2], 16) for i in (1, 3, 5))
+    return int((image == grey).all(axis=2).sum())
+
+
+@pytest.mark.parametrize("severity", ["1", "mean"])
+def test_the_pruning_heatmap_draws_the_changes_no_test_calls_real_in_grey(served_mixed, severity):
+    """Drawn, not only in a tooltip: at one severity and averaged over them, the change heatmap
+    paints grey the cells its paired test does not call real (magnitude-80's), and dead-3's
+    lost class stays in colour."""
+    with browser(width=1280) as page:
+        open_view(page, served_mixed + f"/pruning?severity={severity}&corruption=contrast")
+        page.get_by_text(re.compile("not significant")).first.wait_for(timeout=30_000)
+        heat = page.locator('[data-testid="stVegaLiteChart"]:visible').first
+        heat.scroll_into_view_if_needed()
+        assert grey_pixels(page, heat) > 2_000  # whole cells, not anti-aliased edges
+        assert layout_faults(page) == []
+
+
+def test_two_recipes_head_to_head_show_the_difference_its_interval_and_the_seed_warning(
+        served_sweep):
+    with browser(width=1280) as page:
+        open_view(page, served_sweep + "/sweep?view=Seed+lottery", "Seed lottery")
+        line = page.get_by_text(re.compile(r"difference [+-][\d.]+ pts, 95 % interval"))
+        line.wait_for(timeout=30_000)
+        assert re.search(r"interval [+-][\d.]+ pts to [+-][\d.]+ pts, p = ", line.inner_text())
+        assert page.get_by_text(re.compile("This rests on 2 seeds")).count() >= 1
+        assert layout_faults(page) == []
