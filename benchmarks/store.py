@@ -116,8 +116,14 @@ def build(path: Path, n_models: int, n_samples: int) -> tuple[float, float, int]
         print(f"shift moments, as a build derives them: {len(keys)} (metric, severity) views "
               f"in {moments_s:.1f} s")
         start = time.perf_counter()
+        w.put_robustness_intervals()
+        print(f"robustness intervals (bootstrap, {n_models} models): "
+              f"{time.perf_counter() - start:.1f} s")
+        start = time.perf_counter()
         w.commit()
-        put_s += time.perf_counter() - start
+        commit_s = time.perf_counter() - start
+        print(f"summaries, severity changes, sampling noise and commit: {commit_s:.1f} s")
+        put_s += commit_s
     return put_s, geo_s, rows
 
 
@@ -159,14 +165,16 @@ def page_queries(con: duckdb.DuckDBPyConnection) -> dict[str, callable]:
         "overview: model_overview (mCE), seeds averaged": lambda: queries.average_seeds(
             queries.model_overview(con).drop("reference", "arch"), groups,
             ["sparsity", "clean_accuracy", "mean_corruption_accuracy", "mce", "relative_mce"]),
+        "overview: robustness_intervals": lambda: queries.robustness_intervals(con),
         "overview: accuracy_by_corruption": lambda: queries.average_seeds(
             queries.accuracy_by_corruption(con, None), groups, ["accuracy"]),
         "overview: accuracy_by_family": lambda: queries.average_seeds(
             queries.accuracy_by_family(con), groups, ["accuracy"]),
         "overview: accuracy_by_severity": lambda: queries.average_seeds(
             queries.accuracy_by_severity(con, None), groups, ["accuracy"]),
-        "pruning: change_vs_dense + near_chance": lambda: (queries.change_vs_dense(con, None),
-                                                           queries.near_chance_models(con)),
+        "pruning: change_vs_dense + near_chance + tests": lambda: (
+            tests.severity_mean_tests(queries.change_vs_dense(con, None)),
+            queries.near_chance_models(con)),
         "pruning: pruning_flips": lambda: queries.pruning_flips(con, 5),
         "compare: compare_two (severity 5) + tests": lambda: tests.paired_tests(
             queries.compare_two(con, models[0], pruned, at_five)),
@@ -174,6 +182,9 @@ def page_queries(con: duckdb.DuckDBPyConnection) -> dict[str, callable]:
         "sweep: seed_spread + seed_values": lambda: (
             queries.seed_spread(con, "mean_corruption_accuracy"),
             queries.seed_values(con, "mean_corruption_accuracy")),
+        "sweep: variance parts (seed_values + sampling_variance)": lambda: (
+            queries.seed_values(con, "mean_corruption_accuracy"),
+            queries.sampling_variance(con, "mean_corruption_accuracy")),
         "sweep: seed_disagreement (last condition)": lambda: queries.seed_disagreement(con, last),
         "sweep: reliability + ECE (4 models)": lambda: (
             queries.reliability(con, all_models[:4], last),
