@@ -30,6 +30,8 @@ VIEWS = [
      "Overview: sparsity vs robustness"),
     ("pruning", "/pruning?severity=5", None, "Pruning vs dense"),
     ("pruning-mean", "/pruning", None, "Pruning vs dense: the mean over severities"),
+    ("pruning-tested", "/pruning?seeds=0&corruption=contrast", None,
+     "Pruning vs dense: one corruption's tests, each seed apart"),
     ("geometry-distributions", "/geometry?condition=gaussian_noise-5", None, "Geometry"),
     # The open tab is in the URL (Geometry's tabs run lazily, bound to `?view=`).
     ("geometry-angle-length", "/geometry?condition=gaussian_noise-5&view=Angle-length+plane",

@@ -31,9 +31,9 @@ def relative_mce_three_ways(models: pl.DataFrame, ratios: pl.DataFrame, averaged
             "dense reference's. Where the reference barely degrades, its degradation is measured "
             "imprecisely and the ratio can take any size: a corruption is **unstable** when that "
             f"degradation is under {UNSTABLE_SE:g} of its standard errors (over the test samples), "
-            "i.e. the test set alone could move the ratio by half or more. **Without unstable** "
-            "averages over the other corruptions. **Pooled** divides the sum of the degradations "
-            "over all corruptions by the reference's (not a published measure): it weighs each "
+            "i.e. the test set alone could move the ratio by half or more. The column **Without "
+            "unstable** averages over the other corruptions. **Pooled** divides the sum of the "
+            "degradations over all corruptions by the reference's (not a published measure): it weighs each "
             "corruption by how much it hurts the reference, so the harshest ones dominate it, "
             "including conditions where the reference is near chance."
             + (" Seeds averaged: the means over each recipe's seeds." if averaged else ""))

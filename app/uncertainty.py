@@ -91,9 +91,11 @@ def head_to_head(values: pl.DataFrame, label: str, percent: bool) -> None:
         f"{fmt(result['high'])}, p = {result['p']:.3g}, {how}, {result['df']:.3g} "
         f"degree{'' if result['df'] == 1 else 's'} of freedom.")
     if min(len(a), len(b)) < 3:
-        st.warning(f"This rests on {min(len(a), len(b))} seeds: with so few, a real difference "
-                   "of this size can go unseen, and the interval is wide. Three seeds or more "
-                   "per recipe make the comparison informative.")
+        st.warning(f"This rests on {min(len(a), len(b))} seeds: " + (
+            "the seeds' spread is estimated from so few values that a p this small is fragile; "
+            "more seeds per recipe would confirm it." if result["p"] < statistics.ALPHA else
+            "with so few, a real difference of this size can go unseen, and the interval is "
+            "wide.") + " Three seeds or more per recipe make the comparison informative.")
 
 
 def variance_table(values: pl.DataFrame, sampling: pl.DataFrame) -> pl.DataFrame:

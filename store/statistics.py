@@ -186,13 +186,14 @@ def variance_parts(groups: np.ndarray, values: np.ndarray,
     `sampling`, where known, is the variance a model's value owes to the test samples beyond what
     all the models share (interaction_mean_square / samples): the spread between seeds holds it
     too, so `sample_sd` is its root, `seed_sd` what the seeds add beyond it (floored at 0), and
-    `sample_share` its part of the total. Unknown (NaN), the seeds' part keeps it."""
+    `sample_share` its part of the total, so that `method_share`, `seed_share` and
+    `sample_share` add up to 1. Unknown (NaN), the seeds' part keeps it."""
     groups, values = np.asarray(groups), np.asarray(values, dtype=float)
     labels = list(dict.fromkeys(groups.tolist()))
     samples = [values[groups == g] for g in labels]
     n, k = len(values), len(labels)
-    out = dict.fromkeys(("method_sd", "seed_sd", "sample_sd", "method_share", "sample_share",
-                         "F", "p"), np.nan)
+    out = dict.fromkeys(("method_sd", "seed_sd", "sample_sd", "method_share", "seed_share",
+                         "sample_share", "F", "p"), np.nan)
     if k < 2 or n - k < 1:
         return out
     grand = values.mean()
@@ -207,7 +208,9 @@ def variance_parts(groups: np.ndarray, values: np.ndarray,
     return {"method_sd": float(np.sqrt(method)), "seed_sd": float(np.sqrt(seed)),
             "sample_sd": float(np.sqrt(sampling)),
             "method_share": float(method / total) if total > 0 else np.nan,
-            "sample_share": float(min(sampling, ms_within) / total) if total > 0 else np.nan,
+            "seed_share": float(seed / total) if total > 0 else np.nan,
+            "sample_share": (float((ms_within - seed) / total) if total > 0 else np.nan)
+            if not np.isnan(sampling) else np.nan,
             "F": float(test.statistic), "p": float(test.pvalue)}
 
 

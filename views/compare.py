@@ -25,6 +25,13 @@ pruned = models.filter(pl.col("reference").is_not_null())
 default_b = pruned["model"][0] if not pruned.is_empty() else names[1]
 severities = sorted(s for s in store.conditions["severity"].unique().to_list() if s > 0)
 
+# A link naming one model twice: said as such (not as a model the store lacks), then A falls back.
+if (st.query_params.get("a") and st.query_params.get("a") == st.query_params.get("b")
+        and "a" not in st.session_state):
+    st.warning(f"The link names {st.query_params['a']!r} as both models: a model compared with "
+               "itself has no difference. Showing it against another model; pick A.",
+               icon=":material/link_off:")
+    del st.query_params["a"]
 top = st.columns([2, 2, 1])
 with top[1]:
     b = state.selectbox("Model B", names, key="b", default=default_b)
@@ -69,7 +76,7 @@ colour = alt.Color("verdict:N", title=None, legend=alt.Legend(orient="top"),
 bars = alt.Chart(points).mark_rule(strokeWidth=2).encode(x=x, y="low_pts:Q", y2="high_pts:Q",
                                                            color=colour)
 dots = alt.Chart(points).mark_point(filled=True, size=60).encode(
-    x=x, y=alt.Y("change_pts:Q", title=f"accuracy, {b} − {a} (pts)"), color=colour,
+    x=x, y=alt.Y("change_pts:Q", title="accuracy, B − A (pts)"), color=colour,
     tooltip=["condition", alt.Tooltip("accuracy_a:Q", title=a, format=".1%"),
              alt.Tooltip("accuracy_b:Q", title=b, format=".1%"),
              alt.Tooltip("change_pts:Q", title="change (pts)", format="+.1f"),

@@ -103,11 +103,21 @@ st.dataframe(
     },
     placeholder="–",
 )
+intervals = query(queries.robustness_intervals)
 if not averaged:  # a seed group's figures have the seeds' spread above instead
-    robustness_precision(query(queries.robustness_intervals), models)
+    robustness_precision(intervals, models)
+else:
+    st.caption("Seeds averaged: the lowest and highest seed give the spread. Each model's own "
+               "95 % intervals over the test samples show with the seeds apart (turn off "
+               "averaging).")
 # Relative mCE can call a model that errs more than its reference robust, even below 0 (unstable
-# ratios, a poor clean accuracy): said beside the table, not only in the expander.
+# ratios, a poor clean accuracy): said beside the table, not only in the expander, where the
+# intervals tell the two apart (each model's own; a seed group's by its mean).
 inverted = models.filter((pl.col("relative_mce") < 100) & (pl.col("mce") > 100))
+if not averaged and not intervals.is_empty():
+    inverted = inverted.join(intervals.select("model", "mce_low", "relative_mce_high"),
+                             on="model", how="left").filter(
+        (pl.col("mce_low") > 100) & (pl.col("relative_mce_high") < 100))
 if not inverted.is_empty():
     st.caption(
         "**Relative mCE and mCE disagree** for "

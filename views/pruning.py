@@ -9,7 +9,7 @@ import streamlit as st
 from app import state
 from app.charts import empty, heatmap
 from app.export import download_buttons
-from app.pickers import average_toggle, groups
+from app.pickers import average_toggle, groups, has_seeds
 from app.shared import catalog, in_percent, percent, query, require_store
 from store import queries, statistics
 
@@ -61,7 +61,8 @@ if averaged:  # a group is near chance where any of its seeds is
              .group_by(pl.col("group").fill_null(pl.col("model")).alias("model"), "corruption")
              .agg(pl.col("chance").drop_nulls().first(), pl.col("chance_everywhere").any()))
     changes = (queries.average_seeds(changes.drop("reference", "model_id", "chance",
-                                                  "chance_everywhere", *PAIRED), groups(), VALUES)
+                                                  "chance_everywhere", "change_sd", *PAIRED),
+                                     groups(), VALUES)
                .join(notes, on=["model", "corruption"], how="left"))
 if changes.is_empty():
     empty("Every pruned model here is near chance: include them to see them ranked.")
@@ -114,8 +115,12 @@ st.caption("Pruned models ranked by accuracy under the corruption; the change is
                          + ": a mean over corruptions pools the same samples.")
            + ("" if averaged else " Each row is one trained model (one seed): the Sweep page "
               "shows how much a seed alone moves these figures, where a store has seeds."))
-if "reference" in ranked.columns and ranked["reference"].n_unique() == 1:  # say it once
+# One reference, or each seed its own seed's dense model (the names say which): not a column
+# (the table must fit a laptop's column beside the interval and p).
+if "reference" in ranked.columns and (ranked["reference"].n_unique() == 1 or has_seeds()):
     ranked = ranked.drop("reference")
+if ranked["chance"].null_count() == ranked.height:  # no model near chance: nothing to say
+    ranked = ranked.drop("chance")
 st.dataframe(
     in_percent(ranked, "accuracy", "reference_accuracy", "change", "drop", "reference_drop"),
     hide_index=True,

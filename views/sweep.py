@@ -155,11 +155,18 @@ if tabs[1].open:
                                "test set's noise (only the accuracies have it apart)."))
                 if not sampled:
                     parts = parts.drop("sample_sd", "sample_share")
+                parts = parts.select(c for c in (
+                    "target_sparsity", "recipes", "models", "method_sd", "seed_sd", "sample_sd",
+                    "method_share", "seed_share", "sample_share", "F", "p") if c in parts.columns)
                 sd = ["method_sd", "seed_sd", *(["sample_sd"] if sampled else [])]
-                column = percent if is_fraction(name) else st.column_config.NumberColumn
+                def column(label: str, help: str) -> st.column_config.NumberColumn:
+                    """The measure's unit, one precision in every row."""
+                    return (percent(label, help) if is_fraction(name) else
+                            st.column_config.NumberColumn(label, help=help, format="%.4g"))
+
                 st.dataframe(
-                    in_percent(parts, "target_sparsity", "method_share",
-                               *(sd if is_fraction(name) else [])),
+                    in_percent(parts, "target_sparsity", "method_share", "seed_share",
+                               "sample_share", *(sd if is_fraction(name) else [])),
                     hide_index=True, placeholder="–", column_config={
                         "target_sparsity": percent("Sparsity"), "recipes": "Recipes",
                         "models": "Models",
@@ -170,9 +177,11 @@ if tabs[1].open:
                         "sample_sd": column("Samples sd", help="The test samples' part: what "
                                             "drawing another test set of this size would move "
                                             "a model's value by, beyond what all models share"),
-                        "method_share": percent("Recipes' share",
-                                                "Of the variance: recipes / all parts"),
-                        "sample_share": percent("Samples' share", "Of the variance"),
+                        "method_share": percent("Recipes %", "The recipes' share of the "
+                                                "variance (the three shares add up to 100 %)"),
+                        "seed_share": percent("Seeds %", "The seeds' share of the variance"),
+                        "sample_share": percent("Samples %",
+                                                "The test samples' share of the variance"),
                         "F": st.column_config.NumberColumn("F", format="%.3g"),
                         "p": st.column_config.NumberColumn("p", format="%.3g")})
             spread = query(queries.seed_spread, name)

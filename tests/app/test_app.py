@@ -1045,6 +1045,7 @@ def test_the_seed_lottery_splits_the_spread_between_recipes_and_seeds(synthetic_
         assert sampling > 0
         assert (row["seed_sd"] / 100) ** 2 == pytest.approx(
             max(table["mean_sq"].iloc[1] - sampling, 0), abs=1e-12)
+        assert row["method_share"] + row["seed_share"] + row["sample_share"] == pytest.approx(100)
     ece = page_on(synthetic_sweep_store, monkeypatch, "sweep.py", view="Seed lottery",
                   lottery_measure="corruption_ece")  # no per-sample form: the seeds keep it
     parts = next(d.value for d in ece.dataframe if "method_share" in d.value.columns)
@@ -1105,14 +1106,61 @@ def test_a_link_naming_what_the_store_lacks_says_so_and_shows_the_default(synthe
 def test_the_overview_says_where_relative_mce_and_mce_disagree(request, monkeypatch, store,
                                                                inverted):
     """magnitude-80 of the synthetic store errs more than dense under corruption (mCE 122) but
-    loses less of its own clean accuracy (relative mCE 82): said beside the table; the
-    population's ratios agree, and nothing is said."""
-    at = app_on(request.getfixturevalue(store), monkeypatch)
+    loses less of its own clean accuracy (relative mCE 82), each beyond its 95 % interval's
+    reach of 100: said beside the table; the population's ratios agree, and nothing is said."""
+    path = request.getfixturevalue(store)
+    at = app_on(path, monkeypatch)
     at.query_params.update({"avg": "0"})
     at.run()
     table = at.dataframe[0].value
     assert table[(table["relative_mce"] < 100) & (table["mce"] > 100)]["model"].to_list() == inverted
+    with open_store(path) as con:
+        bounds = queries.robustness_intervals(con).to_pandas().set_index("model")
+    for model in inverted:
+        assert bounds.loc[model, "mce_low"] > 100 > bounds.loc[model, "relative_mce_high"]
     notes = [c.value for c in at.caption if "Relative mCE and mCE disagree" in c.value]
     assert len(notes) == bool(inverted)
     for model in inverted:
         assert f"**{model}**" in notes[0]
+
+
+def test_a_disagreement_within_the_intervals_is_not_called_one(collapsed_store, monkeypatch):
+    """magnitude-80 of the collapsed store has mCE > 100 and relative mCE < 100, but its mCE
+    interval holds 100: the page does not call that a disagreement."""
+    at = app_on(collapsed_store, monkeypatch)
+    at.query_params.update({"avg": "0"})
+    at.run()
+    table = at.dataframe[0].value.set_index("model")
+    assert table.loc["magnitude-80", "mce"] > 100 > table.loc["magnitude-80", "relative_mce"]
+    with open_store(collapsed_store) as con:
+        bounds = queries.robustness_intervals(con).to_pandas().set_index("model")
+    assert bounds.loc["magnitude-80", "mce_low"] <= 100
+    assert not [c.value for c in at.caption if "Relative mCE and mCE disagree" in c.value]
+
+
+def test_seeds_averaged_the_pruning_heatmap_has_one_cell_per_group(synthetic_sweep_store,
+                                                                    monkeypatch):
+    """Averaged, each recipe at a sparsity is one cell per corruption holding its seeds' mean
+    change, as the ranked table's row holds it (two seeds' cells drawn over each other misled)."""
+    at = page_on(synthetic_sweep_store, monkeypatch, "pruning.py", corruption="contrast")
+    heat = next(c for c in at.get("vega_lite_chart") if '"change_pts"' in c.proto.spec)
+    cells = next(f for f in chart_frames(heat) if "change_pts" in f.columns)
+    assert cells.select("model", "corruption").is_duplicated().sum() == 0
+    with open_store(synthetic_sweep_store) as con:
+        per_seed = queries.change_vs_dense(con, None)
+    seeds = per_seed.filter(pl.col("model").str.starts_with("magnitude-50")
+                            & (pl.col("corruption") == "contrast"))["change"]
+    (cell,) = cells.filter((pl.col("model") == "magnitude-50")
+                           & (pl.col("corruption") == "contrast"))["change_pts"]
+    assert len(seeds) == 2 and cell == pytest.approx(100 * seeds.mean())
+    ranked = at.dataframe[0].value.set_index("model")
+    assert ranked.loc["magnitude-50", "change"] == pytest.approx(cell)
+
+
+def test_a_link_naming_one_model_twice_says_so(synthetic_store, monkeypatch):
+    at = page_on(synthetic_store, monkeypatch, "compare.py", a="magnitude-80", b="magnitude-80")
+    assert not at.exception
+    (line,) = [w.value for w in at.warning if "as both models" in w.value]
+    assert "'magnitude-80'" in line
+    assert not [w.value for w in at.warning if "does not offer" in w.value]
+    assert at.selectbox(key="b").value == "magnitude-80" and at.selectbox(key="a").value == "dense"

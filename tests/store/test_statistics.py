@@ -320,6 +320,8 @@ def test_the_seeds_part_is_what_they_add_beyond_the_test_samples():
         parts = statistics.variance_parts(recipes, y.mean(axis=1), sampling)
         seeds.append(parts["seed_sd"] ** 2)
         samples.append(parts["sample_sd"] ** 2)
+        assert parts["method_share"] + parts["seed_share"] + parts["sample_share"] == (
+            pytest.approx(1))
     assert np.mean(samples) == pytest.approx(noise_sd**2 / n, rel=0.02)
     assert np.mean(seeds) == pytest.approx(seed_sd**2, rel=0.15)
     plain = statistics.variance_parts(recipes, y.mean(axis=1))  # unknown: the seeds keep it
