@@ -194,6 +194,9 @@ def robustness_intervals(con: Con, each: Callable[[Iterable], Iterable] = iter) 
             continue
         figures = statistics.robustness_bootstrap(errors, clean, ref_errors, ref_clean,
                                                   severities)
+        if model == reference:  # its own reference: a ratio of a count to itself, no spread
+            figures = {m: (v[0], v[0], v[0]) if m != "mean_corruption_accuracy" else v
+                       for m, v in figures.items()}
         rows += [(model, measure, *values) for measure, values in figures.items()]
     return pl.DataFrame(rows, orient="row", schema={
         "model_id": pl.Int16, "measure": pl.String, "estimate": pl.Float64, "low": pl.Float64,

@@ -56,3 +56,16 @@ def test_per_corruption_ratios_are_what_the_average_is_of(rows):
     assert ratios[("pruned", "c_fog")]["relative_ce"] == pytest.approx(50.0)
     assert ratios[("pruned", "a_noise")]["ce"] == pytest.approx(100 * 17 / 15)
     assert ratios[("pruned", "b_blur")]["unstable"] and not ratios[("pruned", "a_noise")]["unstable"]
+
+
+def test_the_reference_scores_100_with_no_spread_where_resamples_lose_its_degradation(rows):
+    """Ten samples: many resamples draw none of those the dense reference degrades on under
+    b_blur and c_fog. Its own ratios are still 100 with no spread (a count over itself); the
+    pruned model's relative mCE has no bound there, and says so by having no interval."""
+    _, con = rows
+    stored = {r["model"]: r for r in queries.robustness_intervals(con).iter_rows(named=True)}
+    for measure in ("mce", "relative_mce", "pooled_relative_mce"):
+        assert (stored["dense"][f"{measure}_low"], stored["dense"][f"{measure}_high"]) == (100, 100)
+    assert stored["pruned"]["relative_mce"] == pytest.approx(250.0)
+    assert stored["pruned"]["relative_mce_low"] is None
+    assert stored["pruned"]["mce_low"] < stored["pruned"]["mce"] < stored["pruned"]["mce_high"]
