@@ -129,8 +129,10 @@ st.dataframe(
         "model": "Model", "reference": "Dense reference",
         "accuracy": percent("Accuracy"),
         "reference_accuracy": percent("Dense"),
-        "change": st.column_config.NumberColumn("Change vs dense", format="%+.1f pts"),
-        "drop": st.column_config.NumberColumn("Drop from clean", format="%.1f pts"),
+        "change": st.column_config.NumberColumn(
+            "Change", format="%+.1f pts", help="Accuracy minus the dense reference's"),
+        "drop": st.column_config.NumberColumn(
+            "Drop", format="%.1f pts", help="What the corruption takes from clean accuracy"),
         "reference_drop": st.column_config.NumberColumn("Dense drop", format="%.1f pts"),
         "interval": st.column_config.TextColumn(
             "95 % interval", help="Of the change, in points: paired on the same samples ("
