@@ -3,12 +3,15 @@ warnings where a figure rests on too few seeds. The statistics are store/statist
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import polars as pl
 import streamlit as st
 
 from app import state
-from store import statistics
+from app.shared import query
+from store import queries, statistics
 
 
 def seed_intervals(curves: pl.DataFrame, percent: bool) -> pl.DataFrame:
@@ -44,10 +47,12 @@ def few_seeds(curves: pl.DataFrame) -> None:
                "the seed's part from the method's. Three seeds narrow it to 4.3, five to 2.8.")
 
 
-def head_to_head(values: pl.DataFrame, label: str, percent: bool) -> None:
+def head_to_head(values: pl.DataFrame, name: str, label: str, percent: bool) -> None:
     """Two recipes at one sparsity, compared over their seeds: each one's mean, the difference
     with its interval and p-value (Welch's t-test; the paired t-test where both have the same
-    seeds, each seed's dense model pruned both ways). `values`: one row per model with `recipe`,
+    seeds, each seed's dense model pruned both ways); for an accuracy, the paired per-sample test
+    pooled over the seeds beside it, and a link to compare the two recipes condition by
+    condition. `values`: one row per model of measure `name` with `model_id`, `recipe`,
     `method`, `target_sparsity`, `seed` and `value`."""
     pruned = values.filter(pl.col("method") != "dense")
     levels = sorted(pruned.group_by("target_sparsity").agg(pl.col("recipe").n_unique())
@@ -90,12 +95,41 @@ def head_to_head(values: pl.DataFrame, label: str, percent: bool) -> None:
         f"**{fmt(result['difference'])}**, 95 % interval {fmt(result['low'])} to "
         f"{fmt(result['high'])}, p = {result['p']:.3g}, {how}, {result['df']:.3g} "
         f"degree{'' if result['df'] == 1 else 's'} of freedom.")
+    pooled_test(name, a, b, first, second, fmt)
     if min(len(a), len(b)) < 3:
         st.warning(f"This rests on {min(len(a), len(b))} seeds: " + (
             "the seeds' spread is estimated from so few values that a p this small is fragile; "
             "more seeds per recipe would confirm it." if result["p"] < statistics.ALPHA else
             "with so few, a real difference of this size can go unseen, and the interval is "
             "wide.") + " Three seeds or more per recipe make the comparison informative.")
+
+
+def pooled_test(name: str, a: pl.DataFrame, b: pl.DataFrame, first: str, second: str,
+                fmt: Callable[[float], str]) -> None:
+    """Recipes `first` and `second` (their models' rows `a` and `b`) on the same test samples,
+    these seeds held fixed: the paired t-test over the samples of each one's accuracy averaged
+    over the seeds (store.queries.pooled_sample_difference), and a link to Compare two."""
+    ids_a, ids_b = a["model_id"].to_list(), b["model_id"].to_list()
+    pooled = query(queries.pooled_sample_difference, name, ids_a, ids_b)
+    if pooled and pooled["n"] >= 2:
+        (low,), (high,) = statistics.mean_interval([pooled["mean"]], [pooled["sd"]],
+                                                    [pooled["n"]])
+        (p,) = statistics.mean_test([pooled["mean"]], [pooled["sd"]], [pooled["n"]])
+        st.markdown(
+            f"On these seeds' models, sample by sample: the same difference, "
+            f"{fmt(pooled['mean'])}, has 95 % interval {fmt(low)} to {fmt(high)}, p = {p:.3g} "
+            f"(a paired t-test over the {pooled['n']:,} test samples of each one's accuracy "
+            "averaged over the seeds). It says whether these models differ beyond the test "
+            "set's noise; the test over the seeds above says whether the recipes would with new "
+            "seeds.")
+    else:
+        st.caption("This measure has no per-sample form, so there is no paired per-sample test "
+                   "of it; the accuracies have one.")
+    groups = query(queries.seed_groups)
+    names = [groups.filter(pl.col("model_id") == ids[0])["group"][0] for ids in (ids_a, ids_b)]
+    st.page_link("views/compare.py", icon=":material/compare_arrows:",
+                 label=f"Compare {first} and {second} condition by condition",
+                 query_params={"of": "recipes", "ga": names[1], "gb": names[0]})
 
 
 def variance_table(values: pl.DataFrame, sampling: pl.DataFrame) -> pl.DataFrame:
@@ -128,3 +162,41 @@ def shift_intervals(summary: pl.DataFrame) -> pl.DataFrame:
             f"{lo:+.3g} to {hi:+.3g}" if lo == lo else None
             for lo, hi in zip(low, high, strict=True)], dtype=pl.String))
     return out
+
+
+def seed_tests(grid: pl.DataFrame, members: pl.DataFrame, a: list[int], b: list[int]
+               ) -> pl.DataFrame:
+    """Two recipes (models `a` and `b`, each one's seeds) per condition of `grid` (each model's
+    accuracy per condition): b's mean over its seeds minus a's, tested over the seeds as the
+    Sweep's head to head does (paired by seed where both have the same seeds), with
+    Benjamini-Hochberg over the conditions: `change_low`, `change_high`, `p`, `p_adjusted`,
+    `real`, and `seeds` (the fewer of the two)."""
+    seed = dict(zip(members["model_id"], members["seed"], strict=True))
+    paired = (sorted(seed[m] for m in a) == sorted(seed[m] for m in b)
+              and None not in (seed[m] for m in a))
+    order = {m: seed[m] for m in (*a, *b)}
+    rows = []
+    for (condition,), at in grid.filter(pl.col("model_id").is_in([*a, *b])).group_by(
+            "condition_id", maintain_order=True):
+        at = at.with_columns(pl.col("model_id").replace_strict(order, default=None).alias("s"))
+        x, y = (at.filter(pl.col("model_id").is_in(g)).sort("s")["accuracy"].to_numpy()
+                for g in (b, a))
+        rows.append({"condition_id": condition, "seeds": min(len(x), len(y)),
+                     **statistics.compare_means(x, y, paired=paired and len(x) == len(y))})
+    tests = pl.DataFrame(rows)
+    adjusted, real = statistics.discoveries(tests["p"].fill_null(np.nan).to_numpy())
+    return tests.select(  # a t interval knows no bounds, a change in accuracy does: +-100 pts
+        "condition_id", "seeds", pl.col("low").clip(-1, 1).alias("change_low"),
+        pl.col("high").clip(-1, 1).alias("change_high"), pl.col("p").fill_nan(None),
+        pl.Series("p_adjusted", adjusted).fill_nan(None), pl.Series("real", real))
+
+
+def few_seeds_line(a: str, b: str, seeds: int) -> None:
+    """A warning where a comparison of two recipes rests on fewer than three seeds."""
+    if seeds < 3:
+        st.warning(f"{a} against {b} rests on {seeds} seed{'s' if seeds != 1 else ''} each: the "
+                   "test over the seeds has "
+                   f"{max(seeds - 1, 0)} degree{'' if seeds == 2 else 's'} of freedom, so a real "
+                   "difference can go unseen and a small p is fragile. Three seeds or more per "
+                   "recipe make it informative; the samples' test beside it holds these seeds "
+                   "fixed.")

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+import polars as pl
 
 from store import open_store, queries
 from store import statistics as tests
@@ -160,6 +161,11 @@ def page_queries(con: duckdb.DuckDBPyConnection) -> dict[str, callable]:
     pruned = models[1] if len(models) > 1 else 0
     at_five = [r[0] for r in con.execute(
         "SELECT condition_id FROM conditions WHERE severity IN (0, 5)").fetchall()]
+    # Two recipes at 90 % with all their seeds (the Compare two and head-to-head choices).
+    at_90 = groups.filter(pl.col("target_sparsity") == 0.9)
+    names = at_90["group"].unique(maintain_order=True).to_list()
+    recipes = tuple(at_90.filter(pl.col("group") == g)["model_id"].to_list()
+                    for g in (names * 2)[:2]) if names else ([0], [0])
     return {
         "overview: store_summary": lambda: queries.store_summary(con),
         "overview: model_overview (mCE), seeds averaged": lambda: queries.average_seeds(
@@ -177,7 +183,13 @@ def page_queries(con: duckdb.DuckDBPyConnection) -> dict[str, callable]:
             queries.near_chance_models(con)),
         "pruning: pruning_flips": lambda: queries.pruning_flips(con, 5),
         "compare: compare_two (severity 5) + tests": lambda: tests.paired_tests(
-            queries.compare_two(con, models[0], pruned, at_five)),
+            queries.compare_two(con, models[0], pruned, at_five, ("margin_distance",))),
+        "compare: two recipes (3 seeds each, severity 5) + tests": lambda: (
+            tests.severity_mean_tests(queries.compare_groups(con, *recipes, at_five,
+                                                             ("margin_distance",))),
+            queries.accuracy_grid(con)),
+        "sweep: head to head, the per-sample test pooled over 3 seeds": lambda: (
+            queries.pooled_sample_difference(con, "mean_corruption_accuracy", *recipes)),
         "sweep: sparsity_curves": lambda: queries.sparsity_curves(con, "mean_corruption_accuracy"),
         "sweep: seed_spread + seed_values": lambda: (
             queries.seed_spread(con, "mean_corruption_accuracy"),

@@ -90,6 +90,17 @@ def mean_interval(mean: np.ndarray, sd: np.ndarray, n: np.ndarray, level: float 
     return mean - half, mean + half
 
 
+def mean_test(mean: np.ndarray, sd: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Two-sided p of Student's one-sample t-test that a mean is 0, from the mean, standard
+    deviation and count of `n` values (as `scipy.stats.ttest_1samp` of the values); NaN below
+    two values. Values without spread are all alike: p is 1 if they are 0, else 0."""
+    mean, sd, n = (np.asarray(v, dtype=float) for v in (mean, sd, n))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = 2 * _stats().t.sf(np.abs(mean / (sd / np.sqrt(n))), n - 1)
+    p = np.where(sd == 0, np.where(mean == 0, 1.0, 0.0), p)
+    return np.where(n >= 2, p, np.nan)
+
+
 def paired_tests(frame: pl.DataFrame, alpha: float = ALPHA) -> pl.DataFrame:
     """`frame` with each row's paired test of a model against its reference, from its `fragile`,
     `gain` and `n` (one condition per row; a row whose `k`, if given, is not 1 pools several and
@@ -123,12 +134,7 @@ def severity_mean_tests(frame: pl.DataFrame, alpha: float = ALPHA) -> pl.DataFra
     sd = frame["change_sd"].fill_null(np.nan).to_numpy().astype(float)
     n = frame["n"].fill_null(0).to_numpy().astype(float)
     mask = ~np.isnan(sd) & (n > 1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        t = change / (sd / np.sqrt(n))
-        p = 2 * _stats().t.sf(np.abs(t), n - 1)
-    # No spread: every sample changed alike, by nothing (no difference) or by the same amount.
-    p = np.where(sd == 0, np.where(change == 0, 1.0, 0.0), p)
-    p = np.where(mask, p, np.nan)
+    p = np.where(mask, mean_test(change, sd, n), np.nan)
     adjusted, real = discoveries(p, alpha)
     low, high = mean_interval(change, sd, n)
     return frame.with_columns(

@@ -139,7 +139,7 @@ if tabs[1].open:
                 y="min(value):Q", y2="max(value):Q", **enc)
             st.altair_chart(alt.layer(ranges, strip).properties(
                 height=340, width=panel_width(1, legend=True)))
-            head_to_head(dots, queries.metric_label(name), is_fraction(name))
+            head_to_head(dots, name, queries.metric_label(name), is_fraction(name))
             parts = variance_table(dots, query(queries.sampling_variance, name))
             if not parts.is_empty():
                 sampled = parts["sample_sd"].is_not_nan().any()

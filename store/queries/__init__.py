@@ -7,7 +7,7 @@ checked against the catalogue (`store.catalogue.plottable`) first. "Averaged ove
 """
 
 from store.queries.common import classes, conditions, corruptions, models, store_summary
-from store.queries.compare import SHIFTS, compare_two
+from store.queries.compare import SHIFTS, compare_groups, compare_two
 from store.queries.geometry import (
     angle_length_bins,
     angle_length_points,
@@ -64,6 +64,7 @@ from store.queries.sweep import (
     harsh_condition,
     metric_label,
     model_measures,
+    pooled_sample_difference,
     populations,
     reliability,
     sampling_variance,
@@ -96,6 +97,7 @@ __all__ = [
     "class_pair_boundary",
     "class_pair_plane",
     "classes",
+    "compare_groups",
     "compare_two",
     "conditions",
     "corruption_correlation",
@@ -116,6 +118,7 @@ __all__ = [
     "near_chance_models",
     "overlay_histogram",
     "paired_shift_cells",
+    "pooled_sample_difference",
     "populations",
     "pruning_flips",
     "reference_degradation",

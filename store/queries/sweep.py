@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from store import derived
 from store.catalogue import PLOTTABLE
 from store.queries.common import Con, frame, ids
 from store.queries.overview import model_robustness
@@ -142,6 +143,29 @@ def sampling_variance(con: Con, name: str) -> pl.DataFrame:
         SELECT target_sparsity, interaction_ms / samples AS sampling FROM sampling_noise
         WHERE measure = $name ORDER BY target_sparsity
     """, name=measure(name))
+
+
+def pooled_sample_difference(con: Con, name: str, a: list[int], b: list[int]) -> dict[str, float]:
+    """Two groups of models (two recipes' seeds) on the same test samples, for an accuracy
+    measure with a per-sample form (derived.SAMPLED_MEASURES): per sample, group a's accuracy
+    over its models and conditions minus group b's; their mean (= the difference of the groups'
+    mean accuracies), standard deviation and count `n`, for a paired test over the samples
+    pooled over the seeds. Empty ({}) for a measure without a per-sample form."""
+    where = derived.SAMPLED_MEASURES.get(measure(name))
+    if where is None:
+        return {}
+    rows = frame(con, f"""
+        WITH per_sample AS (
+            SELECT mt.sample_id,
+                   avg(mt.correct::DOUBLE) FILTER (WHERE mt.model_id = ANY($a))
+                   - avg(mt.correct::DOUBLE) FILTER (WHERE mt.model_id = ANY($b)) AS d
+            FROM metrics mt JOIN conditions c USING (condition_id)
+            WHERE {where} AND mt.model_id = ANY($both)
+            GROUP BY mt.sample_id
+        )
+        SELECT count(d) AS n, avg(d) AS mean, stddev_samp(d) AS sd FROM per_sample
+    """, a=ids(a), b=ids(b), both=ids([*a, *b]))
+    return rows.row(0, named=True) if rows["n"][0] else {}
 
 
 def seed_disagreement(con: Con, condition: int) -> pl.DataFrame:

@@ -1164,3 +1164,73 @@ def test_a_link_naming_one_model_twice_says_so(synthetic_store, monkeypatch):
     assert "'magnitude-80'" in line
     assert not [w.value for w in at.warning if "does not offer" in w.value]
     assert at.selectbox(key="b").value == "magnitude-80" and at.selectbox(key="a").value == "dense"
+
+
+def test_the_head_to_head_adds_the_per_sample_test_pooled_over_the_seeds(synthetic_sweep_store,
+                                                                         monkeypatch):
+    """Beside the seeds' test, the same difference tested on the samples with these seeds fixed
+    (scipy's t-test of each sample's accuracy averaged over the seeds), and a link to Compare
+    two with both recipes, B minus A as the head to head's sign."""
+    from scipy import stats
+
+    at = page_on(synthetic_sweep_store, monkeypatch, "sweep.py", view="Seed lottery",
+                 lottery_measure="clean_accuracy", h2h_sparsity="0.8", h2h_a="gmp",
+                 h2h_b="snip")
+    with open_store(synthetic_sweep_store) as con:
+        rows = con.sql("""SELECT m.recipe, mt.sample_id, avg(mt.correct::INT) AS y
+                          FROM metrics mt JOIN models m USING (model_id)
+                          WHERE mt.condition_id = 0 AND m.target_sparsity = 0.8
+                          GROUP BY ALL ORDER BY ALL""").pl()
+    a, b = (rows.filter(pl.col("recipe") == r)["y"].to_numpy() for r in ("gmp", "snip"))
+    test = stats.ttest_1samp(a - b, 0)
+    low, high = test.confidence_interval()
+    (line,) = [m.value for m in at.markdown if "sample by sample" in m.value]
+    assert f"{100 * (a - b).mean():+.2f} pts, has 95 % interval {100 * low:+.2f} pts to " \
+           f"{100 * high:+.2f} pts, p = {test.pvalue:.3g}" in line
+    assert "450 test samples" in line
+    (link,) = [x.proto for x in at.get("page_link") if "condition by condition" in x.proto.label]
+    assert "compare" in link.page and "ga=snip-80" in link.query_string
+    assert "gb=gmp-80" in link.query_string and "of=recipes" in link.query_string
+    ece = page_on(synthetic_sweep_store, monkeypatch, "sweep.py", view="Seed lottery",
+                  lottery_measure="corruption_ece", h2h_sparsity="0.8")
+    assert any("no per-sample form" in c.value for c in ece.caption)
+
+
+def test_compare_two_recipes_tests_each_condition_over_the_seeds_and_the_samples(
+        synthetic_sweep_store, monkeypatch):
+    """Two recipes of a sweep from the URL: per condition, B's seed mean minus A's, tested over
+    the seeds paired by seed (scipy's ttest_rel) and on the samples with the seeds fixed
+    (ttest_1samp of the seed-averaged per-sample changes), each with Benjamini-Hochberg over the
+    conditions shown (statsmodels), and the warning that two seeds say little."""
+    from scipy import stats
+    from statsmodels.stats.multitest import multipletests
+
+    at = page_on(synthetic_sweep_store, monkeypatch, "compare.py", of="recipes",
+                 ga="magnitude-90", gb="random-90", severity="1")
+    assert (at.selectbox(key="ga").value, at.selectbox(key="gb").value) == ("magnitude-90",
+                                                                          "random-90")
+    table = at.dataframe[0].value
+    with open_store(synthetic_sweep_store) as con:
+        rows = con.sql("""SELECT m.recipe, m.seed, c.name AS condition, mt.sample_id,
+                                 mt.correct::INT AS y
+                          FROM metrics mt JOIN models m USING (model_id)
+                          JOIN conditions c USING (condition_id)
+                          WHERE m.target_sparsity = 0.9 AND c.severity IN (0, 1)""").pl()
+    seeds_p, samples_p = [], []
+    for condition in table["condition"]:
+        at_c = rows.filter(pl.col("condition") == condition)
+        per_seed = at_c.group_by("recipe", "seed").agg(pl.col("y").mean()).sort("seed")
+        x, y = (per_seed.filter(pl.col("recipe") == r)["y"].to_numpy()
+                for r in ("random", "magnitude"))
+        seeds_p.append(stats.ttest_rel(x, y).pvalue)
+        per_sample = at_c.group_by("recipe", "sample_id").agg(pl.col("y").mean()).sort("sample_id")
+        d = (per_sample.filter(pl.col("recipe") == "random")["y"].to_numpy()
+             - per_sample.filter(pl.col("recipe") == "magnitude")["y"].to_numpy())
+        samples_p.append(stats.ttest_1samp(d, 0).pvalue)
+        got = table[table["condition"] == condition]
+        assert float(got["change"].iloc[0]) == pytest.approx(100 * (x.mean() - y.mean()))
+    assert table["p_adjusted"].to_list() == pytest.approx(multipletests(seeds_p, method="fdr_bh")[1])
+    assert table["p_samples"].to_list() == pytest.approx(multipletests(samples_p, method="fdr_bh")[1])
+    assert any("rests on 2 seeds each" in w.value for w in at.warning)
+    links = [x.proto for x in at.get("page_link") if "Compare two models" in x.proto.label]
+    assert len(links) == 1 and "of=models" in links[0].query_string

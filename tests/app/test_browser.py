@@ -223,3 +223,25 @@ def test_two_recipes_head_to_head_show_the_difference_its_interval_and_the_seed_
         assert re.search(r"interval [+-][\d.]+ pts to [+-][\d.]+ pts, p = ", line.inner_text())
         assert page.get_by_text(re.compile("This rests on 2 seeds")).count() >= 1
         assert layout_faults(page) == []
+
+
+def test_the_head_to_head_opens_compare_two_with_both_recipes(served_sweep):
+    """The head to head's per-sample test pooled over the seeds, and its link: Compare two
+    opens in the same tab with the two recipes in the URL, tested over the seeds, warned."""
+    with browser(width=1280) as page:
+        open_view(page, served_sweep + "/sweep?view=Seed+lottery", "Seed lottery")
+        pooled = page.get_by_text(re.compile(r"sample by sample: the same difference"))
+        pooled.wait_for(timeout=30_000)
+        assert re.search(r"interval [+-][\d.]+ pts to [+-][\d.]+ pts, p = ", pooled.inner_text())
+        link = page.get_by_role("link", name=re.compile(r"condition by condition"))
+        link.scroll_into_view_if_needed()
+        link.click()
+        page.get_by_text(re.compile(r"each averaged over its seeds, on the same")).wait_for(
+            timeout=30_000)
+        assert "of=recipes" in page.url and "ga=" in page.url and "gb=" in page.url
+        assert page.get_by_text(re.compile(r"rests on 2 seeds each")).count() >= 1
+        page.locator('[data-testid="stVegaLiteChart"] canvas, '
+                     '[data-testid="stVegaLiteChart"] svg').first.wait_for(timeout=30_000)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "compare-recipes-1280.png"), full_page=True)
+        assert layout_faults(page) == []

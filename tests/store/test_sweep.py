@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from store import derived, open_store, queries
+from store import derived, open_store, queries, statistics
 from tests.support.population import (
     CONFIDENCE,
     DENSE_MODE,
@@ -161,3 +161,90 @@ def test_the_samples_part_of_the_seed_spread_is_read_from_the_raw_rows(synthetic
                 expected = (r**2).sum() / ((y.shape[0] - 1) * (y.shape[1] - 1)) / y.shape[1]
                 assert stored[sparsity[0]] == pytest.approx(expected, rel=1e-9)
         assert queries.sampling_variance(db, "mce").is_empty()  # no per-sample form
+
+
+def _per_sample(db, models: list[int], where: str) -> np.ndarray:
+    """Each sample's accuracy averaged over `models` and the conditions `where` picks, from the
+    raw rows, in sample order."""
+    rows = db.sql(f"""
+        SELECT mt.sample_id, mt.correct::INT AS y FROM metrics mt
+        JOIN conditions c USING (condition_id)
+        WHERE ({where}) AND mt.model_id IN ({', '.join(map(str, models))})""").pl()
+    return rows.group_by("sample_id").agg(pl.col("y").mean()).sort("sample_id")["y"].to_numpy()
+
+
+@pytest.mark.parametrize(("measure", "where"), [("mean_corruption_accuracy", "c.benchmark"),
+                                                ("clean_accuracy", "c.corruption = 'clean'")])
+def test_two_recipes_are_tested_sample_by_sample_pooled_over_their_seeds(synthetic_sweep_store,
+                                                                         measure, where):
+    """The pooled per-sample test of two recipes' seeds is scipy's one-sample t-test of each
+    sample's accuracy averaged over one recipe's seeds (and the measure's conditions) minus the
+    other's, and its mean is the difference of the recipes' mean accuracies."""
+    from scipy import stats
+
+    with open_store(synthetic_sweep_store) as db:
+        values = queries.seed_values(db, measure).filter(pl.col("target_sparsity") == 0.8)
+        a, b = (values.filter(pl.col("recipe") == r)["model_id"].to_list() for r in ("gmp", "snip"))
+        got = queries.pooled_sample_difference(db, measure, a, b)
+        d = _per_sample(db, a, where) - _per_sample(db, b, where)
+        assert queries.pooled_sample_difference(db, "mce", a, b) == {}  # no per-sample form
+    assert got["n"] == len(d) == 450 and len(a) == len(b) == 2
+    assert got["mean"] == pytest.approx(d.mean(), abs=1e-12)
+    assert got["sd"] == pytest.approx(d.std(ddof=1), rel=1e-9)
+    means = values.group_by("recipe").agg(pl.col("value").mean())
+    by = dict(means.iter_rows())
+    assert got["mean"] == pytest.approx(by["gmp"] - by["snip"], abs=1e-12)
+    (p,) = statistics.mean_test([got["mean"]], [got["sd"]], [got["n"]])
+    assert p == pytest.approx(stats.ttest_1samp(d, 0).pvalue, rel=1e-9)
+
+
+@pytest.fixture(scope="module")
+def gappy_sweep_store(synthetic_sweep_store, tmp_path_factory):
+    """The synthetic sweep with some rows of one model gone (a store whose models were not all
+    scored on every sample): its rows fill no grid."""
+    import shutil
+
+    path = tmp_path_factory.mktemp("gappy") / "gappy.duckdb"
+    shutil.copy(synthetic_sweep_store, path)
+    with duckdb.connect(str(path)) as db:
+        db.execute("DELETE FROM metrics WHERE model_id = 6 AND sample_id % 7 = 3")
+    return path
+
+
+@pytest.mark.parametrize("store", ["synthetic_sweep_store", "gappy_sweep_store"])
+def test_two_groups_of_seeds_are_compared_per_condition_sample_by_sample(request, store):
+    """compare_groups per condition: each group's accuracy, the per-sample change averaged over
+    the seeds with its spread, the samples every seed of one gets right and every seed of the
+    other wrong, and the shifts of seed-averaged metrics, as the raw rows give them; from the
+    models x conditions x samples grid where the rows fill one, else from DuckDB's aggregate."""
+    from store.queries import compare
+
+    with open_store(request.getfixturevalue(store)) as db:
+        members = queries.seed_groups(db)
+        a, b = (members.filter(pl.col("group") == g)["model_id"].to_list()
+                for g in ("magnitude-90", "random-90"))
+        conditions = [0, 2, 6]
+        got = queries.compare_groups(db, a, b, conditions)
+        aggregated = compare._aggregate_moments(db, a, b, conditions).sort("condition_id")
+        rows = db.sql(f"""SELECT model_id, condition_id, sample_id, correct::INT AS y, length
+                          FROM metrics WHERE model_id IN {tuple(a + b)}""").pl()
+    assert got["condition_id"].to_list() == conditions
+    assert np.allclose(got.select(aggregated.columns).to_numpy().astype(float),
+                       aggregated.to_numpy().astype(float), rtol=1e-9, equal_nan=True)
+    for c, row in zip(conditions, got.iter_rows(named=True), strict=True):
+        at = rows.filter(pl.col("condition_id") == c)
+        ya, yb = (at.filter(pl.col("model_id").is_in(g)).group_by("sample_id")
+                  .agg(pl.col("y").mean(), pl.col("length").mean()).sort("sample_id")
+                  for g in (a, b))
+        both = set(ya["sample_id"].to_list()) & set(yb["sample_id"].to_list())
+        ya, yb = (f.filter(pl.col("sample_id").is_in(list(both))) for f in (ya, yb))
+        d = (yb["y"] - ya["y"]).to_numpy()
+        assert row["n"] == len(d)
+        assert row["accuracy_a"] == pytest.approx(ya["y"].mean(), abs=1e-12)
+        assert row["change"] == pytest.approx(d.mean(), abs=1e-12)
+        assert row["change_sd"] == pytest.approx(d.std(ddof=1), rel=1e-9)
+        assert row["fragile"] == int(((ya["y"] == 1) & (yb["y"] == 0)).sum())
+        assert row["gain"] == int(((yb["y"] == 1) & (ya["y"] == 0)).sum())
+        shift = (yb["length"] - ya["length"]).to_numpy()
+        assert row["length_diff"] == pytest.approx(shift.mean(), rel=1e-5)
+        assert row["length_sd"] == pytest.approx(shift.std(ddof=1), rel=1e-4)
