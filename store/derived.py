@@ -211,23 +211,35 @@ SAMPLED_MEASURES = {"mean_corruption_accuracy": "c.benchmark",
                     "clean_accuracy": "c.corruption = 'clean'"}
 
 
+def sample_accuracy_sql() -> str:
+    """Every (model, measure of SAMPLED_MEASURES, sample) of `metrics` with the columns of
+    `sample_accuracy`: under how many of the measure's conditions the sample is classified right,
+    of how many."""
+    return " UNION ALL ".join(f"""
+        SELECT mt.model_id, '{measure}' AS measure, mt.sample_id,
+               count(*) FILTER (WHERE mt.correct)::SMALLINT AS correct, count(*)::SMALLINT AS k
+        FROM metrics mt JOIN conditions c USING (condition_id)
+        WHERE {where}
+        GROUP BY ALL""" for measure, where in SAMPLED_MEASURES.items())
+
+
 def sampling_noise(con: Con) -> pl.DataFrame:
     """Rows of `sampling_noise`: per pruned target sparsity of two models or more and measure of
     SAMPLED_MEASURES, the interaction mean square of its models x samples table of per-sample
-    accuracies (statistics.interaction_mean_square), over how many models and samples."""
+    accuracies (statistics.interaction_mean_square), over how many models and samples. Reads
+    `sample_accuracy`, which must be written first."""
     pruned = frame(con, """
         SELECT model_id, target_sparsity FROM models
         WHERE reference_model_id IS NOT NULL AND target_sparsity IS NOT NULL ORDER BY model_id
     """)
     rows = []
     groups = pruned.group_by("target_sparsity", maintain_order=True).agg("model_id")
-    for measure, where in SAMPLED_MEASURES.items():
-        per_sample = frame(con, f"""
-            SELECT mt.model_id, mt.sample_id, avg(mt.correct::INT) AS y
-            FROM metrics mt JOIN conditions c USING (condition_id)
-            WHERE {where} AND mt.model_id = ANY($models)
-            GROUP BY ALL ORDER BY mt.model_id, mt.sample_id
-        """, models=ids(pruned["model_id"]))
+    for measure in SAMPLED_MEASURES:
+        per_sample = frame(con, """
+            SELECT model_id, sample_id, correct / k AS y FROM sample_accuracy
+            WHERE measure = $measure AND model_id = ANY($models)
+            ORDER BY model_id, sample_id
+        """, measure=measure, models=ids(pruned["model_id"]))
         for sparsity, models in groups.iter_rows():
             part = per_sample.filter(pl.col("model_id").is_in(models))
             samples = part["sample_id"].n_unique()

@@ -1,5 +1,5 @@
--- Robustness Lottery Explorer store, schema version 5. Version 4 lacked robustness_intervals,
--- severity_changes and sampling_noise;
+-- Robustness Lottery Explorer store, schema version 6. Version 5 lacked sample_accuracy;
+-- version 4 also robustness_intervals, severity_changes and sampling_noise;
 -- version 3 also the sweep columns of `models` and the per-(model, condition) summaries;
 -- version 2 also shift_moments.
 -- One file holds everything the app shows; compute writes it, the app only reads it.
@@ -145,6 +145,20 @@ CREATE TABLE severity_changes (
     mean       DOUBLE NOT NULL,     -- = the change in accuracy averaged over severities
     sd         DOUBLE,              -- sample standard deviation of the per-sample changes
     PRIMARY KEY (model_id, corruption)
+);
+
+-- Derived from `metrics` when a store is committed (store/derived.py: sample_accuracy_sql): per
+-- model, accuracy measure with a per-sample form and sample, under how many of the measure's
+-- conditions the model classifies the sample right, of how many (`correct` / `k` is the sample's
+-- accuracy): what the Sweep's head to head tests sample by sample pooled over seeds, and what
+-- sampling_noise is computed from, so neither reads every metric row. No key: an index would
+-- take more room than the rows.
+CREATE TABLE sample_accuracy (
+    model_id  SMALLINT NOT NULL,
+    measure   VARCHAR NOT NULL,    -- mean_corruption_accuracy, clean_accuracy
+    sample_id INTEGER NOT NULL,
+    correct   SMALLINT NOT NULL,   -- conditions of the measure under which it is classified right
+    k         SMALLINT NOT NULL    -- conditions of the measure it was evaluated under
 );
 
 -- Derived from `metrics` when a store is committed (store/derived.py: sampling_noise): per pruned

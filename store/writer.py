@@ -303,13 +303,14 @@ class StoreWriter:
         """Replace the per-(model, condition) summaries and calibration bins with those of the
         metrics written so far: one pass over `metrics` here, so that no page needs one."""
         with self.transaction():
-            for table in ("summaries", "calibration", "severity_changes"):
+            for table in ("summaries", "calibration", "severity_changes", "sample_accuracy"):
                 self.con.execute(f"DELETE FROM {table}")
             self.con.execute(f"INSERT INTO calibration {derived.calibration_sql()}")
             cols = ", ".join(["model_id", "condition_id", "n", "accuracy", "ece", "fragile", "gain",
                               *summary_columns()])
             self.con.execute(f"INSERT INTO summaries ({cols}) {derived.summaries_sql()}")
             self.con.execute(f"INSERT INTO severity_changes {derived.severity_changes_sql()}")
+            self.con.execute(f"INSERT INTO sample_accuracy {derived.sample_accuracy_sql()}")
             noise = derived.sampling_noise(self.con)
             self.con.execute("DELETE FROM sampling_noise")
             if noise.height:

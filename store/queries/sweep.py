@@ -147,24 +147,24 @@ def sampling_variance(con: Con, name: str) -> pl.DataFrame:
 
 def pooled_sample_difference(con: Con, name: str, a: list[int], b: list[int]) -> dict[str, float]:
     """Two groups of models (two recipes' seeds) on the same test samples, for an accuracy
-    measure with a per-sample form (derived.SAMPLED_MEASURES): per sample, group a's accuracy
-    over its models and conditions minus group b's; their mean (= the difference of the groups'
+    measure with a per-sample form (derived.SAMPLED_MEASURES): per sample, group a's mean over
+    its models of the sample's accuracy under the measure's conditions (`sample_accuracy`) minus
+    group b's; their mean (= the difference of the groups'
     mean accuracies), standard deviation and count `n`, for a paired test over the samples
     pooled over the seeds. Empty ({}) for a measure without a per-sample form."""
-    where = derived.SAMPLED_MEASURES.get(measure(name))
-    if where is None:
+    if measure(name) not in derived.SAMPLED_MEASURES:
         return {}
-    rows = frame(con, f"""
+    rows = frame(con, """
         WITH per_sample AS (
-            SELECT mt.sample_id,
-                   avg(mt.correct::DOUBLE) FILTER (WHERE mt.model_id = ANY($a))
-                   - avg(mt.correct::DOUBLE) FILTER (WHERE mt.model_id = ANY($b)) AS d
-            FROM metrics mt JOIN conditions c USING (condition_id)
-            WHERE {where} AND mt.model_id = ANY($both)
-            GROUP BY mt.sample_id
+            SELECT sample_id,
+                   avg(correct / k) FILTER (WHERE model_id = ANY($a))
+                   - avg(correct / k) FILTER (WHERE model_id = ANY($b)) AS d
+            FROM sample_accuracy
+            WHERE measure = $measure AND model_id = ANY($both)
+            GROUP BY sample_id
         )
         SELECT count(d) AS n, avg(d) AS mean, stddev_samp(d) AS sd FROM per_sample
-    """, a=ids(a), b=ids(b), both=ids([*a, *b]))
+    """, measure=measure(name), a=ids(a), b=ids(b), both=ids([*a, *b]))
     return rows.row(0, named=True) if rows["n"][0] else {}
 
 

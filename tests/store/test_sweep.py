@@ -163,6 +163,23 @@ def test_the_samples_part_of_the_seed_spread_is_read_from_the_raw_rows(synthetic
         assert queries.sampling_variance(db, "mce").is_empty()  # no per-sample form
 
 
+def test_each_samples_accuracy_is_stored_as_its_counts_over_the_measures_conditions(
+        synthetic_sweep_store):
+    """sample_accuracy: per model, measure and sample, the raw rows' count of conditions of the
+    measure under which it is right, and of its conditions, for every model and sample."""
+    with open_store(synthetic_sweep_store) as db:
+        for measure, where in derived.SAMPLED_MEASURES.items():
+            stored = db.sql(f"""SELECT model_id, sample_id, correct, k FROM sample_accuracy
+                                WHERE measure = '{measure}' ORDER BY ALL""").pl()
+            raw = db.sql(f"""SELECT mt.model_id, mt.sample_id,
+                                    sum(mt.correct::INT) AS correct, count(*) AS k
+                             FROM metrics mt JOIN conditions c USING (condition_id)
+                             WHERE {where} GROUP BY ALL ORDER BY ALL""").pl()
+            assert stored.height == 26 * 450
+            assert stored.cast(raw.schema).equals(raw)
+        assert db.sql("SELECT DISTINCT k FROM sample_accuracy ORDER BY 1").fetchall() == [(1,), (6,)]
+
+
 def _per_sample(db, models: list[int], where: str) -> np.ndarray:
     """Each sample's accuracy averaged over `models` and the conditions `where` picks, from the
     raw rows, in sample order."""
@@ -211,7 +228,21 @@ def gappy_sweep_store(synthetic_sweep_store, tmp_path_factory):
     return path
 
 
-@pytest.mark.parametrize("store", ["synthetic_sweep_store", "gappy_sweep_store"])
+@pytest.fixture(scope="module")
+def holey_sweep_store(synthetic_sweep_store, tmp_path_factory):
+    """The synthetic sweep without some samples, for every model (a cut keeps some samples): its
+    rows fill a grid whose sample ids have gaps."""
+    import shutil
+
+    path = tmp_path_factory.mktemp("holey") / "holey.duckdb"
+    shutil.copy(synthetic_sweep_store, path)
+    with duckdb.connect(str(path)) as db:
+        db.execute("DELETE FROM metrics WHERE sample_id % 7 = 3 OR sample_id = 0")
+    return path
+
+
+@pytest.mark.parametrize("store", ["synthetic_sweep_store", "gappy_sweep_store",
+                                   "holey_sweep_store"])
 def test_two_groups_of_seeds_are_compared_per_condition_sample_by_sample(request, store):
     """compare_groups per condition: each group's accuracy, the per-sample change averaged over
     the seeds with its spread, the samples every seed of one gets right and every seed of the
