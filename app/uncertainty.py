@@ -52,7 +52,7 @@ def head_to_head(values: pl.DataFrame, name: str, label: str, percent: bool) -> 
     with its interval and p-value (Welch's t-test; the paired t-test where both have the same
     seeds, each seed's dense model pruned both ways); for an accuracy, the paired per-sample test
     pooled over the seeds beside it, and a link to compare the two recipes condition by
-    condition. `values`: one row per model of measure `name` with `model_id`, `recipe`,
+    condition. `values`: one row per model of measure `name` with `model_id`, `model`, `recipe`,
     `method`, `target_sparsity`, `seed` and `value`."""
     pruned = values.filter(pl.col("method") != "dense")
     levels = sorted(pruned.group_by("target_sparsity").agg(pl.col("recipe").n_unique())
@@ -75,6 +75,16 @@ def head_to_head(values: pl.DataFrame, name: str, label: str, percent: bool) -> 
         second = state.selectbox("against", others, key="h2h_b", default=others[0])
     at = pruned.filter(pl.col("target_sparsity") == level)
     a, b = (at.filter(pl.col("recipe") == r).sort("seed") for r in (first, second))
+    # A model without a finite value (a lost class puts the distance to its boundary at -inf)
+    # says nothing about the others: it is left out, and the page says so.
+    lost = [m for part in (a, b) for m in part.filter(~pl.col("value").is_finite()
+                                                      | pl.col("value").is_null())["model"]]
+    if lost:
+        st.warning(f"{', '.join(lost)} {'has' if len(lost) == 1 else 'have'} no finite "
+                   f"{label} (a class whose samples are all misclassified puts the distance to "
+                   "its boundary at −∞): the comparison below leaves "
+                   f"{'it' if len(lost) == 1 else 'them'} out.")
+        a, b = (part.filter(pl.col("value").is_finite()) for part in (a, b))
     paired = a["seed"].to_list() == b["seed"].to_list() and a["seed"].null_count() == 0
     result = statistics.compare_means(a["value"].to_numpy(), b["value"].to_numpy(), paired=paired)
     def fmt(v: float) -> str:  # a difference: points for a measure shown in percent
@@ -83,9 +93,10 @@ def head_to_head(values: pl.DataFrame, name: str, label: str, percent: bool) -> 
     def level_of(v: float) -> str:
         return f"{100 * v:.2f} %" if percent else f"{v:.4g}"
 
-    if result["p"] != result["p"]:  # NaN: a recipe has one seed
-        st.info(f"{first} or {second} has a single seed at {level:.0%}: a difference of "
-                f"{fmt(result['difference'])}, but no spread to test it against.")
+    if min(len(a), len(b)) < 2:
+        st.info(f"{first} or {second} has fewer than two seeds with a value at {level:.0%}: "
+                + (f"a difference of {fmt(result['difference'])}, but " if len(a) and len(b)
+                   else "") + "no spread to test it against.")
         return
     how = ("paired by seed (each seed's dense model pruned both ways; t-test of the differences)"
            if paired else "Welch's t-test over the seeds")
@@ -123,12 +134,14 @@ def pooled_test(name: str, a: pl.DataFrame, b: pl.DataFrame, first: str, second:
             "set's noise; the test over the seeds above says whether the recipes would with new "
             "seeds.")
     else:
-        st.caption("This measure has no per-sample form, so there is no paired per-sample test "
-                   "of it; the accuracies have one.")
+        st.caption("The paired per-sample test is offered for clean and mean corruption "
+                   "accuracy, whose per-sample counts the store keeps; for this measure the "
+                   "test over the seeds above is the one.")
     groups = query(queries.seed_groups)
     names = [groups.filter(pl.col("model_id") == ids[0])["group"][0] for ids in (ids_a, ids_b)]
     st.page_link("views/compare.py", icon=":material/compare_arrows:",
-                 label=f"Compare {first} and {second} condition by condition",
+                 label=f"Compare the accuracy of {first} and {second} condition by condition "
+                       f"({first} minus {second})",
                  query_params={"of": "recipes", "ga": names[1], "gb": names[0]})
 
 

@@ -105,17 +105,19 @@ with summary:
                    f"{pairs['n'].max():,} samples, clean and every corruption at severity {level}. The "
                    "change is tested over the seeds (Student's t, paired by seed where both recipes "
                    "have the same seeds; Benjamini-Hochberg over the conditions shown): would the "
-                   "recipes differ with new seeds? Grey: not significant, or near chance there. "
-                   "'p (samples)' holds these seeds fixed: a paired t-test over the samples of each "
-                   "one's accuracy averaged over the seeds, pooled over them. docs/statistics.md "
-                   "says what each test assumes.")
+                   "recipes differ with new seeds? Grey: not significant after the correction, "
+                   "or near chance there; each interval is its condition's own, uncorrected, so "
+                   "one may miss 0 while its adjusted p is above 0.05. 'p (samples, BH)' holds "
+                   "these seeds fixed: a paired t-test over the samples of each one's accuracy "
+                   "averaged over its seeds. docs/statistics.md says what each test assumes.")
         few_seeds_line(a, b, seeds)
     else:
         st.caption(f"**{b}** minus **{a}** on the same {pairs['n'].max():,} samples, clean and every "
                    f"corruption at severity {level}. The change in accuracy is tested on the samples "
                    "the two disagree on (McNemar's exact test, Benjamini-Hochberg over the conditions "
-                   "shown); grey: not significant, or a model near chance there. docs/statistics.md "
-                   "says what each test assumes.")
+                   "shown); grey: not significant after the correction, or a model near chance "
+                   "there. Each interval is its condition's own, uncorrected. "
+                   "docs/statistics.md says what each test assumes.")
     order = pairs["condition"].to_list()
     points = pairs.with_columns((100 * pl.col("change")).alias("change_pts"),
                                 (100 * pl.col("change_low")).alias("low_pts"),
@@ -134,21 +136,22 @@ with summary:
     colour = alt.Color("verdict:N", title=None, legend=alt.Legend(orient="top"),
                        scale=alt.Scale(domain=["significant", "not significant"],
                                        range=["#1f4e9c", "#b0b0b0"]))
+    tips = ["condition", alt.Tooltip("accuracy_a:Q", title=a, format=".1%"),
+            alt.Tooltip("accuracy_b:Q", title=b, format=".1%"),
+            alt.Tooltip("change_pts:Q", title="change (pts)", format="+.1f"),
+            alt.Tooltip("low_pts:Q", title="95 % low", format="+.1f"),
+            alt.Tooltip("high_pts:Q", title="95 % high", format="+.1f"),
+            alt.Tooltip("p_adjusted:Q", title="p (BH)", format=".3g"),
+            *([alt.Tooltip("samples:N", title="samples' 95 % (seeds fixed)"),
+               alt.Tooltip("p_samples:Q", title="p (samples, BH)", format=".3g")]
+              if of == "recipes" else []),
+            alt.Tooltip("fragile:Q", title=f"{a} right, {b} wrong" + every),
+            alt.Tooltip("gain:Q", title=f"{b} right, {a} wrong" + every)]
+    # One tooltip on the bar and the dot: a mark without one would show its raw fields.
     bars = alt.Chart(points).mark_rule(strokeWidth=2).encode(x=x, y="low_pts:Q", y2="high_pts:Q",
-                                                               color=colour)
+                                                               color=colour, tooltip=tips)
     dots = alt.Chart(points).mark_point(filled=True, size=60).encode(
-        x=x, y=alt.Y("change_pts:Q", title="accuracy, B − A (pts)"), color=colour,
-        tooltip=["condition", alt.Tooltip("accuracy_a:Q", title=a, format=".1%"),
-                 alt.Tooltip("accuracy_b:Q", title=b, format=".1%"),
-                 alt.Tooltip("change_pts:Q", title="change (pts)", format="+.1f"),
-                 alt.Tooltip("low_pts:Q", title="95 % low", format="+.1f"),
-                 alt.Tooltip("high_pts:Q", title="95 % high", format="+.1f"),
-                 alt.Tooltip("p_adjusted:Q", title="p (BH)", format=".3g"),
-                 *([alt.Tooltip("samples:N", title="samples' 95 % (seeds fixed)"),
-                    alt.Tooltip("p_samples:Q", title="p (samples, BH)", format=".3g")]
-                   if of == "recipes" else []),
-                 alt.Tooltip("fragile:Q", title=f"{a} right, {b} wrong" + every),
-                 alt.Tooltip("gain:Q", title=f"{b} right, {a} wrong" + every)])
+        x=x, y=alt.Y("change_pts:Q", title="accuracy, B − A (pts)"), color=colour, tooltip=tips)
     zero = alt.Chart(pl.DataFrame({"y": [0.0]})).mark_rule(color="#444").encode(y="y:Q")
     st.altair_chart(alt.layer(zero, bars, dots).properties(height=300), width="stretch")
 
@@ -160,9 +163,12 @@ table = pairs.with_columns(
                                                            return_dtype=pl.String)
                             for c in ("change_low", "change_high"))).alias("interval"),
 
-    pl.Series("shift", [f"{d:+.3g} ({lo:+.3g} to {hi:+.3g})" if lo == lo else None
-                        for d, lo, hi in zip(pairs[f"{metric}_diff"], low, high, strict=True)],
-              dtype=pl.String))
+    pl.Series("shift", [
+        (f"{d:+.3g} ({lo:+.3g} to {hi:+.3g})" if lo == lo else None)
+        if k == n or d is None else  # some samples without a finite value: how many are left
+        (f"{d:+.3g} ({lo:+.3g} to {hi:+.3g}), {k:,} of {n:,}" if lo == lo else f"{k} of {n:,}")
+        for d, lo, hi, k, n in zip(pairs[f"{metric}_diff"], low, high, pairs[f"{metric}_n"],
+                                   pairs["n"], strict=True)], dtype=pl.String))
 st.dataframe(
     in_percent(table, "accuracy_a", "accuracy_b", "change"), hide_index=True, placeholder="–",
     column_order=["condition", "accuracy_a", "accuracy_b", "change", "interval", "p_adjusted",
@@ -178,8 +184,10 @@ st.dataframe(
                                                    else "paired (Bonett-Price)")),
         "p_adjusted": st.column_config.NumberColumn("p (BH)", format="%.3g", width="small"),
         "p_samples": st.column_config.NumberColumn(
-            "p (samples)", format="%.3g", width="small", help="The paired per-sample test pooled over the "
-                                                   "seeds, Benjamini-Hochberg over the conditions"),
+            "p (samples, BH)", format="%.3g", width="small",
+            help="These seeds' models tested on the samples: a paired t-test over the samples of "
+                 "each one's accuracy averaged over its seeds, Benjamini-Hochberg over the "
+                 "conditions"),
         "fragile": st.column_config.NumberColumn("A only", help=f"{a} right, {b} wrong" + (
             " (every seed of each)" if of == "recipes" else "")),
         "gain": st.column_config.NumberColumn("B only", help=f"{b} right, {a} wrong" + (
@@ -187,7 +195,12 @@ st.dataframe(
         "shift": st.column_config.TextColumn(
             "Shift (95 % interval)", help=f"Mean over samples of {b}'s "
                                           f"{catalogue.BY_NAME[metric].label} minus {a}'s on "
-                                          "the same sample; Student's t over those differences"),
+                                          "the same sample; Student's t over those differences"
+                                          + (", each sample's value averaged over the seeds "
+                                             "where it is finite: the seeds held fixed, not "
+                                             "tested over" if of == "recipes" else "")
+                                          + ". Samples without a finite value are left out, "
+                                            "and counted"),
     },
 )
 if of == "recipes":  # the Samples page lists one model's flips against its own reference

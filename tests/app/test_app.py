@@ -1193,7 +1193,7 @@ def test_the_head_to_head_adds_the_per_sample_test_pooled_over_the_seeds(synthet
     assert "gb=gmp-80" in link.query_string and "of=recipes" in link.query_string
     ece = page_on(synthetic_sweep_store, monkeypatch, "sweep.py", view="Seed lottery",
                   lottery_measure="corruption_ece", h2h_sparsity="0.8")
-    assert any("no per-sample form" in c.value for c in ece.caption)
+    assert any("the test over the seeds above is the one" in c.value for c in ece.caption)
 
 
 def test_compare_two_recipes_tests_each_condition_over_the_seeds_and_the_samples(
@@ -1234,3 +1234,39 @@ def test_compare_two_recipes_tests_each_condition_over_the_seeds_and_the_samples
     assert any("rests on 2 seeds each" in w.value for w in at.warning)
     links = [x.proto for x in at.get("page_link") if "Compare two models" in x.proto.label]
     assert len(links) == 1 and "of=models" in links[0].query_string
+
+
+def test_the_head_to_head_leaves_out_a_model_without_a_finite_value_and_says_so(
+        synthetic_sweep_store, monkeypatch):
+    """A lost class puts a model's distance to its boundary at -inf: the head to head names the
+    models left out and compares the others (here one seed a side remains, which it says),
+    never calling a recipe of two seeds one of a single seed."""
+    at = page_on(synthetic_sweep_store, monkeypatch, "sweep.py", view="Seed lottery",
+                 lottery_measure="corrupted_margin_distance", h2h_sparsity="0.9", h2h_a="gmp",
+                 h2h_b="magnitude")
+    (lost,) = [w.value for w in at.warning if "no finite" in w.value]
+    assert "gmp-90-s1, gmp-90-s2, magnitude-90-s2 have" in lost and "leaves them out" in lost
+    assert any("fewer than two seeds with a value" in i.value for i in at.info)
+    assert not any("single seed" in i.value for i in at.info)
+    finite = page_on(synthetic_sweep_store, monkeypatch, "sweep.py", view="Seed lottery",
+                     lottery_measure="corrupted_margin_distance", h2h_sparsity="0.8",
+                     h2h_a="gmp", h2h_b="snip")
+    assert not [w.value for w in finite.warning if "no finite" in w.value]
+    assert any("paired by seed" in m.value for m in finite.markdown)
+
+
+def test_compare_two_counts_the_samples_a_shift_leaves_out(synthetic_sweep_store, monkeypatch):
+    """A model that lost a class has no finite distance to that class's boundary: the shift is
+    over the samples where both have one, and the table says how many of how many."""
+    at = page_on(synthetic_sweep_store, monkeypatch, "compare.py", a="dense-s1", b="gmp-90-s1",
+                 shift="margin_distance", severity="5")
+    table = at.dataframe[0].value
+    with open_store(synthetic_sweep_store) as con:
+        finite = con.sql("""SELECT count(*) FROM metrics mt JOIN models m USING (model_id)
+                            WHERE m.name = 'gmp-90-s1' AND mt.condition_id = 0
+                              AND isfinite(mt.margin_distance)""").fetchall()[0][0]
+    clean = table[table["condition"] == "clean"]["shift"].iloc[0]
+    assert clean.endswith(f", {finite} of 450") and finite < 450
+    length = page_on(synthetic_sweep_store, monkeypatch, "compare.py", a="dense-s1",
+                     b="gmp-90-s1", shift="length", severity="5").dataframe[0].value
+    assert not length["shift"].str.contains(" of ").any()
