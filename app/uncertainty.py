@@ -74,17 +74,8 @@ def head_to_head(values: pl.DataFrame, name: str, label: str, percent: bool) -> 
         others = [r for r in recipes if r != first]
         second = state.selectbox("against", others, key="h2h_b", default=others[0])
     at = pruned.filter(pl.col("target_sparsity") == level)
-    a, b = (at.filter(pl.col("recipe") == r).sort("seed") for r in (first, second))
-    # A model without a finite value (a lost class puts the distance to its boundary at -inf)
-    # says nothing about the others: it is left out, and the page says so.
-    lost = [m for part in (a, b) for m in part.filter(~pl.col("value").is_finite()
-                                                      | pl.col("value").is_null())["model"]]
-    if lost:
-        st.warning(f"{', '.join(lost)} {'has' if len(lost) == 1 else 'have'} no finite "
-                   f"{label} (a class whose samples are all misclassified puts the distance to "
-                   "its boundary at −∞): the comparison below leaves "
-                   f"{'it' if len(lost) == 1 else 'them'} out.")
-        a, b = (part.filter(pl.col("value").is_finite()) for part in (a, b))
+    a, b = finite_seeds(*(at.filter(pl.col("recipe") == r).sort("seed") for r in (first, second)),
+                        label=label)
     paired = a["seed"].to_list() == b["seed"].to_list() and a["seed"].null_count() == 0
     result = statistics.compare_means(a["value"].to_numpy(), b["value"].to_numpy(), paired=paired)
     def fmt(v: float) -> str:  # a difference: points for a measure shown in percent
@@ -113,6 +104,21 @@ def head_to_head(values: pl.DataFrame, name: str, label: str, percent: bool) -> 
             "more seeds per recipe would confirm it." if result["p"] < statistics.ALPHA else
             "with so few, a real difference of this size can go unseen, and the interval is "
             "wide.") + " Three seeds or more per recipe make the comparison informative.")
+
+
+def finite_seeds(a: pl.DataFrame, b: pl.DataFrame, label: str
+                 ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Two recipes' seeds (`model` and `value`) without the models whose value is not finite,
+    named in one warning: a lost class puts the distance to its boundary at -inf, which says
+    nothing about the other seeds."""
+    lost = [m for part in (a, b) for m in part.filter(~pl.col("value").is_finite()
+                                                      | pl.col("value").is_null())["model"]]
+    if not lost:
+        return a, b
+    st.warning(f"{', '.join(lost)} {'has' if len(lost) == 1 else 'have'} no finite {label} (a "
+               "class whose samples are all misclassified puts the distance to its boundary at "
+               f"−∞): the comparison below leaves {'it' if len(lost) == 1 else 'them'} out.")
+    return a.filter(pl.col("value").is_finite()), b.filter(pl.col("value").is_finite())
 
 
 def pooled_test(name: str, a: pl.DataFrame, b: pl.DataFrame, first: str, second: str,
