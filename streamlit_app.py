@@ -20,6 +20,7 @@ page = st.navigation([
     st.Page("views/sweep.py", title="Sweep", icon=":material/stacked_line_chart:"),
     st.Page("views/compare.py", title="Compare two", icon=":material/compare_arrows:",
             url_path="compare"),
+    st.Page("views/attacks.py", title="Attacks", icon=":material/bolt:"),
     st.Page("views/geometry.py", title="Geometry", icon=":material/explore:"),
     st.Page("views/similarity.py", title="Similarity", icon=":material/join_inner:"),
     st.Page("views/samples.py", title="Samples", icon=":material/photo_library:"),

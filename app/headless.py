@@ -50,6 +50,7 @@ VIEWS = [
     ("sql", "/sql", None, "SQL"),
     ("sweep", "/sweep", None, "Sweep"),
     ("compare", "/compare?severity=5", None, "Compare two"),
+    ("attacks", "/attacks", None, "Attacks"),
     ("sweep-lottery", "/sweep?view=Seed+lottery", "Seed lottery", "Sweep: the seed lottery"),
     ("sweep-calibration", "/sweep?view=Calibration", "Calibration", "Sweep: calibration"),
     ("samples-exemplars", "/samples?category=pruning-identified&condition=gaussian_noise-5",

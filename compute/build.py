@@ -22,7 +22,7 @@ import torch
 from tqdm import tqdm
 
 from compute import numerics
-from compute.conditions import Condition, resolve_conditions
+from compute.conditions import Condition, attack_records, resolve_conditions
 from compute.config import BuildConfig
 from compute.datasets import DataSplits, ImageSet, load_data, png_bytes
 from compute.devices import cpu_threads, pinned, resolve_device
@@ -158,20 +158,23 @@ def _evaluate(writer: StoreWriter, runner: InProcess | OnRay, cfg: BuildConfig,
     references = [row[reference_of(m)] if reference_of(m) else None for m in models]
     groups = sweep_groups(models, references)
     subset = inspection_subset(test.labels, cfg.conditions.thumbnails).numpy()
-    sample_ids = np.arange(len(test), dtype=np.int32)
     clean_correct = None
     evaluated = runner.evaluations(cfg, models, todo, test, num_classes)
     for condition, (results, cka) in tqdm(evaluated, total=len(todo), unit="cond",
                                           desc=f"evaluating {len(models)} models"):
-        if condition.corruption is None:
+        if condition.clean:
             clean_correct = np.stack([r["correct"] for r in results])
         elif clean_correct is None:  # resumed after the clean condition was written
             clean_correct = writer.correct(conditions[0].condition_id, model_ids, len(test))
+        sample_ids = condition.sample_ids(test).numpy().astype(np.int32)
         kept, pngs = None, []
-        if condition.corruption is not None:
-            kept = kept_samples(results, clean_correct, references, groups, subset,
-                                cfg.conditions.listed_thumbnails, num_classes)
-            pngs = _pngs(condition, test, kept, dev)
+        if not condition.clean and not condition.per_model:  # one input per sample to show
+            if len(sample_ids) == len(test):
+                kept = kept_samples(results, clean_correct, references, groups, subset,
+                                    cfg.conditions.listed_thumbnails, num_classes)
+            else:  # an attack on a subset: the inspection samples it attacked
+                kept = np.intersect1d(subset, sample_ids)
+            pngs = _pngs(condition, test, kept, dev, models, cfg.evaluation.batch_size)
         writer.put_condition(ConditionResults(
             condition.condition_id, model_ids, cka, sample_ids,
             [(m.model_id, metrics) for m, metrics in zip(models, results, strict=True)
@@ -179,11 +182,12 @@ def _evaluate(writer: StoreWriter, runner: InProcess | OnRay, cfg: BuildConfig,
             kept, pngs))
 
 
-def _pngs(condition: Condition, test: ImageSet, ids: np.ndarray, dev: torch.device) -> list[bytes]:
+def _pngs(condition: Condition, test: ImageSet, ids: np.ndarray, dev: torch.device,
+          models: Sequence[PreparedModel], batch_size: int) -> list[bytes]:
     """The images of samples `ids` under `condition`, as the PNG bytes the store keeps."""
     if not len(ids):
         return []
-    images = condition.images(test, torch.from_numpy(ids), dev) * 255
+    images = condition.shared_images(test, torch.from_numpy(ids), dev, models, batch_size) * 255
     return [png_bytes(img) for img in images.round().byte().cpu()]
 
 
@@ -211,6 +215,8 @@ def build(cfg: BuildConfig, device: str = "auto", threads: int | None = None,
                                      "numerics": numerics_used},
                             data, conditions)
         _put_models(writer, models, len(data.classes))
+        writer.put_attacks(attack_records(conditions, {m.spec.name: m.model_id for m in models},
+                                          data.test))
         _evaluate(writer, runner, cfg, models, conditions, data, dev)
         # What the corruption-redundancy view pools, so it need not read every metric row.
         for metric, severity in tqdm(shift_moment_views(cfg.conditions.severities),

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from compute.attacks import read_attacks
 from compute.errors import UserError
 
 # The schema pieces the pruning methods and training declare their hyperparameters with live in a
@@ -89,10 +90,14 @@ class Conditions:
     # Corrupted images also for the first this-many samples of every list the Samples page shows
     # under a condition (corruption-fragile per model, pruning-fragile and -gain per pruned model).
     listed_thumbnails: int = bounded(48, lambda v: v >= 0, "0 or more")
+    # `[[conditions.attacks]]`: adversarial attacks at budgets (compute/attacks.py), read into
+    # AttackSpecs by load_config.
+    attacks: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if isinstance(self.corruptions, str):
             object.__setattr__(self, "corruptions", (self.corruptions,))
+        object.__setattr__(self, "attacks", tuple(self.attacks))
 
 
 @dataclass(frozen=True)
@@ -326,6 +331,10 @@ def load_config(path: str | Path, data_root: str | None = None, out: str | None 
             conditions, cifar10c=str(resolve(conditions.cifar10c.replace("{data_root}", root))))
     if not top.models:
         raise UserError(f"config {path.name} needs at least one [[models]] table")
+    models = tuple(_models(top.models, resolve, root))
+    dense = next((m.name for m in models if m.prune is None), models[0].name)
+    conditions = dataclasses.replace(conditions, attacks=read_attacks(
+        conditions.attacks, [m.name for m in models], dense))
     configured_output = resolve(top.output or f"../stores/{top.name}.duckdb")
     if checkpoints is not None:
         checkpoints = str(Path(checkpoints).resolve())
@@ -336,7 +345,7 @@ def load_config(path: str | Path, data_root: str | None = None, out: str | None 
         output=Path(out).resolve() if out else configured_output,
         data=data, conditions=conditions,
         evaluation=read_table(Evaluation, top.evaluation, "[evaluation]"),
-        models=tuple(_models(top.models, resolve, root)),
+        models=models,
         seed=top.seed, numerics=numerics or top.numerics,
         # Trained weights belong to the config's recipes, not to where one copy of the store goes.
         checkpoints=resolve(checkpoints),

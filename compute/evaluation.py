@@ -1,5 +1,7 @@
 """The evaluation loop: every test sample under one condition through every model, its geometry
-and the models' feature similarity, run so that it gives the same numbers every time."""
+and the models' feature similarity, run so that it gives the same numbers every time. (Under a
+white-box attack each model sees its own inputs; CKA then compares the models' features of the
+same samples, each attacked on that model.)"""
 
 from __future__ import annotations
 
@@ -53,14 +55,16 @@ def evaluate(
     dtype = AUTOCAST[autocast]
     parts: list[list[dict[str, torch.Tensor]]] = [[] for _ in models]
     gram = FeatureGram()
-    ids = torch.arange(len(test))
-    for start in range(0, len(test), batch_size):
+    ids = condition.sample_ids(test)
+    for start in range(0, len(ids), batch_size):
         batch = ids[start : start + batch_size]
         # Channels-last: the CPU convolutions run about 1.5x faster on it (docs/benchmarks.md).
-        x = condition.images(test, batch, device).contiguous(memory_format=torch.channels_last)
+        # An attack condition's inputs are crafted here, with gradients (compute/attacks.py).
+        xs = [x.contiguous(memory_format=torch.channels_last)
+              for x in condition.inputs(test, batch, start, device, models)]
         y = test.labels[batch].to(device)
         features = []
-        for out, m in zip(parts, models, strict=True):
+        for out, m, x in zip(parts, models, xs, strict=True):
             with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
                 f, _ = m.probe.features_and_logits(x)
             f = f.float()

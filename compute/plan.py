@@ -144,6 +144,24 @@ def _corruption_seconds(conditions: Sequence, test, device) -> dict[str, float]:
     return out
 
 
+# Forward-pass equivalents of one gradient step (a forward and a backward): measured 1.85 on the
+# CIFAR-10 ResNet-20 on a 2-core CPU (PGD-10 took 19.4x a clean forward; docs/attacks.md).
+STEP_PASSES = 2
+# torchattacks' AutoAttack runs APGD-CE for 10 steps first (its APGD default; the original runs
+# 100); on a standard model that flips almost every sample, so the rest of the ensemble runs on
+# few: measured, about the cost of PGD-10. On a robust model the ensemble costs far more.
+AUTOATTACK_STEPS = 10
+
+
+def attack_seconds(condition, forwards: dict[str, float]) -> float:
+    """Seconds per image of crafting an attack condition's inputs, from the models' timed forward
+    passes: its steps of a forward and a backward, on every model (white-box) or on the source."""
+    spec = condition.attack
+    steps = AUTOATTACK_STEPS if spec.attack == "autoattack" else spec.steps
+    attacked = sum(forwards.values()) if condition.per_model else forwards[spec.source]
+    return steps * STEP_PASSES * attacked
+
+
 def _pairs_done(cfg: BuildConfig) -> dict[int, int]:
     """Condition id -> number of models whose metrics a resumable partial build already holds."""
     return pairs_written(cfg.output, cfg.fingerprint())
@@ -180,14 +198,16 @@ def make_plan(cfg: BuildConfig, device: str = "auto") -> Plan:
                 u.key == f"train:{spec.base}" for u in units) else ()
             units.append(Unit("train", spec.name, after,
                               training_passes(spec) * n_train * per_sample, bool(cached)))
-    forward = sum(_timings(archs[s.name], num_classes, shape, dev,
-                           (s.train or TrainRecipe()).batch_size, cfg.evaluation.batch_size)[1]
-                  for s in cfg.models)
-    corrupt = _corruption_seconds(conditions, data.test, dev)
+    forwards = {s.name: _timings(archs[s.name], num_classes, shape, dev,
+                                 (s.train or TrainRecipe()).batch_size, cfg.evaluation.batch_size)[1]
+                for s in cfg.models}
+    forward = sum(forwards.values())
+    corrupt = _corruption_seconds([c for c in conditions if c.attack is None], data.test, dev)
     done = _pairs_done(cfg)
     trained = tuple(u.key for u in units)
     for c in conditions:
-        units.append(Unit("evaluate", c.name, trained, n_test * (corrupt[c.name] + forward),
+        per_image = (corrupt[c.name] if c.attack is None else attack_seconds(c, forwards)) + forward
+        units.append(Unit("evaluate", c.name, trained, len(c.sample_ids(data.test)) * per_image,
                           done.get(c.condition_id, 0) == len(cfg.models)))
     return Plan(str(cfg.path), str(cfg.output), dev.type, n_train, n_test, num_classes,
                 tuple(models), tuple(c.name for c in conditions), tuple(units),

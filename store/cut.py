@@ -130,6 +130,9 @@ def _copy_rows(con: duckdb.DuckDBPyConnection, kept: _Kept, drop_angles: bool,
                     {"m": kept.models})
     con.execute("INSERT INTO conditions SELECT * FROM src.conditions "
                 "WHERE condition_id = ANY($c)", {"c": kept.conditions})
+    # A transfer attack's source_model_id stays as built, even where the cut leaves that model out.
+    con.execute("INSERT INTO attacks SELECT * FROM src.attacks WHERE condition_id = ANY($c)",
+                {"c": kept.conditions})
     con.execute("INSERT INTO samples SELECT * FROM src.samples WHERE sample_id = ANY($s)",
                 {"s": kept.samples})
     angles = "NULL" if drop_angles else "angles"

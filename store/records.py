@@ -44,6 +44,22 @@ class ConditionRecord:
 
 
 @dataclass(frozen=True)
+class AttackRecord:
+    """How an attack condition's inputs were made (the `attacks` table)."""
+
+    condition_id: int
+    attack: str
+    norm: str
+    budget: float
+    steps: int
+    step_size: float
+    random_start: bool
+    mode: str  # white-box or transfer
+    source_model_id: int | None  # a transfer's source model
+    samples: int
+
+
+@dataclass(frozen=True)
 class ConditionResults:
     """Everything a build stores of one condition, written in one transaction
     (`StoreWriter.put_condition`): a condition in the store is whole or absent."""

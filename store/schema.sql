@@ -58,10 +58,27 @@ CREATE TABLE class_pairs (
 CREATE TABLE conditions (
     condition_id SMALLINT PRIMARY KEY,
     name         VARCHAR NOT NULL UNIQUE,   -- 'clean' or '<corruption>-<severity>'
-    corruption   VARCHAR NOT NULL,          -- 'clean' for the clean condition
-    severity     TINYINT NOT NULL,          -- 0 for clean, 1..5 otherwise
-    family       VARCHAR NOT NULL,          -- clean, noise, blur, weather, digital, extra
+    corruption   VARCHAR NOT NULL,          -- 'clean' for the clean condition; an attack's name
+    severity     TINYINT NOT NULL,          -- 0 for clean, 1..5; an attack's budget rank
+    family       VARCHAR NOT NULL,          -- clean, noise, blur, weather, digital, extra, adversarial
     benchmark    BOOLEAN NOT NULL           -- counts towards mean corruption accuracy / mCE
+);
+
+-- One row per attack condition (family 'adversarial'; compute/attacks.py): the library attack,
+-- its norm and budget (pixels in [0, 1]), how it ran, and on which model. White-box: every model
+-- attacked on its own gradients (source_model_id NULL); transfer: crafted on the source model,
+-- every model given the same inputs.
+CREATE TABLE attacks (
+    condition_id    SMALLINT PRIMARY KEY,
+    attack          VARCHAR NOT NULL,   -- pgd, autoattack (torchattacks 3.5.1)
+    norm            VARCHAR NOT NULL,   -- Linf, L2
+    budget          DOUBLE NOT NULL,    -- epsilon, in [0, 1] pixel units (8/255 = 0.0314)
+    steps           SMALLINT NOT NULL,  -- PGD's iterations (AutoAttack's own otherwise)
+    step_size       DOUBLE NOT NULL,    -- PGD's alpha
+    random_start    BOOLEAN NOT NULL,
+    mode            VARCHAR NOT NULL,   -- white-box, transfer
+    source_model_id SMALLINT,           -- a transfer's source; NULL for white-box
+    samples         INTEGER NOT NULL    -- test samples attacked
 );
 
 CREATE TABLE samples (

@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from store import derived
 from store.catalogue import METRICS
-from store.records import ConditionRecord, ConditionResults, ModelRecord
+from store.records import AttackRecord, ConditionRecord, ConditionResults, ModelRecord
 from store.schema import SCHEMA_VERSION, create_schema, summary_columns
 
 # Columns of `metrics` after the keys and `angles`, with their Arrow types, from the catalogue.
@@ -136,6 +136,22 @@ class StoreWriter:
             "severity": pa.array([c.severity for c in conditions], pa.int8()),
             "family": [c.family for c in conditions],
             "benchmark": [bool(c.benchmark) for c in conditions],
+        }))
+
+    def put_attacks(self, attacks: Sequence[AttackRecord]) -> None:
+        """The attack conditions' parameters (after the models: a transfer names its source)."""
+        column = lambda name: [getattr(a, name) for a in attacks]  # noqa: E731
+        self._replace("attacks", pa.table({
+            "condition_id": pa.array(column("condition_id"), pa.int16()),
+            "attack": pa.array(column("attack"), pa.string()),
+            "norm": pa.array(column("norm"), pa.string()),
+            "budget": pa.array(column("budget"), pa.float64()),
+            "steps": pa.array(column("steps"), pa.int16()),
+            "step_size": pa.array(column("step_size"), pa.float64()),
+            "random_start": pa.array(column("random_start"), pa.bool_()),
+            "mode": pa.array(column("mode"), pa.string()),
+            "source_model_id": pa.array(column("source_model_id"), pa.int16()),
+            "samples": pa.array(column("samples"), pa.int32()),
         }))
 
     def put_samples(self, labels: np.ndarray, sources: Sequence[str], thumbnails: Sequence[bytes],

@@ -23,7 +23,8 @@ def _stores_listing() -> dict[str, float]:
 
 
 # Fixtures that build stores, read the shared data or serve the app: tests using them are slow.
-SLOW_FIXTURES = {"tiny_store", "demo_store", "built_store", "sweep_store", "shared_data", "served",
+SLOW_FIXTURES = {"tiny_store", "demo_store", "built_store", "sweep_store", "attack_config",
+                 "shared_data", "served",
                  "served_sweep", "served_mixed"}
 
 

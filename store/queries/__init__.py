@@ -6,6 +6,7 @@ checked against the catalogue (`store.catalogue.plottable`) first. "Averaged ove
 `severity=None` throughout.
 """
 
+from store.queries.attacks import attack_settings, robust_accuracy
 from store.queries.common import classes, conditions, corruptions, models, store_summary
 from store.queries.compare import SHIFTS, compare_groups, compare_two
 from store.queries.geometry import (
@@ -88,6 +89,7 @@ __all__ = [
     "accuracy_grid",
     "angle_length_bins",
     "angle_length_points",
+    "attack_settings",
     "average_seeds",
     "chance_under",
     "change_vs_dense",
@@ -124,6 +126,7 @@ __all__ = [
     "reference_degradation",
     "relative_ce",
     "reliability",
+    "robust_accuracy",
     "robustness_intervals",
     "sample_cards",
     "sample_category",

@@ -112,6 +112,14 @@ def test_overview_says_where_relative_mce_is_unstable_and_shows_it_three_ways(tm
     assert "pooled_relative_mce" not in main.columns  # the main table keeps the published one
 
 
+def test_the_attacks_page_of_a_store_without_attacks_says_how_to_add_them(synthetic_store,
+                                                                          monkeypatch):
+    at = page_on(synthetic_store, monkeypatch, "attacks.py")
+    assert not at.get("vega_lite_chart")
+    assert any("has no attacks" in i.value and "[[conditions.attacks]]" in i.value
+               for i in at.info)
+
+
 def test_geometry_reacts_to_models_condition_and_classes(synthetic_store, monkeypatch):
     at = geometry_on(synthetic_store, monkeypatch)
     charts = at.get("vega_lite_chart")

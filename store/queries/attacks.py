@@ -1,0 +1,65 @@
+"""The Attacks page: how each attack was run, and robust accuracy against the budget per model,
+beside its dense reference's (the `attacks` table, schema version 7; compute/attacks.py)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from store.frames import CLEAN_ID, Con, frame
+
+
+def attack_settings(con: Con) -> pl.DataFrame:
+    """Every attack condition with how it was run: attack, norm, budget, steps, step size,
+    random start, mode, source model and the samples attacked, by attack and budget."""
+    return frame(con, """
+        SELECT c.name AS condition, c.corruption AS attack_name, a.attack, a.norm, a.budget,
+               a.steps, a.step_size, a.random_start, a.mode, s.name AS source, a.samples
+        FROM attacks a
+        JOIN conditions c USING (condition_id)
+        LEFT JOIN models s ON s.model_id = a.source_model_id
+        ORDER BY c.condition_id
+    """)
+
+
+def robust_accuracy(con: Con) -> pl.DataFrame:
+    """Accuracy per model and attack at every budget, with budget 0 as the clean accuracy on the
+    samples attacked (an attack with no budget leaves the inputs as they are), and beside it the
+    dense reference's at the same budget and the model's change from it, in points of accuracy
+    (NULL for a model without a reference)."""
+    return frame(con, f"""
+        WITH curve AS (
+            SELECT s.model_id, c.corruption AS attack_name, a.norm, a.mode, a.budget,
+                   c.name AS condition, s.accuracy, s.n, c.condition_id
+            FROM summaries s
+            JOIN attacks a USING (condition_id)
+            JOIN conditions c USING (condition_id)
+            UNION ALL  -- every attack's clean point at budget 0 (unless it lists 0), on the
+                       -- samples it attacked: a subset's clean accuracy is its own
+            SELECT mt.model_id, k.attack_name, k.norm, k.mode, 0.0, 'clean',
+                   avg(mt.correct::INT), count(*)::INT, {CLEAN_ID}
+            FROM (SELECT c.corruption AS attack_name, any_value(a.norm) AS norm,
+                         any_value(a.mode) AS mode, min(a.condition_id) AS first
+                  FROM attacks a JOIN conditions c USING (condition_id)
+                  GROUP BY c.corruption HAVING min(a.budget) > 0) k
+            JOIN metrics atk ON atk.condition_id = k.first
+            JOIN metrics mt ON mt.model_id = atk.model_id AND mt.sample_id = atk.sample_id
+                           AND mt.condition_id = {CLEAN_ID}
+            GROUP BY mt.model_id, k.attack_name, k.norm, k.mode
+        )
+        SELECT m.name AS model, m.model_id, m.method, r.name AS reference, v.attack_name,
+               v.norm, v.mode, v.budget,
+               CASE WHEN v.budget = 0 THEN '0 (clean)'
+                    WHEN v.norm = 'Linf' THEN printf('%g/255', round(v.budget * 255, 2))
+                    ELSE printf('%g', v.budget) END AS budget_label,
+               v.condition, v.accuracy, v.n,
+               ref.accuracy AS reference_accuracy,
+               100 * (v.accuracy - ref.accuracy) AS change_vs_reference
+        FROM curve v
+        JOIN models m USING (model_id)
+        LEFT JOIN models r ON r.model_id = m.reference_model_id
+        LEFT JOIN curve ref ON ref.model_id = m.reference_model_id
+             AND ref.attack_name = v.attack_name AND ref.budget = v.budget
+        -- attacks in the config's order, then models in build order
+        ORDER BY min(nullif(v.condition_id, {CLEAN_ID})) OVER (PARTITION BY v.attack_name),
+                 m.model_id, v.budget
+    """)

@@ -1,0 +1,228 @@
+"""Attacks as conditions (compute/attacks.py), against known answers: a budget of 0 is clean;
+every adversarial input stays inside its budget and in [0, 1]; PGD from a fixed start does not
+gain accuracy as the budget grows; the stored robust accuracy is what torchattacks itself gives
+on the same model, inputs and seed; and a config's mistakes are one line each."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pytest
+import torch
+import torchattacks
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from compute.attacks import batch_seed
+from compute.conditions import resolve_conditions
+from compute.config import load_config
+from compute.datasets import load_data
+from compute.preparation import prepare_models
+from tests.compute.conftest import TINY_CONFIG, run_cli, run_main
+from tests.conftest import ROOT
+
+ATTACKS = """
+[[conditions.attacks]]
+attack = "pgd"
+budgets = [0, "1/255", "2/255", "8/255"]
+random_start = false
+
+[[conditions.attacks]]
+attack = "pgd"
+norm = "L2"
+mode = "transfer"
+budgets = [0.5]
+samples = 100
+"""
+TRANSFER = "SELECT condition_id FROM conditions WHERE name = 'pgd_l2_from_dense-1'"
+
+
+def with_attacks(text: str, attacks: str = ATTACKS) -> str:
+    """The tiny config with `attacks` at the end of its [conditions] table."""
+    return text.replace("severities = [1, 5]\n", "severities = [1, 5]\n" + attacks, 1)
+
+
+@pytest.fixture(scope="module")
+def attack_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("attacks") / "attacks.toml"
+    path.write_text(with_attacks(TINY_CONFIG.replace('"tiny', '"attacks')))
+    result = run_cli("build", str(path))
+    assert result.returncode == 0, result.stderr[-2000:]
+    return path
+
+
+@pytest.fixture(scope="module")
+def store(attack_config: Path) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(str(attack_config.with_name("attacks.duckdb")), read_only=True)
+    yield con
+    con.close()
+
+
+@pytest.fixture(scope="module")
+def prepared(attack_config: Path):
+    """The config's models (from the weights the build cached), test set and conditions."""
+    cfg = load_config(attack_config)
+    data = load_data(cfg.data.source, **cfg.data.options)
+    models = prepare_models(cfg, data, torch.device("cpu"))
+    return cfg, data.test, models, {c.name: c for c in resolve_conditions(cfg, data.test)}
+
+
+def accuracy(con: duckdb.DuckDBPyConnection, model: str, condition: str) -> float:
+    return con.execute("""SELECT avg(correct::INT) FROM metrics JOIN models USING (model_id)
+                          JOIN conditions c USING (condition_id)
+                          WHERE models.name = ? AND c.name = ?""", [model, condition]).fetchone()[0]
+
+
+def test_the_store_records_every_attack_as_it_ran(store):
+    rows = store.execute("""SELECT c.name, c.family, c.benchmark, a.attack, a.norm, a.budget,
+                                   a.steps, a.mode, s.name, a.samples
+                            FROM attacks a JOIN conditions c USING (condition_id)
+                            LEFT JOIN models s ON s.model_id = a.source_model_id
+                            ORDER BY condition_id""").fetchall()
+    assert [r[0] for r in rows] == ["pgd_linf-1", "pgd_linf-2", "pgd_linf-3", "pgd_linf-4",
+                                    "pgd_l2_from_dense-1"]
+    assert {r[1] for r in rows} == {"adversarial"} and not any(r[2] for r in rows)
+    assert [r[5] for r in rows] == pytest.approx([0, 1 / 255, 2 / 255, 8 / 255, 0.5])
+    assert rows[-1][7:9] == ("transfer", "dense") and rows[0][7:9] == ("white-box", None)
+    assert [r[9] for r in rows] == [450] * 4 + [100]  # the whole test set, or the subset asked
+    # The subset: the first 10 of each class in turn, evaluated for every model and nothing else.
+    per_class = store.execute(f"""
+        SELECT s.label, count(*) FROM metrics m JOIN samples s USING (sample_id)
+        WHERE condition_id = ({TRANSFER}) AND model_id = 0 GROUP BY 1""").fetchall()
+    assert sorted(n for _, n in per_class) == [10] * 10
+    thumbs = store.execute(f"""
+        SELECT count(*), count(*) FILTER (WHERE sample_id NOT IN (
+            SELECT sample_id FROM metrics WHERE condition_id = ({TRANSFER})))
+        FROM condition_thumbnails WHERE condition_id = ({TRANSFER})""").fetchone()
+    assert thumbs[0] > 0 and thumbs[1] == 0  # images of attacked samples only
+
+
+def test_a_budget_of_zero_is_clean_to_the_last_bit(store):
+    """An attack allowed no change leaves every input, so every stored metric, as it is clean."""
+    columns = [c for (c,) in store.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE table_name = 'metrics' "
+        "AND column_name NOT IN ('model_id', 'condition_id', 'sample_id')").fetchall()]
+    pairs = store.execute(f"""
+        SELECT count(*), count(*) FILTER (WHERE {' AND '.join(
+            f'a.{c} IS NOT DISTINCT FROM z.{c}' for c in columns)})
+        FROM metrics a JOIN metrics z USING (model_id, sample_id)
+        WHERE a.condition_id = 0
+          AND z.condition_id = (SELECT condition_id FROM conditions WHERE name = 'pgd_linf-1')
+    """).fetchone()
+    assert pairs[0] == 2 * 450 and pairs[1] == pairs[0]
+
+
+def test_pgd_from_a_fixed_start_gains_nothing_from_a_larger_budget(store):
+    for model in ("dense", "magnitude-80"):
+        curve = [accuracy(store, model, f"pgd_linf-{k}") for k in (1, 2, 3, 4)]
+        assert curve == sorted(curve, reverse=True), (model, curve)
+        assert curve[-1] < curve[0] - 0.3, (model, curve)  # and 8/255 does break the model
+
+
+def test_every_adversarial_input_stays_inside_its_budget_and_in_range(prepared, store):
+    cfg, test, models, conditions = prepared
+    for name in ("pgd_linf-3", "pgd_linf-4", "pgd_l2_from_dense-1"):
+        condition = conditions[name]
+        ids = condition.sample_ids(test)[:200]
+        clean = test.images[ids].float() / 255
+        for x in condition.inputs(test, ids, 0, torch.device("cpu"), models):
+            assert x.min() >= 0 and x.max() <= 1
+            delta = (x - clean).flatten(1)
+            size = delta.abs().amax(1) if condition.attack.norm == "Linf" else delta.norm(dim=1)
+            assert size.max() <= condition.eps + 1e-6, name
+            assert size.max() > 0.5 * condition.eps, name  # the attack does use its budget
+    # The transfer's stored images are the inputs every model was given, as PNG.
+    transfer = conditions["pgd_l2_from_dense-1"]
+    stored = store.execute("""SELECT sample_id, thumbnail FROM condition_thumbnails
+                              WHERE condition_id = ? ORDER BY sample_id""",
+                           [transfer.condition_id]).fetchall()
+    assert stored
+    kept = torch.tensor([s for s, _ in stored])
+    inputs = transfer.shared_images(test, kept, torch.device("cpu"), models,
+                                    cfg.evaluation.batch_size)
+    pngs = np.stack([np.asarray(Image.open(io.BytesIO(t))) for _, t in stored])
+    expected = (inputs * 255).round().byte().permute(0, 2, 3, 1).numpy()
+    assert np.array_equal(pngs, expected)
+
+
+def test_the_stored_robust_accuracy_is_what_torchattacks_gives_directly(prepared, store):
+    """The library's own attack, called by hand on the same model, batches and seed."""
+    cfg, test, models, conditions = prepared
+    batch = cfg.evaluation.batch_size
+    for name, make in (
+        ("pgd_linf-3", lambda m, eps: torchattacks.PGD(m, eps=eps, alpha=2.5 * eps / 10, steps=10,
+                                                       random_start=False)),
+        ("pgd_l2_from_dense-1", lambda m, eps: torchattacks.PGDL2(m, eps=eps, alpha=2.5 * eps / 10,
+                                                                  steps=10, random_start=True)),
+    ):
+        condition = conditions[name]
+        for m in models:
+            attacked = m if condition.per_model else models[0]  # the transfer's source: dense
+            right, ids = 0, condition.sample_ids(test)
+            for start in range(0, len(ids), batch):
+                x = test.images[ids[start:start + batch]].float() / 255
+                y = test.labels[ids[start:start + batch]]
+                torch.manual_seed(batch_seed(cfg.seed, condition.condition_id, start))
+                adversarial = make(attacked.probe, condition.eps)(x, y)
+                with torch.no_grad():
+                    right += (m.probe(adversarial).argmax(1) == y).sum().item()
+            assert right / len(ids) == accuracy(store, m.spec.name, name), (name, m.spec.name)
+
+
+def test_the_attacks_page_draws_the_stored_curves_beside_the_reference(attack_config, store,
+                                                                       monkeypatch):
+    monkeypatch.setenv("RLE_STORE", str(attack_config.with_name("attacks.duckdb")))
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60).run()
+    at.switch_page("views/attacks.py").run()
+    assert not at.exception, at.exception
+    assert len(at.get("vega_lite_chart")) == 2  # a curve per attack
+    table = at.dataframe[0].value.set_index(["attack_name", "budget_label"])
+    row = table.loc[("pgd_linf", "8/255")]
+    assert row["model"] == "magnitude-80" and row["reference"] == "dense"
+    pruned, dense = (accuracy(store, m, "pgd_linf-4") for m in ("magnitude-80", "dense"))
+    assert row["accuracy"] == pytest.approx(100 * pruned)
+    assert row["change_vs_reference"] == pytest.approx(100 * (pruned - dense))
+    # Budget 0 of the transfer, which lists no 0, is the clean accuracy of the samples attacked.
+    subset = store.execute(f"""SELECT avg(correct::INT) FROM metrics WHERE model_id = 1
+        AND condition_id = 0 AND sample_id IN (SELECT sample_id FROM metrics
+                                               WHERE condition_id = ({TRANSFER}))""").fetchone()[0]
+    assert subset != accuracy(store, "magnitude-80", "clean")
+    assert table.loc[("pgd_l2_from_dense", "0 (clean)"), "accuracy"] == pytest.approx(100 * subset)
+
+
+def test_a_plan_prices_attacks_by_their_gradient_steps(attack_config):
+    result = run_main("plan", str(attack_config), "--json")
+    assert result.returncode == 0, result.stderr
+    seconds = {u["name"]: u["seconds"] for u in json.loads(result.stdout)["units"]
+               if u["kind"] == "evaluate"}
+    # Ten steps of a forward and a backward on both models cost more than a corruption.
+    assert seconds["pgd_linf-4"] > 5 * seconds["contrast-5"]
+    assert seconds["pgd_l2_from_dense-1"] < seconds["pgd_linf-4"]  # one model attacked
+
+
+@pytest.mark.parametrize("table, message", [
+    ('attack = "fgsm"\nbudgets = [0.1]',
+     "'attack' in [[conditions.attacks]] number 1 must be pgd or autoattack"),
+    ('attack = "pgd"\nbudgets = ["8/0"]', "budget '8/0' in [[conditions.attacks]] must be a number"),
+    ('attack = "pgd"\nbudgets = [2]', "must be a non-empty list of distinct budgets in [0, 1]"),
+    ('attack = "pgd"\nbudgets = [0.1, 0.1]', "must be a non-empty list of distinct budgets"),
+    ('attack = "pgd"\nnorm = "L1"\nbudgets = [0.1]',
+     "'norm' in [[conditions.attacks]] number 1 must be Linf or L2"),
+    ('attack = "pgd"\nbudgets = [0.1]\nsource = "dense"', "applies to mode = \"transfer\" only"),
+    ('attack = "pgd"\nbudgets = [0.1]\nmode = "transfer"\nsource = "nope"',
+     "names 'nope', which is not a model of this config"),
+    ('attack = "pgd"\nbudgets = [0.1]\n\n[[conditions.attacks]]\nattack = "pgd"\nbudgets = [0.2]',
+     "two [[conditions.attacks]] tables are both 'pgd_linf'"),
+    ('attack = "pgd"\nbudget = [0.1]', "did you mean 'budgets'?"),
+])
+def test_a_bad_attack_table_is_one_line_and_exit_2(tmp_path, table, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(with_attacks(TINY_CONFIG, "\n[[conditions.attacks]]\n" + table + "\n"))
+    result = run_main("build", str(path))
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
