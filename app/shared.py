@@ -214,6 +214,18 @@ def in_percent(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:
     return frame.with_columns(pl.col(c) * 100 for c in columns if c in frame.columns)
 
 
+def flag_own_inputs(condition: str) -> None:
+    """A line where `condition` is a white-box attack: each model saw inputs crafted on itself,
+    so what compares models there compares them on different inputs of the same samples."""
+    settings = query(queries.attack_settings)
+    row = settings.filter((pl.col("condition") == condition) & (pl.col("mode") == "white-box"))
+    if not row.is_empty():
+        st.info(f"{condition} is a white-box attack: each model was given inputs crafted on its "
+                "own gradients, so these pairs compare the models on different inputs of the same "
+                "samples (a transfer attack gives them all the same inputs).",
+                icon=":material/bolt:")
+
+
 def flag_chance(model_ids: list[int], condition: str) -> None:
     """A line naming the chosen models that are near chance under `condition` (their geometry,
     samples and similarities there say little), wherever a page shows them."""

@@ -34,6 +34,7 @@ from compute.hparams import (  # noqa: F401
     fields_of,
     read_table,
 )
+from compute.radius import RadiusSpec
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,7 @@ class _Top:
     checkpoints: str | None = None
     conditions: dict = field(default_factory=dict)
     evaluation: dict = field(default_factory=dict)
+    radius: dict | None = None  # [radius]: compute/radius.py
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,7 @@ class BuildConfig:
     seed: int
     numerics: str
     checkpoints: Path
+    radius: RadiusSpec | None = None  # each sample's input-space radius, per model
 
     def fingerprint(self, **overrides: object) -> str:
         """Same config text and overrides -> same store; used to decide whether to resume."""
@@ -345,6 +348,7 @@ def load_config(path: str | Path, data_root: str | None = None, out: str | None 
         output=Path(out).resolve() if out else configured_output,
         data=data, conditions=conditions,
         evaluation=read_table(Evaluation, top.evaluation, "[evaluation]"),
+        radius=read_table(RadiusSpec, top.radius, "[radius]") if top.radius is not None else None,
         models=models,
         seed=top.seed, numerics=numerics or top.numerics,
         # Trained weights belong to the config's recipes, not to where one copy of the store goes.

@@ -33,8 +33,8 @@ from store.writer import pairs_written
 
 @dataclass(frozen=True)
 class Unit:
-    kind: str  # "train" or "evaluate"
-    name: str  # the model trained, or the condition evaluated
+    kind: str  # "train", "evaluate" or "radius"
+    name: str  # the model trained (or whose radii are sought), or the condition evaluated
     after: tuple[str, ...]  # names of the train units it waits for
     seconds: float  # estimated cost on the timed device
     done: bool  # cached weights, or every pair of the condition already in a partial build
@@ -209,6 +209,12 @@ def make_plan(cfg: BuildConfig, device: str = "auto") -> Plan:
         per_image = (corrupt[c.name] if c.attack is None else attack_seconds(c, forwards)) + forward
         units.append(Unit("evaluate", c.name, trained, len(c.sample_ids(data.test)) * per_image,
                           done.get(c.condition_id, 0) == len(cfg.models)))
+    if cfg.radius is not None:  # after the evaluation, a model at a time
+        samples = min(cfg.radius.samples or n_test, n_test)
+        evaluated = tuple(u.key for u in units if u.kind == "evaluate")
+        units += [Unit("radius", name, evaluated,
+                       samples * cfg.radius.steps * (1 + num_classes) * seconds, False)
+                  for name, seconds in forwards.items()]
     return Plan(str(cfg.path), str(cfg.output), dev.type, n_train, n_test, num_classes,
                 tuple(models), tuple(c.name for c in conditions), tuple(units),
                 sum(done.values()))
@@ -263,7 +269,9 @@ def describe(plan: Plan) -> str:
               f"{plan.pairs_done:,} already in a partial build)",
               f"metric rows: {plan.metric_rows:,}", "",
               f"estimated on {plan.device} (a few timed batches per architecture): training "
-              f"{_minutes(plan.seconds('train'))}, evaluation {_minutes(plan.seconds('evaluate'))}",
+              f"{_minutes(plan.seconds('train'))}, evaluation {_minutes(plan.seconds('evaluate'))}"
+              + (f", radius {_minutes(plan.seconds('radius'))}"
+                 if any(u.kind == "radius" for u in plan.units) else ""),
               "projected wall time, workers as fast as this device: " + ", ".join(
                   f"{w}: {_minutes(makespan(plan.units, w))}" for w in (1, 4, 16)),
               "nothing was run: `python -m compute build` runs it"]

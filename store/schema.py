@@ -6,7 +6,7 @@ from pathlib import Path
 
 import duckdb
 
-SCHEMA_VERSION = "7"
+SCHEMA_VERSION = "8"
 # Only the current version: version 3 lacks the sweep columns and the summaries every page reads,
 # and a store of another version has other metric columns (the catalogue's of its day). Rebuild
 # (the trained weights are cached, so a rebuild only re-evaluates).

@@ -81,6 +81,19 @@ CREATE TABLE attacks (
     samples         INTEGER NOT NULL    -- test samples attacked
 );
 
+-- Per model and sample (the build's `[radius]` samples; compute/radius.py): the size of the
+-- smallest adversarial perturbation a minimal-perturbation attack found, beside the
+-- feature-space margin_distance. An upper bound on the true minimal perturbation, never a
+-- certificate; 0 where the model is wrong on the clean sample, NULL where none was found.
+CREATE TABLE radii (
+    model_id  SMALLINT NOT NULL,
+    sample_id INTEGER NOT NULL,
+    method    VARCHAR NOT NULL,   -- deepfool (torchattacks 3.5.1)
+    norm      VARCHAR NOT NULL,   -- the norm the radius is measured in: L2
+    radius    DOUBLE,             -- in pixels of [0, 1]
+    PRIMARY KEY (model_id, sample_id)
+);
+
 CREATE TABLE samples (
     sample_id INTEGER PRIMARY KEY,
     split     VARCHAR NOT NULL,

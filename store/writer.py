@@ -154,6 +154,23 @@ class StoreWriter:
             "samples": pa.array(column("samples"), pa.int32()),
         }))
 
+    def put_radii(self, model_id: int, sample_ids: np.ndarray, method: str, norm: str,
+                  radius: np.ndarray) -> None:
+        """One model's input-space radii (NaN: none found, stored as NULL), in one transaction."""
+        with self.transaction():
+            self.con.execute("DELETE FROM radii WHERE model_id = ?", [model_id])
+            n = len(sample_ids)
+            self._insert("radii", pa.table({
+                "model_id": pa.array(np.full(n, model_id), pa.int16()),
+                "sample_id": pa.array(sample_ids, pa.int32()),
+                "method": [method] * n, "norm": [norm] * n,
+                "radius": pa.array(radius, pa.float64(), mask=np.isnan(radius)),
+            }))
+
+    def radii_done(self) -> set[int]:
+        """The models whose radii a resumed build already holds."""
+        return {m for (m,) in self.con.execute("SELECT DISTINCT model_id FROM radii").fetchall()}
+
     def put_samples(self, labels: np.ndarray, sources: Sequence[str], thumbnails: Sequence[bytes],
                     split: str = "test") -> None:
         """The samples in order (sample_id = position), with their clean PNG thumbnails."""

@@ -201,7 +201,9 @@ if by_family.open:
                    + ("; **extra** holds its four held-out corruptions (speckle noise, Gaussian "
                       "blur, spatter, saturate), which mean corruption accuracy and mCE leave out"
                       if "extra" in families["family"].to_list() else "")
-                   + ". The severities stored are spaced evenly, whatever their numbers.")
+                   + ". The severities stored are spaced evenly, whatever their numbers."
+                   + (" Attacks are drawn on the Attacks page, against their budgets."
+                      if not query(queries.attack_settings).is_empty() else ""))
 
 if one.open:
     with one:

@@ -7,7 +7,7 @@ import streamlit as st
 from app import state
 from app.charts import dendrogram, empty, heatmap, heatmap_step, symmetric_domain
 from app.pickers import pick_models
-from app.shared import catalog, flag_chance, query, require_store
+from app.shared import catalog, flag_chance, flag_own_inputs, query, require_store
 from store import analysis, catalogue, queries
 
 st.title("Similarity")
@@ -36,7 +36,9 @@ if models_tab.open:
         # Beside single conditions: every corrupted condition pooled, for a verdict that does not hang
         # on one corruption.
         POOLED = "all corrupted conditions"
-        corrupted = [condition_id[c] for c in conditions.filter(pl.col("severity") > 0)["condition"]]
+        # Attacks left out: a white-box attack gives each model inputs of its own.
+        corrupted = [condition_id[c] for c in conditions.filter(
+            (pl.col("severity") > 0) & (pl.col("family") != "adversarial"))["condition"]]
         with right:
             condition = state.selectbox("Condition", [*condition_id, *([POOLED] if corrupted else [])],
                                         key="condition")
@@ -46,6 +48,7 @@ if models_tab.open:
             scope = corrupted if condition == POOLED else condition_id[condition]
             if condition != POOLED:
                 flag_chance([model_id[m] for m in chosen], condition)
+                flag_own_inputs(condition)
             pairs = query(queries.model_similarity, scope, [model_id[m] for m in chosen])
             order = [m for m in model_id if m in chosen]
             cells = st.columns(2)

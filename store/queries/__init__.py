@@ -6,7 +6,12 @@ checked against the catalogue (`store.catalogue.plottable`) first. "Averaged ove
 `severity=None` throughout.
 """
 
-from store.queries.attacks import attack_settings, robust_accuracy
+from store.queries.attacks import (
+    attack_settings,
+    margin_radius,
+    margin_radius_summary,
+    robust_accuracy,
+)
 from store.queries.common import classes, conditions, corruptions, models, store_summary
 from store.queries.compare import SHIFTS, compare_groups, compare_two
 from store.queries.geometry import (
@@ -110,6 +115,8 @@ __all__ = [
     "exemplar_summary",
     "exemplars",
     "harsh_condition",
+    "margin_radius",
+    "margin_radius_summary",
     "metric_histogram",
     "metric_label",
     "model_measures",

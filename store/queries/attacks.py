@@ -63,3 +63,52 @@ def robust_accuracy(con: Con) -> pl.DataFrame:
         ORDER BY min(nullif(v.condition_id, {CLEAN_ID})) OVER (PARTITION BY v.attack_name),
                  m.model_id, v.budget
     """)
+
+
+def margin_radius(con: Con, model_ids: list[int]) -> pl.DataFrame:
+    """Per model and sample with a stored radius: the clean feature-space margin distance beside
+    the input-space radius (NULL where none was found), the label and whether the model is right
+    on it clean."""
+    return frame(con, f"""
+        SELECT m.name AS model, r.sample_id, s.label, mt.correct, mt.margin_distance, r.radius,
+               r.method, r.norm
+        FROM radii r
+        JOIN models m USING (model_id)
+        JOIN samples s USING (sample_id)
+        JOIN metrics mt ON mt.model_id = r.model_id AND mt.sample_id = r.sample_id
+                       AND mt.condition_id = {CLEAN_ID}
+        WHERE r.model_id = ANY($models)
+        ORDER BY r.model_id, r.sample_id
+    """, models=model_ids)
+
+
+def margin_radius_summary(con: Con, model_ids: list[int]) -> pl.DataFrame:
+    """Per model, over the samples it gets right clean and has a radius for: how many, how many
+    the search flipped, the medians of both margins, and their Spearman rank correlation (the
+    Pearson correlation of the ranks; ties take their mean rank)."""
+    return frame(con, f"""
+        WITH pairs AS (
+            SELECT r.model_id, mt.margin_distance AS margin, r.radius
+            FROM radii r JOIN metrics mt ON mt.model_id = r.model_id
+                 AND mt.sample_id = r.sample_id AND mt.condition_id = {CLEAN_ID}
+            WHERE r.model_id = ANY($models) AND mt.correct
+        ), ranked AS (
+            -- a tie's mean rank: (its lowest rank + its highest) / 2
+            SELECT model_id,
+                   (rank() OVER (PARTITION BY model_id ORDER BY margin) + count(*) OVER w + 1
+                    - rank() OVER (PARTITION BY model_id ORDER BY margin DESC)) / 2.0 AS rm,
+                   (rank() OVER (PARTITION BY model_id ORDER BY radius) + count(*) OVER w + 1
+                    - rank() OVER (PARTITION BY model_id ORDER BY radius DESC)) / 2.0 AS rr
+            FROM pairs WHERE radius IS NOT NULL AND isfinite(margin)
+            WINDOW w AS (PARTITION BY model_id)
+        )
+        SELECT m.name AS model, p.samples, p.found, p.median_margin, p.median_radius,
+               k.spearman
+        FROM (SELECT model_id, count(*)::INT AS samples, count(radius)::INT AS found,
+                     median(margin) AS median_margin, median(radius) AS median_radius
+              FROM pairs GROUP BY model_id) p
+        JOIN models m USING (model_id)
+        LEFT JOIN (SELECT model_id, corr(rm, rr) AS spearman FROM ranked GROUP BY model_id) k
+             USING (model_id)
+        ORDER BY p.model_id
+    """, models=model_ids)

@@ -219,9 +219,12 @@ def accuracy_by_corruption(con: Con, severity: int | None = None) -> pl.DataFram
 
 def accuracy_by_family(con: Con) -> pl.DataFrame:
     """Accuracy per model, corruption family and severity, averaged over the family's
-    corruptions; severity 0 (clean) is repeated in every family so each line starts there."""
+    corruptions; severity 0 (clean) is repeated in every family so each line starts there.
+    Attacks are left out: an attack's severity is its budget's rank, so two attacks at one rank
+    are at different budgets and their mean would mean nothing (the Attacks page draws them)."""
     return frame(con, """
-        WITH families AS (SELECT DISTINCT family FROM conditions WHERE severity > 0)
+        WITH families AS (SELECT DISTINCT family FROM conditions
+                          WHERE severity > 0 AND family <> 'adversarial')
         SELECT m.name AS model, m.model_id, f.family, c.severity, avg(a.accuracy) AS accuracy
         FROM accuracy a
         JOIN models m USING (model_id)

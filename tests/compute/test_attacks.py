@@ -46,10 +46,17 @@ def with_attacks(text: str, attacks: str = ATTACKS) -> str:
     return text.replace("severities = [1, 5]\n", "severities = [1, 5]\n" + attacks, 1)
 
 
+RADIUS = """
+[radius]
+method = "fab"
+samples = 40
+"""
+
+
 @pytest.fixture(scope="module")
 def attack_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("attacks") / "attacks.toml"
-    path.write_text(with_attacks(TINY_CONFIG.replace('"tiny', '"attacks')))
+    path.write_text(with_attacks(TINY_CONFIG.replace('"tiny', '"attacks')) + RADIUS)
     result = run_cli("build", str(path))
     assert result.returncode == 0, result.stderr[-2000:]
     return path
@@ -194,6 +201,74 @@ def test_the_attacks_page_draws_the_stored_curves_beside_the_reference(attack_co
     assert table.loc[("pgd_l2_from_dense", "0 (clean)"), "accuracy"] == pytest.approx(100 * subset)
 
 
+def test_the_radius_is_0_where_the_model_is_wrong_and_the_size_fab_finds_elsewhere(prepared,
+                                                                                     store):
+    """Each stored radius is the L2 size of the perturbation torchattacks' FAB, called by hand
+    (unbounded, one restart, the config's steps and seed), finds, and it does flip the model."""
+    cfg, test, models, _ = prepared
+    for m in models:
+        rows = store.execute("""
+            SELECT r.sample_id, r.radius, mt.correct FROM radii r
+            JOIN metrics mt ON mt.model_id = r.model_id AND mt.sample_id = r.sample_id
+                           AND mt.condition_id = 0
+            WHERE r.model_id = ? ORDER BY r.sample_id""", [m.model_id]).fetchall()
+        assert len(rows) == 40
+        ids = torch.tensor([r[0] for r in rows])
+        stored = np.array([np.nan if r[1] is None else r[1] for r in rows])
+        right = np.array([r[2] for r in rows])
+        assert (stored[~right] == 0).all() and (stored[right] > 0).all()
+        x, y = test.images[ids].float() / 255, test.labels[ids]
+        fab = torchattacks.FAB(m.probe, norm="L2", eps=1e6, steps=cfg.radius.steps, n_restarts=1,
+                               n_classes=10, seed=cfg.radius.seed)
+        adversarial = fab(x, y)
+        with torch.no_grad():
+            flipped = (m.probe(adversarial).argmax(1) != y).numpy()
+        size = (adversarial - x).flatten(1).double().norm(dim=1).numpy()
+        assert flipped[right].all()
+        np.testing.assert_allclose(stored, np.where(flipped, size, np.nan), rtol=1e-6)
+
+
+def test_the_margins_view_correlates_the_two_margins_as_scipy_does(attack_config, store,
+                                                                    monkeypatch):
+    import scipy.stats
+
+    monkeypatch.setenv("RLE_STORE", str(attack_config.with_name("attacks.duckdb")))
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
+    at.query_params["view"] = "Margins"
+    at.run().switch_page("views/attacks.py").run()
+    assert not at.exception, at.exception
+    summary = at.dataframe[0].value.set_index("model")
+    for model_id, name in ((0, "dense"), (1, "magnitude-80")):
+        margin, radius = zip(*store.execute("""
+            SELECT mt.margin_distance, r.radius FROM radii r
+            JOIN metrics mt ON mt.model_id = r.model_id AND mt.sample_id = r.sample_id
+                           AND mt.condition_id = 0
+            WHERE r.model_id = ? AND mt.correct""", [model_id]).fetchall(), strict=True)
+        rho = scipy.stats.spearmanr(margin, radius).statistic
+        assert summary.loc[name, "spearman"] == pytest.approx(rho, abs=1e-9)
+        assert summary.loc[name, "found"] == len(radius)
+    assert len(at.get("vega_lite_chart")) == 1  # the scatter, a panel per model
+
+
+def test_attacks_stay_out_of_what_averages_corruptions(attack_config, store, monkeypatch):
+    """An attack's severity is its budget's rank: averaging it with corruptions, or two attacks
+    at one rank, would mean nothing. Pages that compare models on one input say when a white-box
+    attack gave each model its own."""
+    from store import queries
+
+    assert "adversarial" not in set(queries.accuracy_by_family(store)["family"])
+    monkeypatch.setenv("RLE_STORE", str(attack_config.with_name("attacks.duckdb")))
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
+    at.query_params["condition"] = "pgd_linf-3"
+    at.run().switch_page("views/similarity.py").run()
+    assert not at.exception, at.exception
+    assert any("white-box attack" in i.value for i in at.info)
+    at.selectbox(key="condition").set_value("pgd_l2_from_dense-1").run()
+    assert not any("white-box attack" in i.value for i in at.info)  # a transfer: same inputs
+    at.selectbox(key="condition").set_value("all corrupted conditions").run()
+    assert not at.exception and not any("white-box attack" in i.value for i in at.info)
+
+
 def test_a_plan_prices_attacks_by_their_gradient_steps(attack_config):
     result = run_main("plan", str(attack_config), "--json")
     assert result.returncode == 0, result.stderr
@@ -218,6 +293,10 @@ def test_a_plan_prices_attacks_by_their_gradient_steps(attack_config):
     ('attack = "pgd"\nbudgets = [0.1]\n\n[[conditions.attacks]]\nattack = "pgd"\nbudgets = [0.2]',
      "two [[conditions.attacks]] tables are both 'pgd_linf'"),
     ('attack = "pgd"\nbudget = [0.1]', "did you mean 'budgets'?"),
+    ('attack = "pgd"\nbudgets = [0.1]\n\n[radius]\nmethod = "deepfool"\nnorm = "Linf"',
+     "method = \"deepfool\" measures L2 only"),
+    ('attack = "pgd"\nbudgets = [0.1]\n\n[radius]\nmethod = "cw"',
+     "'method' in [radius] must be fab or deepfool"),
 ])
 def test_a_bad_attack_table_is_one_line_and_exit_2(tmp_path, table, message):
     path = tmp_path / "bad.toml"
