@@ -11,7 +11,7 @@ import altair as alt
 import polars as pl
 import streamlit as st
 
-from app.charts import empty, model_color, panel_width
+from app.charts import empty, heatmap, model_color, panel_width
 from app.shared import query
 from store import queries
 
@@ -99,3 +99,32 @@ def tab(model_ids: dict[str, int], order: Sequence[str], colours: Mapping[str, s
         "gap": st.column_config.NumberColumn("Rank gap", format="%.0f",
                                              help="Difference of the two rank shares, in points"),
     })
+
+
+def overlap(model_ids: dict[str, int], order: Sequence[str], severities: Sequence[int]) -> None:
+    """Whether the samples an attack breaks are the ones a corruption breaks, for one model."""
+    left, right = st.columns(2)
+    model = left.selectbox("Model", list(order), key="overlap_model")
+    options = ["every severity", *[str(s) for s in severities]]
+    chosen = right.selectbox("Corruption severity", options, index=len(options) - 1,
+                             key="overlap_severity")
+    severity = None if chosen == "every severity" else int(chosen)
+    cells = query(queries.broken_overlap, model_ids[model], severity)
+    if cells.is_empty():
+        empty("This store has no attack and corruption to compare.")
+        return
+    st.caption(f"Of the {cells['right_clean'][0]:,} samples {model} gets right clean: how much "
+               "more often an attack and a corruption break the same ones than chance would "
+               "(lift = both / (attacked x corrupted / right); 1 is chance). Pooled over "
+               "severities, a sample counts as broken by a corruption at any of them. Where an "
+               "attack breaks almost every sample, the lift cannot rise far above 1 (its ceiling "
+               "is right / attacked); a cell of few samples says little: the tooltip has the "
+               "counts and the Jaccard index.")
+    attacks, corruptions = cells["attack"].unique(maintain_order=True).to_list(), \
+        cells["corruption"].unique(maintain_order=True).to_list()
+    st.altair_chart(heatmap(
+        cells.with_columns(pl.col("lift").fill_null(float("nan"))), "corruption", "attack",
+        "lift", x_sort=corruptions, y_sort=attacks, fmt=".1f", scheme="orangered",
+        title="lift", tooltip=["attacked", "corrupted", "both",
+                               alt.Tooltip("jaccard:Q", format=".2f")],
+    ).properties(width=alt.Step(34)))

@@ -97,11 +97,16 @@ if not chosen:
     st.stop()
 order = [m for m in store.model_id if m in chosen]
 # Lazy tabs: only the open one runs; `?view=` in the URL opens it.
-accuracy_tab, margins_tab = st.tabs(["Robust accuracy", "Margins"], key="view",
-                                    bind="query-params")
+accuracy_tab, margins_tab, overlap_tab = st.tabs(
+    ["Robust accuracy", "Margins", "Attacks and corruptions"], key="view", bind="query-params")
 if accuracy_tab.open:
     with accuracy_tab:
         robust_accuracy(query(queries.attack_settings), order)
 if margins_tab.open:
     with margins_tab:
         margins.tab(store.model_id, order, store.colours)
+if overlap_tab.open:
+    with overlap_tab:
+        severities = sorted(store.conditions.filter(
+            (pl.col("severity") > 0) & (pl.col("family") != "adversarial"))["severity"].unique())
+        margins.overlap(store.model_id, order, severities)

@@ -8,6 +8,7 @@ checked against the catalogue (`store.catalogue.plottable`) first. "Averaged ove
 
 from store.queries.attacks import (
     attack_settings,
+    broken_overlap,
     margin_radius,
     margin_radius_summary,
     robust_accuracy,
@@ -96,6 +97,7 @@ __all__ = [
     "angle_length_points",
     "attack_settings",
     "average_seeds",
+    "broken_overlap",
     "chance_under",
     "change_vs_dense",
     "class_directions",

@@ -112,3 +112,49 @@ def margin_radius_summary(con: Con, model_ids: list[int]) -> pl.DataFrame:
              USING (model_id)
         ORDER BY p.model_id
     """, models=model_ids)
+
+
+def broken_overlap(con: Con, model_id: int, severity: int | None) -> pl.DataFrame:
+    """For one model, per attack condition and corruption (at `severity`, or every severity of it
+    pooled): of the samples the model gets right clean, how many the attack breaks (`attacked`),
+    the corruption breaks (`corrupted`), both break (`both`), the Jaccard index of the two sets,
+    and the lift: `both` over what two independent draws of those sizes would share on average
+    (attacked x corrupted / right). Lift above 1: the attack and the corruption break the same
+    samples more often than chance; 1: no more than chance."""
+    return frame(con, f"""
+        WITH clean AS (
+            SELECT sample_id FROM metrics
+            WHERE model_id = $model AND condition_id = {CLEAN_ID} AND correct
+        ), broken AS (
+            SELECT c.condition_id, c.corruption, c.family, c.severity, mt.sample_id
+            FROM metrics mt JOIN clean USING (sample_id)
+            JOIN conditions c USING (condition_id)
+            WHERE mt.model_id = $model AND NOT mt.correct AND c.severity > 0
+        ), attacked AS (
+            SELECT condition_id, sample_id FROM broken WHERE family = 'adversarial'
+        ), corrupted AS (  -- pooled over severities: broken under any of them
+            SELECT DISTINCT corruption, sample_id FROM broken
+            WHERE family <> 'adversarial' AND ($severity IS NULL OR severity = $severity)
+        ), sizes AS (
+            SELECT (SELECT count(*) FROM clean) AS n_right
+        ), pairs AS (
+            SELECT a.condition_id, k.corruption,
+                   (SELECT count(*) FROM attacked x WHERE x.condition_id = a.condition_id) AS na,
+                   (SELECT count(*) FROM corrupted y WHERE y.corruption = k.corruption) AS nc
+            FROM (SELECT DISTINCT condition_id FROM attacks) a
+            CROSS JOIN (SELECT DISTINCT corruption FROM conditions
+                        WHERE family NOT IN ('clean', 'adversarial')) k
+        ), counted AS (
+            SELECT p.condition_id, p.corruption, p.na, p.nc, count(y.sample_id) AS both
+            FROM pairs p
+            LEFT JOIN attacked x ON x.condition_id = p.condition_id
+            LEFT JOIN corrupted y ON y.corruption = p.corruption AND y.sample_id = x.sample_id
+            GROUP BY p.condition_id, p.corruption, p.na, p.nc
+        )
+        SELECT c.name AS attack, k.corruption, k.na::INT AS attacked, k.nc::INT AS corrupted,
+               k.both::INT AS both, s.n_right::INT AS right_clean,
+               k.both / nullif(k.na + k.nc - k.both, 0) AS jaccard,
+               k.both / nullif(k.na * k.nc / s.n_right, 0) AS lift
+        FROM counted k CROSS JOIN sizes s JOIN conditions c USING (condition_id)
+        ORDER BY c.condition_id, k.corruption
+    """, model=model_id, severity=severity)

@@ -248,6 +248,11 @@ def test_the_margins_view_correlates_the_two_margins_as_scipy_does(attack_config
         assert summary.loc[name, "spearman"] == pytest.approx(rho, abs=1e-9)
         assert summary.loc[name, "found"] == len(radius)
     assert len(at.get("vega_lite_chart")) == 1  # the scatter, a panel per model
+    at.query_params["view"] = "Attacks and corruptions"
+    at.run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="overlap_severity").value == "5"  # the harshest by default
+    assert len(at.get("vega_lite_chart")) == 1
 
 
 def test_attacks_stay_out_of_what_averages_corruptions(attack_config, store, monkeypatch):
@@ -267,6 +272,35 @@ def test_attacks_stay_out_of_what_averages_corruptions(attack_config, store, mon
     assert not any("white-box attack" in i.value for i in at.info)  # a transfer: same inputs
     at.selectbox(key="condition").set_value("all corrupted conditions").run()
     assert not at.exception and not any("white-box attack" in i.value for i in at.info)
+
+
+def test_the_overlap_of_what_attacks_and_corruptions_break_counts_the_same_samples(store):
+    """Every cell recomputed from the raw rows with Python sets."""
+    from store import queries
+
+    rows = store.execute("""SELECT m.model_id, c.name, c.corruption, c.family, c.severity,
+                                   m.sample_id, m.correct
+                            FROM metrics m JOIN conditions c USING (condition_id)
+                            WHERE m.model_id = 1""").fetchall()
+    right = {r[5] for r in rows if r[1] == "clean" and r[6]}
+    broken = {}
+    for _, name, corruption, family, severity, sample, correct in rows:
+        if sample in right and not correct and severity > 0:
+            key = name if family == "adversarial" else (corruption, severity)
+            broken.setdefault(key, set()).add(sample)
+    for severity in (5, None):
+        cells = queries.broken_overlap(store, 1, severity)
+        assert len(cells) == 5 * 3  # attack conditions x corruptions
+        for cell in cells.iter_rows(named=True):
+            a = broken.get(cell["attack"], set())
+            c = set().union(*(v for k, v in broken.items() if isinstance(k, tuple)
+                              and k[0] == cell["corruption"] and severity in (None, k[1])))
+            assert (cell["attacked"], cell["corrupted"], cell["both"]) == (len(a), len(c),
+                                                                           len(a & c))
+            assert cell["right_clean"] == len(right)
+            if a and c:
+                assert cell["lift"] == pytest.approx(len(a & c) / (len(a) * len(c) / len(right)))
+                assert cell["jaccard"] == pytest.approx(len(a & c) / len(a | c))
 
 
 def test_a_plan_prices_attacks_by_their_gradient_steps(attack_config):
