@@ -7,6 +7,11 @@ from __future__ import annotations
 
 import io
 import json
+import re
+import shutil
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -301,6 +306,38 @@ def test_the_overlap_of_what_attacks_and_corruptions_break_counts_the_same_sampl
             if a and c:
                 assert cell["lift"] == pytest.approx(len(a & c) / (len(a) * len(c) / len(right)))
                 assert cell["jaccard"] == pytest.approx(len(a & c) / len(a | c))
+
+
+def test_a_killed_build_resumes_to_the_same_attacked_rows(attack_config, tmp_path):
+    """Killed part way through its conditions, the rerun resumes, and every attack's rows and every
+    radius equal the uninterrupted build's to the bit: the random starts are seeded per batch."""
+    config = tmp_path / "attacks.toml"
+    shutil.copy(attack_config, config)
+    shutil.copytree(attack_config.parent / "checkpoints", tmp_path / "checkpoints")
+    proc = subprocess.Popen([sys.executable, "-m", "compute", "build", str(config)], cwd=ROOT,
+                            stderr=subprocess.PIPE)
+    seen, part_way = b"", re.compile(rb"\b([8-9]|1[01])/12\b")  # into the attacks
+    while not part_way.search(seen):
+        chunk = proc.stderr.read1(4096)
+        assert chunk, f"the build ended before it could be interrupted: {seen[-500:]!r}"
+        seen += chunk
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert config.with_name("attacks.duckdb.partial").exists()
+    result = run_cli("build", str(config))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "resuming" in result.stderr
+    con = duckdb.connect()
+    con.execute(f"ATTACH '{attack_config.with_name('attacks.duckdb')}' AS a (READ_ONLY)")
+    con.execute(f"ATTACH '{config.with_name('attacks.duckdb')}' AS b (READ_ONLY)")
+    rows, same = con.execute("""
+        SELECT count(*), count(*) FILTER (WHERE x.length = y.length AND x.pred = y.pred
+                                          AND x.margin_distance = y.margin_distance)
+        FROM a.metrics_named x JOIN b.metrics_named y USING (model, condition, sample_id)
+        WHERE x.family = 'adversarial'""").fetchone()
+    assert rows == 2 * (4 * 450 + 100) and same == rows
+    assert con.execute("""SELECT count(*) FROM a.radii x JOIN b.radii y USING (model_id, sample_id)
+                          WHERE x.radius IS NOT DISTINCT FROM y.radius""").fetchone()[0] == 80
 
 
 def test_a_plan_prices_attacks_by_their_gradient_steps(attack_config):
