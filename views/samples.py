@@ -10,7 +10,7 @@ import streamlit as st
 from app import state
 from app.charts import empty, lean, model_color, panel_width
 from app.export import download_buttons
-from app.media import media_url
+from app.media import media_url, perturbations
 from app.pickers import groups, pick_models
 from app.shared import catalog, flag_chance, in_percent, percent, query, require_store
 from store import catalogue, queries
@@ -113,15 +113,22 @@ def detail(sample: int, shown: list[str]) -> None:
     # A break after each underscore, so a narrow caption wraps between words ("shot_ noise-1").
     st.image(images["image"].to_list(), width=72,
              caption=[c.replace("_", "_\u200b") for c in images["condition"].to_list()])
+    perturbations(images, conditions.filter(pl.col("family") == "adversarial")["condition"])
     if len(images) == 1:
         st.caption("This sample's corrupted images are not in the store: a build keeps them for "
                    "the inspection subset (`[conditions] thumbnails`) under every condition, and "
                    "for the first samples of each list (`listed_thumbnails`) under that list's "
                    "condition.")
-    elif len(images) < len(conditions):
-        st.caption(f"Corrupted images under the {len(images) - 1} of {len(conditions) - 1} "
+    # White-box attacks keep no image: each model was given its own.
+    own = query(queries.attack_settings).filter(pl.col("mode") == "white-box")["condition"]
+    kept = len(conditions) - len(own)
+    if 1 < len(images) < kept:
+        st.caption(f"Corrupted images under the {len(images) - 1} of {kept - 1} "
                    "conditions where this sample is among the first of a list; the inspection "
                    "subset has them under all.")
+    if len(own):
+        st.caption(f"No image under the {len(own)} white-box attack conditions: each model was "
+                   "given inputs crafted on itself.")
     corruption_names = query(queries.corruptions)["corruption"].to_list()
     if corruption_names:
         default = conditions.filter(pl.col("condition") == condition)["corruption"][0]

@@ -19,8 +19,11 @@ def _histogram(con: Con, values_sql: str, bins: int, **params: object) -> pl.Dat
     return frame(con, f"""
         WITH v AS ({values_sql}),
         q AS (SELECT quantile_cont(x, 0.005) AS lo, quantile_cont(x, 0.995) AS hi FROM v),
-        r AS (SELECT CASE WHEN hi > lo THEN lo ELSE lo - 0.5 END AS lo,
-                     CASE WHEN hi > lo THEN hi ELSE lo + 0.5 END AS hi FROM q),
+        -- Widened by a hair: quantile_cont interpolates between tied values in floating point
+        -- (-88.99999999999999 between two -89s), which would put the tie itself in the tail.
+        r AS (SELECT CASE WHEN hi > lo THEN lo - 1e-9 * greatest(1, abs(lo)) ELSE lo - 0.5 END AS lo,
+                     CASE WHEN hi > lo THEN hi + 1e-9 * greatest(1, abs(hi)) ELSE lo + 0.5 END AS hi
+              FROM q),
         b AS (
             SELECT v.model_id, v.grp, v.x, r.lo, r.hi, (r.hi - r.lo) / $bins AS width,
                    CASE WHEN v.x < r.lo THEN -1 WHEN v.x > r.hi THEN $bins

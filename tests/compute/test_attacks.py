@@ -340,6 +340,27 @@ def test_a_killed_build_resumes_to_the_same_attacked_rows(attack_config, tmp_pat
                           WHERE x.radius IS NOT DISTINCT FROM y.radius""").fetchone()[0] == 80
 
 
+def test_a_sample_shows_a_transfers_image_beside_its_perturbation(attack_config, store,
+                                                                     monkeypatch):
+    sample = store.execute(f"""
+        SELECT t.sample_id FROM condition_thumbnails t
+        JOIN metrics a ON a.sample_id = t.sample_id AND a.condition_id = t.condition_id
+        JOIN metrics c ON c.sample_id = t.sample_id AND c.condition_id = 0
+                      AND c.model_id = a.model_id
+        WHERE t.condition_id = ({TRANSFER}) AND a.model_id = 0 AND c.correct AND NOT a.correct
+        ORDER BY 1 LIMIT 1""").fetchone()[0]
+    monkeypatch.setenv("RLE_STORE", str(attack_config.with_name("attacks.duckdb")))
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
+    at.query_params.update(category="corruption-fragile", model="dense",
+                           condition="pgd_l2_from_dense-1", sample=str(sample))
+    at.run().switch_page("views/samples.py").run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="sample").value == sample
+    captions = [i.caption for image in at.get("image") for i in image.proto.imgs]
+    assert any("− clean, ×10" in c for c in captions), captions
+    assert any("white-box attack conditions" in c.value for c in at.caption)
+
+
 def test_a_plan_prices_attacks_by_their_gradient_steps(attack_config):
     result = run_main("plan", str(attack_config), "--json")
     assert result.returncode == 0, result.stderr

@@ -15,7 +15,7 @@ import duckdb
 import numpy as np
 import polars as pl
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -439,6 +439,8 @@ def test_mce_and_relative_mce_follow_their_definitions_on_a_stored_build(synthet
 
 
 @settings(max_examples=60, deadline=None)
+@example(values=np.array([-89.0] * 3 + [0.0] * 83), bins=2)  # a tie at the quantile: inside
+@example(values=np.array([0.0] + [-89.0] * 85), bins=2)  # ...even when it is most of the values
 @given(values=hnp.arrays(np.float64, st.integers(3, 300),
                          elements=st.floats(-1e6, 1e6, allow_nan=False, width=32)),
        bins=st.integers(2, 40))
