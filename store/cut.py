@@ -133,6 +133,9 @@ def _copy_rows(con: duckdb.DuckDBPyConnection, kept: _Kept, drop_angles: bool,
     # A transfer attack's source_model_id stays as built, even where the cut leaves that model out.
     con.execute("INSERT INTO attacks SELECT * FROM src.attacks WHERE condition_id = ANY($c)",
                 {"c": kept.conditions})
+    con.execute("INSERT INTO radii SELECT * FROM src.radii "
+                "WHERE model_id = ANY($m) AND sample_id = ANY($s)",
+                {"m": kept.models, "s": kept.samples})
     con.execute("INSERT INTO samples SELECT * FROM src.samples WHERE sample_id = ANY($s)",
                 {"s": kept.samples})
     angles = "NULL" if drop_angles else "angles"
