@@ -27,12 +27,13 @@ def test_store_holds_the_contract_tables(built_store):
     assert tables >= TABLES
     n_samples = con.execute("SELECT count(*) FROM samples").fetchone()[0]
     assert n_samples == 450  # a quarter of the 1,797 digits
-    # clean + every corruption x severity the stored config asked for, every model, each sample
-    # once.
+    # clean + every corruption x severity and every attack x budget the stored config asked for,
+    # every model, each sample once.
     config = tomllib.loads(con.execute("SELECT value FROM meta WHERE key = 'config_toml'").fetchone()[0])
     asked = config["conditions"]
     n_conditions = con.execute("SELECT count(*) FROM conditions").fetchone()[0]
-    assert n_conditions == 1 + len(select(asked["corruptions"])) * len(asked["severities"])
+    assert n_conditions == (1 + len(select(asked["corruptions"])) * len(asked["severities"])
+                            + sum(len(a["budgets"]) for a in asked.get("attacks", [])))
     n_models = con.execute("SELECT count(*) FROM models").fetchone()[0]
     assert n_models == len(config["models"])
     assert con.execute("SELECT count(*) FROM metrics").fetchone()[0] == n_models * n_conditions * n_samples
@@ -75,10 +76,13 @@ def assert_listed_samples_have_their_images(con) -> int:
 def test_the_samples_each_list_shows_first_keep_their_corrupted_images(built_store):
     con = open_store(built_store)
     assert assert_listed_samples_have_their_images(con) > 0
-    # The inspection subset keeps its images under every corrupted condition.
+    # The inspection subset keeps its images under every corrupted condition (but the white-box
+    # attacks', where each model saw its own).
     per_condition = con.execute("""SELECT min(n) FROM (SELECT sample_id, count(*) AS n
                                    FROM condition_thumbnails GROUP BY sample_id)""").fetchone()[0]
-    corrupted = con.execute("SELECT count(*) FROM conditions WHERE severity > 0").fetchone()[0]
+    corrupted = con.execute("""SELECT count(*) FROM conditions WHERE severity > 0 AND condition_id
+                               NOT IN (SELECT condition_id FROM attacks WHERE mode = 'white-box')
+                            """).fetchone()[0]
     full = con.execute("""SELECT count(*) FROM (SELECT sample_id FROM condition_thumbnails
                           GROUP BY sample_id HAVING count(*) = ?)""", [corrupted]).fetchone()[0]
     config = tomllib.loads(con.execute("SELECT value FROM meta WHERE key = 'config_toml'").fetchone()[0])
