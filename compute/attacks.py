@@ -147,8 +147,10 @@ def perturb(model: nn.Module, spec: AttackSpec, eps: float, images: torch.Tensor
     devices = [images.device] if images.device.type == "cuda" else []
     with torch.inference_mode(False), torch.enable_grad(), torch.random.fork_rng(devices):
         torch.manual_seed(seed)
-        # Copies made outside inference mode: the attack needs tensors autograd can use.
-        x, y = images.detach().clone(), labels.detach().clone()
+        # Copies made outside inference mode: the attack needs tensors autograd can use; made
+        # contiguous because the library `.view`s them (FAB fails on a permuted batch).
+        x = images.detach().clone(memory_format=torch.contiguous_format)
+        y = labels.detach().clone()
         attack = ATTACKS[spec.attack](model, spec, eps, num_classes, seed)
         adversarial = attack(x, y)
     return adversarial.detach()

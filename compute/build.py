@@ -28,11 +28,9 @@ from compute.datasets import DataSplits, ImageSet, load_data, png_bytes
 from compute.devices import cpu_threads, pinned, resolve_device
 from compute.engines import InProcess, OnRay, create_engine
 from compute.errors import UserError
-from compute.evaluation import reproducible
 from compute.inspection import inspection_subset, kept_samples, sweep_groups
 from compute.models import measure_sparsity
 from compute.preparation import PreparedModel, preflight, prepare_models
-from compute.radius import radii
 from store.derived import shift_moment_views
 from store.records import ConditionResults, ModelRecord
 from store.writer import StoreWriter
@@ -184,21 +182,18 @@ def _evaluate(writer: StoreWriter, runner: InProcess | OnRay, cfg: BuildConfig,
             kept, pngs))
 
 
-def _put_radii(writer: StoreWriter, cfg: BuildConfig, models: Sequence[PreparedModel],
-               test: ImageSet, dev: torch.device) -> None:
-    """Each model's input-space radii on the `[radius]` samples, a model at a time (a resumed
-    build skips the models it holds)."""
+def _put_radii(writer: StoreWriter, runner: InProcess | OnRay, cfg: BuildConfig,
+               models: Sequence[PreparedModel], test: ImageSet) -> None:
+    """Each model's input-space radii on the `[radius]` samples, a work unit per model in the
+    engine, each committed as it arrives (a resumed build skips the models it holds)."""
     spec = cfg.radius
     ids = inspection_subset(test.labels, spec.samples) if spec.samples else torch.arange(len(test))
     done = writer.radii_done()
-    batch = cfg.evaluation.batch_size
-    for m in tqdm([m for m in models if m.model_id not in done], desc=f"radius ({spec.method})",
-                  unit="model", leave=False):
-        parts = [radii(m.probe, spec, test.images[ids[i:i + batch]].to(dev).float() / 255,
-                       test.labels[ids[i:i + batch]].to(dev))
-                 for i in range(0, len(ids), batch)]
-        writer.put_radii(m.model_id, ids.numpy().astype(np.int32), spec.method, spec.norm,
-                         np.concatenate(parts))
+    todo = [m for m in models if m.model_id not in done]
+    found = runner.radii(cfg, todo, test.images[ids], test.labels[ids])
+    for model_id, values in tqdm(found, total=len(todo), desc=f"radius ({spec.method})",
+                                 unit="model", leave=False):
+        writer.put_radii(model_id, ids.numpy().astype(np.int32), spec.method, spec.norm, values)
 
 
 def _pngs(condition: Condition, test: ImageSet, ids: np.ndarray, dev: torch.device,
@@ -238,8 +233,7 @@ def build(cfg: BuildConfig, device: str = "auto", threads: int | None = None,
                                           data.test))
         _evaluate(writer, runner, cfg, models, conditions, data, dev)
         if cfg.radius is not None:
-            with reproducible(threads):
-                _put_radii(writer, cfg, models, data.test, dev)
+            _put_radii(writer, runner, cfg, models, data.test)
         # What the corruption-redundancy view pools, so it need not read every metric row.
         for metric, severity in tqdm(shift_moment_views(cfg.conditions.severities),
                                      desc="corruption shift moments", unit="view", leave=False):

@@ -8,7 +8,8 @@ travel through Ray's object store, and the driver writes each one into the check
 it arrives, so a killed driver loses at most the tasks still running.
 
 Evaluation: one task per condition not yet in the store, each running every model on that
-condition (CKA needs all their features at once). Their results come back to the driver, which
+condition (CKA needs all their features at once); then one task per model for its input-space
+radii (`[radius]`), committed as each finishes. Their results come back to the driver, which
 is the only writer: it commits them in condition order exactly as the in-process engine does, so
 the store is atomic and a rerun resumes it. The models reach the tasks as state dicts in the
 object store, the test images likewise; nothing needs a shared file system except a config's
@@ -28,6 +29,7 @@ import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -45,6 +47,7 @@ from compute.preparation import (
     train_one,
     weight_keys,
 )
+from compute.radius import radii_in_batches
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -100,24 +103,45 @@ def _train_task(cfg: BuildConfig, name: str, train_set: ImageSet, num_classes: i
     return payload
 
 
+def _probes(cfg: BuildConfig, states: dict[str, bytes], num_classes: int,
+            device: torch.device, names: set[str] | None = None) -> list[PreparedModel]:
+    """The config's models (those in `names`, default all) rebuilt in a worker from their state
+    dicts, numbered as the build numbers them."""
+    models = []
+    archs: dict[str, str] = {}
+    for model_id, spec in enumerate(cfg.models):
+        archs[spec.name] = spec.arch or archs[spec.base]
+        if names is not None and spec.name not in names:
+            continue
+        probe = empty_probe(cfg, spec, archs[spec.name], num_classes)
+        probe.net.load_state_dict(torch.load(io.BytesIO(states[spec.name]), map_location="cpu"))
+        models.append(PreparedModel(model_id, spec, archs[spec.name], probe.to(device).eval(),
+                                    "", None, None))
+    return models
+
+
 def _evaluate_task(cfg: BuildConfig, index: int, test: ImageSet, num_classes: int,
                    states: dict[str, bytes], threads: int, gpus: float) -> Results:
     """Every model on one condition in a Ray worker: (metrics per model, CKA)."""
     device = _task_device(gpus)
     numerics.apply(cfg.numerics)
     condition = resolve_conditions(cfg, test)[index]
-    models = []
-    archs: dict[str, str] = {}
-    for model_id, spec in enumerate(cfg.models):
-        archs[spec.name] = spec.arch or archs[spec.base]
-        probe = empty_probe(cfg, spec, archs[spec.name], num_classes)
-        probe.net.load_state_dict(torch.load(io.BytesIO(states[spec.name]), map_location="cpu"))
-        models.append(PreparedModel(model_id, spec, archs[spec.name], probe.to(device).eval(),
-                                    "", None, None))
+    models = _probes(cfg, states, num_classes, device)
     with reproducible(threads):
         results, cka = evaluate(models, condition, test, device, cfg.evaluation.batch_size,
                                 cfg.evaluation.autocast)
     return results, cka.cpu().numpy()
+
+
+def _radius_task(cfg: BuildConfig, name: str, state: bytes, samples: tuple[torch.Tensor, ...],
+                 num_classes: int, threads: int, gpus: float) -> np.ndarray:
+    """One model's input-space radii on the `[radius]` samples in a Ray worker."""
+    device = _task_device(gpus)
+    numerics.apply(cfg.numerics)
+    (model,) = _probes(cfg, {name: state}, num_classes, device, {name})
+    with reproducible(threads):
+        return radii_in_batches(model.probe, cfg.radius, *samples, device,
+                                cfg.evaluation.batch_size)
 
 
 def train_missing(cfg: BuildConfig, data: DataSplits, threads: int, gpus: float) -> int:
@@ -164,6 +188,21 @@ def evaluations(cfg: BuildConfig, models: Sequence[PreparedModel], conditions: S
             for c in conditions]
     for condition, ref in zip(conditions, refs, strict=True):
         yield condition, ray.get(ref)
+
+
+def radii(cfg: BuildConfig, models: Sequence[PreparedModel], images: torch.Tensor,
+          labels: torch.Tensor, threads: int, gpus: float) -> Iterator[tuple[int, np.ndarray]]:
+    """Each model's radii from a Ray task per model, all running at once, as they finish."""
+    ray = _ray()
+    task = ray.remote(num_cpus=threads, num_gpus=gpus)(_radius_task)
+    samples = ray.put((images, labels))
+    classes = models[0].probe.classifier.out_features if models else 0
+    refs = {task.remote(cfg, m.spec.name, _state_bytes(m), samples, classes, threads, gpus):
+            m.model_id for m in models}
+    pending = list(refs)
+    while pending:
+        done, pending = ray.wait(pending, num_returns=1)
+        yield refs[done[0]], ray.get(done[0])
 
 
 def _state_bytes(m: PreparedModel) -> bytes:

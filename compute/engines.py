@@ -1,5 +1,6 @@
 """Engines run a build's work units (compute/plan.py): training the models whose weights are not
-cached, then evaluating every model under each condition not yet in the store. The build itself
+cached, evaluating every model under each condition not yet in the store, then each model's
+input-space radii (`[radius]`) not yet there. The build itself
 (compute/build.py) is the only writer whatever the engine, so every engine gives the same store
 and resumes the same way. Adding an engine is a class and one registration line."""
 
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 
+import numpy as np
 import torch
 
 from compute.conditions import Condition
@@ -15,6 +17,7 @@ from compute.datasets import DataSplits, ImageSet
 from compute.errors import UserError
 from compute.evaluation import Results, evaluate, reproducible
 from compute.preparation import PreparedModel
+from compute.radius import radii_in_batches
 
 
 class InProcess:
@@ -34,6 +37,14 @@ class InProcess:
                 results, cka = evaluate(list(models), condition, test, self.device,
                                         cfg.evaluation.batch_size, cfg.evaluation.autocast)
             yield condition, (results, cka.cpu().numpy())
+
+    def radii(self, cfg: BuildConfig, models: Sequence[PreparedModel], images: torch.Tensor,
+              labels: torch.Tensor) -> Iterator[tuple[int, np.ndarray]]:
+        for m in models:
+            with reproducible(self.threads):
+                found = radii_in_batches(m.probe, cfg.radius, images, labels, self.device,
+                                         cfg.evaluation.batch_size)
+            yield m.model_id, found
 
 
 class OnRay:
@@ -59,6 +70,10 @@ class OnRay:
                     num_classes: int) -> Iterator[tuple[Condition, Results]]:
         return self.ray.evaluations(cfg, models, conditions, test, num_classes, self.threads,
                                     self.gpus)
+
+    def radii(self, cfg: BuildConfig, models: Sequence[PreparedModel], images: torch.Tensor,
+              labels: torch.Tensor) -> Iterator[tuple[int, np.ndarray]]:
+        return self.ray.radii(cfg, models, images, labels, self.threads, self.gpus)
 
 
 ENGINES: dict[str, Callable[..., InProcess | OnRay]] = {"inprocess": InProcess, "ray": OnRay}

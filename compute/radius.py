@@ -69,7 +69,9 @@ def radii(model: nn.Module, spec: RadiusSpec, images: torch.Tensor,
     """Each sample's radius under `model` (float64, NaN where none was found): the size, in the
     method's norm, of the perturbation that flips the prediction; 0 where it is wrong already."""
     with torch.inference_mode(False), torch.enable_grad():
-        x, y = images.detach().clone(), labels.detach().clone()
+        # Contiguous: FAB `.view`s its input and fails on a permuted (channels-last) batch.
+        x = images.detach().clone(memory_format=torch.contiguous_format)
+        y = labels.detach().clone()
         attack = METHODS[spec.method](model, spec, model.classifier.out_features)
         adversarial = attack(x, y).detach()
     with torch.no_grad():
@@ -77,3 +79,13 @@ def radii(model: nn.Module, spec: RadiusSpec, images: torch.Tensor,
     delta = (adversarial - x).flatten(1).double()
     size = delta.norm(dim=1) if spec.norm == "L2" else delta.abs().amax(1)
     return torch.where(flipped, size, torch.nan).cpu().numpy()
+
+
+def radii_in_batches(model: nn.Module, spec: RadiusSpec, images: torch.Tensor,
+                     labels: torch.Tensor, device: torch.device, batch_size: int) -> np.ndarray:
+    """`radii` of uint8 `images` (N, 3, H, W), a batch at a time on `device`: one model's work
+    unit, the same numbers in any engine."""
+    return np.concatenate([
+        radii(model, spec, images[i:i + batch_size].to(device).float() / 255,
+              labels[i:i + batch_size].to(device))
+        for i in range(0, len(images), batch_size)])

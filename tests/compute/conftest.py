@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 import torch
 
@@ -158,3 +159,25 @@ def sweep_store(sweep_config: Path) -> Path:
     result = run_cli("build", str(sweep_config))
     assert result.returncode == 0, result.stderr[-2000:]
     return sweep_config.with_name("tiny-sweep.duckdb")
+
+
+COLUMNS = ["length", "angle_true", "angle_pred", "angle_gap", "logit_margin", "margin_distance",
+           "prob_true", "confidence", "loss", "entropy"]
+
+
+def differences(a, b) -> dict[str, float]:
+    """Per column, the largest difference between two stores' metrics (pred and correct: the
+    number of rows that differ), over the rows of `a`, which `b` must all have."""
+    con = duckdb.connect()
+    con.execute(f"ATTACH '{a}' AS a (READ_ONLY)")
+    con.execute(f"ATTACH '{b}' AS b (READ_ONLY)")
+    checks = [f"max(abs(x.{c} - y.{c})) AS {c}" for c in COLUMNS]
+    checks += ["sum((x.pred <> y.pred)::INT) AS pred", "sum((x.correct <> y.correct)::INT) AS correct",
+               "max(list_max(list_transform(list_zip(x.angles, y.angles), "
+               "lambda p: abs(p[1] - p[2])))) AS angles",
+               "count(*) - (SELECT count(*) FROM a.metrics) AS missing"]
+    # By name: two configs number their conditions differently.
+    row = con.execute(f"SELECT {', '.join(checks)} FROM a.metrics_named x "
+                      "JOIN b.metrics_named y USING (model, condition, sample_id)")
+    names = [d[0] for d in row.description]
+    return dict(zip(names, row.fetchall()[0], strict=True))

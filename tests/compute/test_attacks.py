@@ -27,7 +27,7 @@ from compute.conditions import resolve_conditions
 from compute.config import load_config
 from compute.datasets import load_data
 from compute.preparation import prepare_models
-from tests.compute.conftest import TINY_CONFIG, run_cli, run_main
+from tests.compute.conftest import TINY_CONFIG, differences, run_cli, run_main
 from tests.conftest import ROOT
 
 ATTACKS = """
@@ -233,6 +233,24 @@ def test_the_radius_is_0_where_the_model_is_wrong_and_the_size_fab_finds_elsewhe
         np.testing.assert_allclose(stored, np.where(flipped, size, np.nan), rtol=1e-6)
 
 
+def test_a_channels_last_batch_gets_the_same_attack_and_radius(prepared):
+    """torchattacks `.view`s its inputs (FAB fails on a permuted batch): the memory layout of the
+    images handed in must change nothing."""
+    from compute.attacks import AttackSpec, perturb
+    from compute.radius import RadiusSpec, radii
+
+    _, test, models, _ = prepared
+    probe = models[0].probe
+    x, y = test.images[:8].float() / 255, test.labels[:8]
+    permuted = x.to(memory_format=torch.channels_last)
+    assert not permuted.is_contiguous()
+    spec = RadiusSpec(steps=5)
+    np.testing.assert_array_equal(radii(probe, spec, permuted, y), radii(probe, spec, x, y))
+    pgd = AttackSpec(attack="pgd", budgets=(8 / 255,))
+    assert torch.equal(perturb(probe, pgd, 8 / 255, permuted, y, 10, seed=3),
+                       perturb(probe, pgd, 8 / 255, x, y, 10, seed=3))
+
+
 def test_the_margins_view_correlates_the_two_margins_as_scipy_does(attack_config, store,
                                                                     monkeypatch):
     import scipy.stats
@@ -338,6 +356,26 @@ def test_a_killed_build_resumes_to_the_same_attacked_rows(attack_config, tmp_pat
     assert rows == 2 * (4 * 450 + 100) and same == rows
     assert con.execute("""SELECT count(*) FROM a.radii x JOIN b.radii y USING (model_id, sample_id)
                           WHERE x.radius IS NOT DISTINCT FROM y.radius""").fetchone()[0] == 80
+
+
+def test_a_ray_build_gives_the_same_attacked_rows_and_radii(attack_config, tmp_path):
+    """The Ray engine runs each attack condition and each model's radius search as its own task;
+    on the build's thread count it gives the in-process store's rows, to float tolerance."""
+    out = tmp_path / "ray.duckdb"
+    result = run_cli("build", str(attack_config), "--engine", "ray", "--out", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    diff = differences(attack_config.with_name("attacks.duckdb"), out)
+    assert diff.pop("missing") == 0 and diff.pop("pred") == 0 and diff.pop("correct") == 0
+    assert all(v <= 1e-6 for v in diff.values()), diff
+    con = duckdb.connect()
+    con.execute(f"ATTACH '{attack_config.with_name('attacks.duckdb')}' AS a (READ_ONLY)")
+    con.execute(f"ATTACH '{out}' AS b (READ_ONLY)")
+    radii = con.execute("""SELECT x.radius, y.radius FROM a.radii x
+                           FULL JOIN b.radii y USING (model_id, sample_id)""").fetchall()
+    assert len(radii) == 2 * 40  # two models, the 40 samples of RADIUS
+    mine, ray = (np.array([np.nan if r[i] is None else r[i] for r in radii]) for i in (0, 1))
+    np.testing.assert_allclose(ray, mine, rtol=1e-6)
+    assert con.execute("SELECT * FROM a.attacks EXCEPT SELECT * FROM b.attacks").fetchall() == []
 
 
 def test_a_sample_shows_a_transfers_image_beside_its_perturbation(attack_config, store,

@@ -10,29 +10,8 @@ import sys
 import duckdb
 import pytest
 
-from tests.compute.conftest import TINY_SWEEP, run_cli, run_main
+from tests.compute.conftest import TINY_SWEEP, differences, run_cli, run_main
 from tests.conftest import ROOT
-
-COLUMNS = ["length", "angle_true", "angle_pred", "angle_gap", "logit_margin", "margin_distance",
-           "prob_true", "confidence", "loss", "entropy"]
-
-
-def differences(a, b) -> dict[str, float]:
-    """Per column, the largest difference between two stores' metrics (pred and correct: the
-    number of rows that differ), over the rows of `a`, which `b` must all have."""
-    con = duckdb.connect()
-    con.execute(f"ATTACH '{a}' AS a (READ_ONLY)")
-    con.execute(f"ATTACH '{b}' AS b (READ_ONLY)")
-    checks = [f"max(abs(x.{c} - y.{c})) AS {c}" for c in COLUMNS]
-    checks += ["sum((x.pred <> y.pred)::INT) AS pred", "sum((x.correct <> y.correct)::INT) AS correct",
-               "max(list_max(list_transform(list_zip(x.angles, y.angles), "
-               "lambda p: abs(p[1] - p[2])))) AS angles",
-               "count(*) - (SELECT count(*) FROM a.metrics) AS missing"]
-    # By name: two configs number their conditions differently.
-    row = con.execute(f"SELECT {', '.join(checks)} FROM a.metrics_named x "
-                      "JOIN b.metrics_named y USING (model, condition, sample_id)")
-    names = [d[0] for d in row.description]
-    return dict(zip(names, row.fetchall()[0], strict=True))
 
 
 def test_a_ray_build_equals_the_in_process_one(sweep_store, sweep_config, tmp_path):
