@@ -44,6 +44,18 @@ def _unknown(key: str, label: str, asked: Sequence[str], shown: str) -> None:
                    icon=":material/link_off:")
 
 
+def tabs(labels: Sequence[str], key: str = "view") -> list[Any]:
+    """Lazy tabs (only the open one runs) whose open tab is `?key=<label>` in the URL, so a link
+    opens it. A link naming no tab of the page gets one line and the first tab, as a stale
+    selectbox value does, rather than Streamlit's silent fallback."""
+    wanted = _from_url(key)
+    if wanted and wanted[-1] not in labels and key not in st.session_state:
+        st.warning(f"The link asks for the tab {wanted[-1]!r}, which this page does not have "
+                   f"(its tabs: {', '.join(labels)}); showing {labels[0]!r} instead.",
+                   icon=":material/link_off:")
+    return st.tabs(list(labels), key=key, bind="query-params")
+
+
 def selectbox(label: str, options: Sequence[Any], key: str, default: Any = None,
               format_func: Callable[[Any], str] = str, **kwargs: Any) -> Any:
     """A selectbox whose choice is `?key=value` in the URL."""

@@ -9,7 +9,7 @@ import altair as alt
 import polars as pl
 import streamlit as st
 
-from app import margins
+from app import margins, state
 from app.charts import empty, model_color
 from app.export import download_buttons
 from app.pickers import pick_models
@@ -97,8 +97,8 @@ if not chosen:
     st.stop()
 order = [m for m in store.model_id if m in chosen]
 # Lazy tabs: only the open one runs; `?view=` in the URL opens it.
-accuracy_tab, margins_tab, overlap_tab = st.tabs(
-    ["Robust accuracy", "Margins", "Attacks and corruptions"], key="view", bind="query-params")
+accuracy_tab, margins_tab, overlap_tab = state.tabs(
+    ["Robust accuracy", "Margins", "Attacks and corruptions"])
 if accuracy_tab.open:
     with accuracy_tab:
         robust_accuracy(query(queries.attack_settings), order)

@@ -52,8 +52,8 @@ order = [m for m in model_id if m in chosen]
 flag_chance(ids, condition)
 # Lazy: only the open tab runs and is sent (the others cost nothing), and the open tab is
 # in the URL (`?view=...`), so a link opens it.
-tabs = st.tabs(["Distributions", "Angle-length plane", "Clean → corrupted", "Class directions",
-                "Class-pair plane"], key="view", bind="query-params")
+tabs = state.tabs(["Distributions", "Angle-length plane", "Clean → corrupted", "Class directions",
+                   "Class-pair plane"])
 
 if tabs[0].open:
     with tabs[0]:

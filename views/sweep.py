@@ -58,8 +58,7 @@ def axis_format(name: str) -> str:
     return ".0%" if is_fraction(name) else ".3g"
 
 
-tabs = st.tabs(["Against sparsity", "Seed lottery", "Calibration"], key="view",
-               bind="query-params")
+tabs = state.tabs(["Against sparsity", "Seed lottery", "Calibration"])
 
 if tabs[0].open:
     with tabs[0]:

@@ -185,6 +185,11 @@ def test_a_shared_link_reopens_the_same_view(synthetic_store, monkeypatch):
     at = geometry_on(synthetic_store, monkeypatch, models="no-such-model", condition="fog-9")
     assert at.selectbox(key="condition").value == "gaussian_noise-5"
     assert any("at least one model" in i.value for i in at.info)
+    # A tab the page does not have: one line naming the page's tabs, and the first one open.
+    at = geometry_on(synthetic_store, monkeypatch, view="Histograms")
+    said = [w.value for w in at.warning if "'Histograms'" in w.value]
+    assert len(said) == 1 and "Class-pair plane" in said[0] and "'Distributions'" in said[0]
+    assert any("A row of panels per metric" in c.value for c in at.caption)
 
 
 def similarity_on(store: Path, monkeypatch, compare: str) -> AppTest:
