@@ -8,6 +8,7 @@ import polars as pl
 import streamlit as st
 
 from app import state
+from app.shared import percent
 from store.queries import UNSTABLE_SE
 
 RELATIVE_MCE = st.column_config.NumberColumn(
@@ -16,6 +17,45 @@ RELATIVE_MCE = st.column_config.NumberColumn(
          "it takes away (error minus the model's own clean error, summed over severities) "
          "relative to the dense reference's, averaged over corruptions, x100. 100 = loses as "
          "much as the reference; lower is better. See 'Relative mCE three ways' below where it is unstable.")
+
+# The Overview's table of models: every column's title and what it measures.
+MODEL_COLUMNS = {
+    "model": "Model",
+    "arch": "Architecture",
+    "method": "Method",
+    "sparsity": percent("Sparsity", "Measured: zero weights / conv and linear weights"),
+    "params_nonzero": st.column_config.NumberColumn(
+        "Non-zero", format="localized",
+        help="Every parameter that is not zero, biases and BatchNorm included (sparsity counts "
+             "the conv and linear weights only, so two models at one sparsity may differ here)"),
+    "reference": st.column_config.TextColumn(
+        "Reference", help="The dense model mCE and relative mCE compare it with"),
+    "seeds": "Seeds",
+    "mean_corruption_accuracy_low": percent("Seed low",
+                                            "Mean corruption accuracy of the lowest seed"),
+    "mean_corruption_accuracy_high": percent("Seed high",
+                                             "Mean corruption accuracy of the highest seed"),
+    "clean_accuracy": percent("Clean", "Accuracy on the clean test set"),
+    "mean_corruption_accuracy": percent(
+        "Corruption acc.",
+        "Mean corruption accuracy: the accuracy, mean over the benchmark corruptions and "
+        "severities stored"
+    ),
+    "mce": st.column_config.NumberColumn(
+        "mCE", format="%.1f",
+        help="Corruption error summed over severities, relative to the dense reference's, "
+             "averaged over the benchmark corruptions (100 = as robust as the reference; lower "
+             "is better)"),
+    "relative_mce": RELATIVE_MCE,
+    "mean_attack_accuracy": percent(
+        "Attack acc.",
+        "Mean robust accuracy: the accuracy under every attack stored, mean over attacks and "
+        "budgets (the Attacks page draws each against its budget)"),
+    "attack_change": st.column_config.NumberColumn(
+        "Attack vs ref", format="%+.1f pts",
+        help="Mean robust accuracy minus the dense reference's, in points (each attack at each "
+             "budget; a white-box attack runs on each model's own gradients)"),
+}
 
 
 def relative_mce_three_ways(models: pl.DataFrame, ratios: pl.DataFrame, averaged: bool) -> None:

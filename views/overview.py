@@ -7,9 +7,9 @@ import streamlit as st
 
 from app import state
 from app.charts import heatmap, model_color, panel_width, spread
-from app.measures import RELATIVE_MCE, relative_mce_three_ways, robustness_precision
+from app.measures import MODEL_COLUMNS, relative_mce_three_ways, robustness_precision
 from app.pickers import average_toggle, group_colours, groups
-from app.shared import catalog, in_percent, percent, query, require_store
+from app.shared import catalog, in_percent, query, require_store
 from store import queries, statistics
 
 st.title("Overview")
@@ -36,6 +36,11 @@ def by_group(data: pl.DataFrame, *values: str) -> pl.DataFrame:
 
 
 RATIOS = ("mce", "relative_mce", "stable_relative_mce", "pooled_relative_mce")
+# The adversarial family, where the store has attacks (the Attacks page has them per budget).
+ATTACKS = ("mean_attack_accuracy", "attack_change")
+if models["mean_attack_accuracy"].is_null().all():
+    models = models.drop(*ATTACKS)
+    ATTACKS = ()
 st.subheader("Models")
 # A collapsed model loses little to corruptions because it has little to lose: its (relative) mCE
 # would rank it among the most robust, so it gets none unless asked.
@@ -57,50 +62,23 @@ if averaged:  # the reference differs by seed (each has its own dense model)
     models = by_group(models.drop("model_id", "reference", "params_total", "arch",
                                   "unstable_corruptions"), "sparsity",
                       "params_nonzero", "clean_accuracy", "mean_corruption_accuracy",
-                      *RATIOS).select(
+                      *RATIOS, *ATTACKS).select(
         "model", "method", "seeds", "sparsity", "params_nonzero", "clean_accuracy",
         "mean_corruption_accuracy", "mean_corruption_accuracy_low",
-        "mean_corruption_accuracy_high", *RATIOS).with_columns(
+        "mean_corruption_accuracy_high", *RATIOS, *ATTACKS).with_columns(
         pl.col("params_nonzero").round(0))
 three_ways = models.select("model", *RATIOS[1:],
                            *(["unstable_corruptions"] if not averaged else []))
 st.dataframe(
     in_percent(models, "sparsity", "clean_accuracy", "mean_corruption_accuracy",
+               "mean_attack_accuracy",
                *(["mean_corruption_accuracy_low", "mean_corruption_accuracy_high"] if averaged
                  else []))
     .drop(*(c for c in ("model_id", "params_total", "target_sparsity", *RATIOS[2:],
                         "unstable_corruptions") if c in models.columns),
           *(["arch"] if len(archs) == 1 and not averaged else [])),
     hide_index=True,
-    column_config={
-        "model": "Model",
-        "arch": "Architecture",
-        "method": "Method",
-        "sparsity": percent("Sparsity", "Measured: zero weights / conv and linear weights"),
-        "params_nonzero": st.column_config.NumberColumn(
-            "Non-zero", format="localized",
-            help="Every parameter that is not zero, biases and BatchNorm included (sparsity counts "
-                 "the conv and linear weights only, so two models at one sparsity may differ here)"),
-        "reference": st.column_config.TextColumn(
-            "Reference", help="The dense model mCE and relative mCE compare it with"),
-        "seeds": "Seeds",
-        "mean_corruption_accuracy_low": percent("Seed low",
-                                                "Mean corruption accuracy of the lowest seed"),
-        "mean_corruption_accuracy_high": percent("Seed high",
-                                                 "Mean corruption accuracy of the highest seed"),
-        "clean_accuracy": percent("Clean", "Accuracy on the clean test set"),
-        "mean_corruption_accuracy": percent(
-            "Corruption acc.",
-            "Mean corruption accuracy: the accuracy, mean over the benchmark corruptions and "
-            "severities stored"
-        ),
-        "mce": st.column_config.NumberColumn(
-            "mCE", format="%.1f",
-            help="Corruption error summed over severities, relative to the dense reference's, "
-                 "averaged over the benchmark corruptions (100 = as robust as the reference; lower "
-                 "is better)"),
-        "relative_mce": RELATIVE_MCE,
-    },
+    column_config=MODEL_COLUMNS,
     placeholder="–",
 )
 intervals = query(queries.robustness_intervals)

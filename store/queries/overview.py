@@ -140,6 +140,12 @@ def model_overview(con: Con) -> pl.DataFrame:
     `pooled_relative_mce` is the ratio of the sums over all corruptions (ours, not published:
     weighted by the reference's degradation, so the corruptions that hurt it most dominate). A
     model without a reference is its own, so a dense model scores 100 on all of them.
+
+    With attacks stored, `mean_attack_accuracy` is the accuracy averaged over every attack
+    condition with a budget above 0 (each attack at each budget, as mean corruption accuracy
+    averages corruptions and severities) and `attack_change` its difference from the
+    reference's, in points (NULL for a model without a reference): the adversarial family beside
+    the corruptions.
     """
     return frame(con, f"""
         WITH {_DEGRADATION},
@@ -149,15 +155,24 @@ def model_overview(con: Con) -> pl.DataFrame:
             FROM accuracy a JOIN conditions c USING (condition_id)
             WHERE c.benchmark
             GROUP BY ALL
+        ),
+        adv AS (
+            SELECT a.model_id, avg(a.accuracy) AS mean_attack_accuracy
+            FROM accuracy a JOIN attacks k USING (condition_id)
+            WHERE k.budget > 0  -- a budget of 0 is the clean condition again
+            GROUP BY ALL
         )
         SELECT m.model_id, m.name AS model, m.arch, m.method, m.target_sparsity, m.sparsity,
                m.params_nonzero, m.params_total, r.name AS reference, m.clean_accuracy,
                mca.mean_corruption_accuracy, ce.mce, ce.relative_mce, ce.stable_relative_mce,
-               ce.pooled_relative_mce, ce.unstable_corruptions
+               ce.pooled_relative_mce, ce.unstable_corruptions, adv.mean_attack_accuracy,
+               100 * (adv.mean_attack_accuracy - radv.mean_attack_accuracy) AS attack_change
         FROM models m
         LEFT JOIN models r ON r.model_id = m.reference_model_id
         LEFT JOIN mca ON mca.model_id = m.model_id
         LEFT JOIN ce ON ce.model_id = m.model_id
+        LEFT JOIN adv ON adv.model_id = m.model_id
+        LEFT JOIN adv radv ON radv.model_id = m.reference_model_id
         ORDER BY m.model_id
     """, k=UNSTABLE_SE)
 

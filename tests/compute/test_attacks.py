@@ -206,6 +206,25 @@ def test_the_attacks_page_draws_the_stored_curves_beside_the_reference(attack_co
     assert table.loc[("pgd_l2_from_dense", "0 (clean)"), "accuracy"] == pytest.approx(100 * subset)
 
 
+def test_the_overview_averages_the_attacks_the_attacks_page_draws(attack_config, store,
+                                                                   monkeypatch):
+    """The adversarial family in the Overview's table: per model, the mean of the accuracies the
+    Attacks page draws at every budget above 0, and its change from the dense reference's."""
+    monkeypatch.setenv("RLE_STORE", str(attack_config.with_name("attacks.duckdb")))
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60).run()
+    assert not at.exception, at.exception
+    overview = at.dataframe[0].value.set_index("model")
+    at.switch_page("views/attacks.py").run()
+    curves = at.dataframe[0].value  # each pruned model beside its reference, in %
+    curves = curves[curves["budget_label"] != "0 (clean)"]
+    assert len(curves) == 4  # PGD at its three budgets above 0, and the transfer
+    mine, dense = curves["accuracy"].mean(), curves["reference_accuracy"].mean()
+    assert overview.loc["magnitude-80", "mean_attack_accuracy"] == pytest.approx(mine)
+    assert overview.loc["dense", "mean_attack_accuracy"] == pytest.approx(dense)
+    assert overview.loc["magnitude-80", "attack_change"] == pytest.approx(mine - dense)
+    assert np.isnan(overview.loc["dense", "attack_change"])  # no reference of its own
+
+
 def test_the_radius_is_0_where_the_model_is_wrong_and_the_size_fab_finds_elsewhere(prepared,
                                                                                      store):
     """Each stored radius is the L2 size of the perturbation torchattacks' FAB, called by hand
