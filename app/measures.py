@@ -49,11 +49,12 @@ MODEL_COLUMNS = {
     "relative_mce": RELATIVE_MCE,
     "mean_attack_accuracy": percent(
         "Attack acc.",
-        "Mean robust accuracy: the accuracy under every attack stored, mean over attacks and "
-        "budgets (the Attacks page draws each against its budget)"),
+        "Mean robust accuracy: the accuracy under every attack stored with a budget above 0, "
+        "mean over attacks and budgets (the Attacks page draws each against its budget)"),
+    "reference_attack_accuracy": percent("Reference's", "The dense reference's attack acc."),
     "attack_change": st.column_config.NumberColumn(
-        "Attack vs ref", format="%+.1f pts",
-        help="Mean robust accuracy minus the dense reference's, in points (each attack at each "
+        "Change", format="%+.1f pts",
+        help="Attack acc. minus the dense reference's, in points of accuracy (each attack at each "
              "budget; a white-box attack runs on each model's own gradients)"),
 }
 

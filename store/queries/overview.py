@@ -143,9 +143,9 @@ def model_overview(con: Con) -> pl.DataFrame:
 
     With attacks stored, `mean_attack_accuracy` is the accuracy averaged over every attack
     condition with a budget above 0 (each attack at each budget, as mean corruption accuracy
-    averages corruptions and severities) and `attack_change` its difference from the
-    reference's, in points (NULL for a model without a reference): the adversarial family beside
-    the corruptions.
+    averages corruptions and severities), `reference_attack_accuracy` the reference's and
+    `attack_change` the difference, in points (NULL for a model without a reference): the
+    adversarial family beside the corruptions.
     """
     return frame(con, f"""
         WITH {_DEGRADATION},
@@ -166,6 +166,7 @@ def model_overview(con: Con) -> pl.DataFrame:
                m.params_nonzero, m.params_total, r.name AS reference, m.clean_accuracy,
                mca.mean_corruption_accuracy, ce.mce, ce.relative_mce, ce.stable_relative_mce,
                ce.pooled_relative_mce, ce.unstable_corruptions, adv.mean_attack_accuracy,
+               radv.mean_attack_accuracy AS reference_attack_accuracy,
                100 * (adv.mean_attack_accuracy - radv.mean_attack_accuracy) AS attack_change
         FROM models m
         LEFT JOIN models r ON r.model_id = m.reference_model_id
