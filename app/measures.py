@@ -49,8 +49,10 @@ MODEL_COLUMNS = {
     "relative_mce": RELATIVE_MCE,
     "mean_attack_accuracy": percent(
         "Attack acc.",
-        "Mean robust accuracy: the accuracy under every attack stored with a budget above 0, "
-        "mean over attacks and budgets (the Attacks page draws each against its budget)"),
+        "Mean robust accuracy: the accuracy under every white-box attack stored (each model "
+        "attacked on its own gradients) with a budget above 0, mean over attacks and budgets; "
+        "transfers are left out, since they break their source model by construction (the "
+        "Attacks page draws each attack against its budget)"),
     "reference_attack_accuracy": percent("Reference's", "The dense reference's attack acc."),
     "attack_change": st.column_config.NumberColumn(
         "Change", format="%+.1f pts",

@@ -110,8 +110,8 @@ if not inverted.is_empty():
 relative_mce_three_ways(three_ways, query(queries.relative_ce), averaged)
 if ATTACKS:  # its own table: beside the others the models table no longer fits a laptop
     st.markdown("**Under attack** (the adversarial family): each model's accuracy averaged over "
-                "the attacks and budgets stored, beside its dense reference's (the Attacks page "
-                "has each attack at each budget).")
+                "the white-box attacks and budgets stored, beside its dense reference's (the "
+                "Attacks page has each attack at each budget, transfers included).")
     st.dataframe(in_percent(models.select("model", *ATTACKS), *ATTACKS[:2]), hide_index=True,
                  column_config=MODEL_COLUMNS, placeholder="–")
 

@@ -141,8 +141,8 @@ def model_overview(con: Con) -> pl.DataFrame:
     weighted by the reference's degradation, so the corruptions that hurt it most dominate). A
     model without a reference is its own, so a dense model scores 100 on all of them.
 
-    With attacks stored, `mean_attack_accuracy` is the accuracy averaged over every attack
-    condition with a budget above 0 (each attack at each budget, as mean corruption accuracy
+    With attacks stored, `mean_attack_accuracy` is the accuracy averaged over every white-box
+    attack condition with a budget above 0 (each attack at each budget, as mean corruption accuracy
     averages corruptions and severities), `reference_attack_accuracy` the reference's and
     `attack_change` the difference, in points (NULL for a model without a reference): the
     adversarial family beside the corruptions.
@@ -159,7 +159,9 @@ def model_overview(con: Con) -> pl.DataFrame:
         adv AS (
             SELECT a.model_id, avg(a.accuracy) AS mean_attack_accuracy
             FROM accuracy a JOIN attacks k USING (condition_id)
-            WHERE k.budget > 0  -- a budget of 0 is the clean condition again
+            -- White-box only: a transfer is crafted on the dense model, which it breaks by
+            -- construction, so it would flatter every other model; a budget of 0 is clean.
+            WHERE k.budget > 0 AND k.mode = 'white-box'
             GROUP BY ALL
         )
         SELECT m.model_id, m.name AS model, m.arch, m.method, m.target_sparsity, m.sparsity,
