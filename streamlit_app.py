@@ -7,6 +7,7 @@ Reads one store built by `python -m compute build CONFIG`, read-only, with SQL.
 
 import streamlit as st
 
+import app.charts  # noqa: F401  (enables the charts' theme, whichever page draws first)
 from app.shared import store_path, store_picker
 
 st.set_page_config(

@@ -15,6 +15,15 @@ from app.media import media_url
 # The main column is about this wide in a 1,280 px window (the sidebar open): fixed-size faceted
 # charts are sized to fit it, so no chart runs off the right edge from 1,280 to 1,920 px.
 FIT_WIDTH = 780
+# Streamlit's chart theme cuts axis labels at 100 px ("pgd_linf_from_re…", a sweep's longer model
+# names); Vega's own limit, 180 px, keeps every name this app writes whole. Enabling a theme of
+# our own keeps Streamlit's (it merges its config under the chart's) and adds only this.
+LABEL_LIMIT = 180
+
+
+@alt.theme.register("explorer", enable=True)
+def _explorer_theme() -> alt.theme.ThemeConfig:
+    return {"config": {"axis": {"labelLimit": LABEL_LIMIT}, "header": {"labelLimit": LABEL_LIMIT}}}
 
 
 def lean(data: pl.DataFrame) -> pl.DataFrame:

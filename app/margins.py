@@ -101,8 +101,17 @@ def tab(model_ids: dict[str, int], order: Sequence[str], colours: Mapping[str, s
     })
 
 
-def overlap(model_ids: dict[str, int], order: Sequence[str], severities: Sequence[int]) -> None:
+def overlap(model_ids: dict[str, int], order: Sequence[str], conditions: pl.DataFrame) -> None:
     """Whether the samples an attack breaks are the ones a corruption breaks, for one model."""
+    shifted = conditions.filter(pl.col("severity") > 0)
+    attacked = shifted.filter(pl.col("family") == "adversarial")
+    severities = sorted(shifted.filter(pl.col("family") != "adversarial")["severity"].unique())
+    if attacked.is_empty() or not severities:
+        missing = " and no ".join(what for what, none in (
+            ("attack", attacked.is_empty()), ("corruption", not severities)) if none)
+        empty(f"This store has no {missing} to compare: the overlap needs a build whose "
+              "`[conditions]` holds both attacks and corruptions (docs/attacks.md).")
+        return
     left, right = st.columns(2)
     model = left.selectbox("Model", list(order), key="overlap_model")
     options = ["every severity", *[str(s) for s in severities]]

@@ -44,6 +44,38 @@ def _unknown(key: str, label: str, asked: Sequence[str], shown: str) -> None:
                    icon=":material/link_off:")
 
 
+APP_KEYS = frozenset({"store"})  # read by the app around every page (app/shared.py)
+
+
+def link_keys(*keys: str) -> frozenset[str]:
+    """Declare every URL key the page can read, in any of its tabs; a link naming another (a
+    hand-edited link, or one meant for another page) gets one line saying the page ignores it,
+    on the first run that reads it, rather than silence. Navigating between pages clears the
+    query string, so only links carry foreign keys. The keys, with the app's own."""
+    known = APP_KEYS | frozenset(keys)
+    foreign = [k for k in st.query_params if k not in known]
+    said = st.session_state.setdefault("_foreign_link_keys", set())
+    fresh = [k for k in foreign if (st.query_params.get(k), k) not in said]
+    if fresh:
+        shown = ", ".join(f"`{k}={st.query_params.get(k)}`" for k in fresh)
+        st.warning(f"This page does not read {shown} from the link, so it does not change what "
+                   f"you see here. Its link keys: {', '.join(sorted(keys)) or 'none'}.",
+                   icon=":material/link_off:")
+        said.update((st.query_params.get(k), k) for k in fresh)
+    st.session_state["_link_keys"] = known  # what a test checks the page writes against
+    return known
+
+
+def models_keys(key: str) -> tuple[str, ...]:
+    """The URL keys of `pickers.pick_models(..., key)`: names, or recipes, sparsities and seeds."""
+    return key, f"{key}_recipe", f"{key}_sparsity", f"{key}_seed"
+
+
+def box_keys(*keys: str) -> tuple[str, ...]:
+    """The URL keys of chart selections kept by app/selection.py: each box and its panel's model."""
+    return tuple(k for key in keys for k in (key, f"{key}_model"))
+
+
 def tabs(labels: Sequence[str], key: str = "view") -> list[Any]:
     """Lazy tabs (only the open one runs) whose open tab is `?key=<label>` in the URL, so a link
     opens it. A link naming no tab of the page gets one line and the first tab, as a stale

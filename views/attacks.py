@@ -18,6 +18,7 @@ from store import queries
 
 st.title("Attacks")
 require_store()
+state.link_keys("view", *state.models_keys("models"), "overlap_model", "overlap_severity")
 store = catalog()
 
 
@@ -31,8 +32,14 @@ def curves(shown: pl.DataFrame, settings: pl.DataFrame, order: list[str]) -> Non
                     f"{attack['samples']:,} samples")
         linf = attack["norm"] == "Linf"
         data = curve.with_columns((pl.col("budget") * (255 if linf else 1)).alias("shown_budget"))
+        # One budget beside clean is two measurements: a line between them would read as the
+        # accuracy at the budgets in between, which nothing measured.
+        chart = alt.Chart(data)
+        chart = (chart.mark_line(point=alt.OverlayMarkDef(filled=True, size=50))
+                 if data.filter(pl.col("budget") > 0)["budget"].n_unique() > 1
+                 else chart.mark_point(filled=True, size=70, opacity=0.9))
         st.altair_chart(
-            alt.Chart(data).mark_line(point=alt.OverlayMarkDef(filled=True, size=50)).encode(
+            chart.encode(
                 x=alt.X("shown_budget:Q", title="budget (Linf, in 1/255)" if linf
                         else "budget (L2, in [0, 1] pixels)"),
                 y=alt.Y("accuracy:Q", title="robust accuracy", axis=alt.Axis(format="%"),
@@ -107,6 +114,4 @@ if margins_tab.open:
         margins.tab(store.model_id, order, store.colours)
 if overlap_tab.open:
     with overlap_tab:
-        severities = sorted(store.conditions.filter(
-            (pl.col("severity") > 0) & (pl.col("family") != "adversarial"))["severity"].unique())
-        margins.overlap(store.model_id, order, severities)
+        margins.overlap(store.model_id, order, store.conditions)

@@ -17,6 +17,7 @@ from store import catalogue, queries, statistics
 
 st.title("Compare two")
 require_store()
+state.link_keys("of", "a", "b", "ga", "gb", "severity", "shift", "flips")
 
 store = catalog()
 models = store.models

@@ -23,6 +23,8 @@ from store import catalogue, queries
 
 st.title("Geometry")
 require_store()
+state.link_keys("view", *state.models_keys("models"), "condition", "classes", "shift", "a", "b",
+                "per_model", "vs_a", "vs_b", *state.box_keys("al", "alb", "pair", "pairb"))
 
 store = catalog()
 models, conditions, classes = store.models, store.conditions, store.classes

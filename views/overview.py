@@ -14,6 +14,7 @@ from store import queries, statistics
 
 st.title("Overview")
 require_store()
+state.link_keys("severity", "section", "corruption", "avg", "ratios_model")
 
 summary = query(queries.store_summary)
 st.caption(
@@ -172,7 +173,13 @@ def severity_lines(data: pl.DataFrame, *extra: str) -> alt.Chart:
 # table and the heatmap, the rest a click away.
 by_family, one, sparsity = st.tabs(["Severity by family", "One corruption", "Sparsity vs robustness"],
                                    key="section", bind="query-params")
-if by_family.open:
+attacked = not query(queries.attack_settings).is_empty()
+corrupted = query(queries.corruptions).filter(pl.col("family") != "adversarial")["corruption"]
+if (by_family.open or one.open) and corrupted.is_empty():  # an attacks-only store
+    (by_family if by_family.open else one).info("This store has no corruption to draw against severity."
+            + (" Its attacks are drawn on the Attacks page, against their budgets."
+               if attacked else ""))
+elif by_family.open:
     with by_family:
         families = query(queries.accuracy_by_family)
         st.altair_chart(
@@ -186,12 +193,10 @@ if by_family.open:
                       if "extra" in families["family"].to_list() else "")
                    + ". The severities stored are spaced evenly, whatever their numbers."
                    + (" Attacks are drawn on the Attacks page, against their budgets."
-                      if not query(queries.attack_settings).is_empty() else ""))
-
-if one.open:
+                      if attacked else ""))
+elif one.open:
     with one:
-        names = query(queries.corruptions)["corruption"].to_list()
-        choice = state.selectbox("Corruption", ["all", *names], key="corruption",
+        choice = state.selectbox("Corruption", ["all", *corrupted], key="corruption",
                                  format_func=lambda c: "the benchmark corruptions (mean)"
                                  if c == "all" else c)
         by_severity = query(queries.accuracy_by_severity, None if choice == "all" else choice)

@@ -15,6 +15,7 @@ from store import queries, statistics
 
 st.title("Pruning vs dense")
 require_store()
+state.link_keys("severity", "corruption", "seeds")
 
 store = catalog()
 changes_all = query(queries.change_vs_dense, None)

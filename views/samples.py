@@ -17,6 +17,8 @@ from store import catalogue, queries
 
 st.title("Samples")
 require_store()
+state.link_keys("category", "model", "condition", "classes", "along", "every", "every_metric",
+                "metric", "lo", "hi", "sample", *state.models_keys("over"))
 
 store = catalog()
 models, conditions, classes = store.models, store.conditions, store.classes

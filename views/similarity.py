@@ -12,6 +12,8 @@ from store import analysis, catalogue, queries
 
 st.title("Similarity")
 require_store()
+state.link_keys("compare", *state.models_keys("models"), "condition", "shift", "severity",
+                "over")
 
 store = catalog()
 conditions, model_id, condition_id = store.conditions, store.model_id, store.condition_id

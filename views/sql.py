@@ -20,6 +20,7 @@ ROW_LIMIT = int(os.environ.get("RLE_SQL_ROW_LIMIT", sandbox.ROW_LIMIT))
 
 st.title("SQL")
 require_store()
+state.link_keys("q")
 st.caption(f"Read-only queries over the whole store: one statement per run, at most "
            f"{TIME_LIMIT:g} s and {ROW_LIMIT:,} rows returned. Files, settings and extensions are "
            "out of reach. `metrics_named` joins model and condition names into `metrics`.")

@@ -16,6 +16,8 @@ from store.derived import CALIBRATION_BINS
 
 st.title("Sweep")
 require_store()
+state.link_keys("view", "measure", "lottery_measure", "condition", "models",
+                "calib_condition", "h2h_sparsity", "h2h_a", "h2h_b")
 
 store = catalog()
 members = query(queries.sweep_models)

@@ -4,9 +4,11 @@ torch or compute."""
 import ast
 import json
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
+import urllib.parse
 from pathlib import Path
 
 import duckdb
@@ -31,15 +33,29 @@ def app_on(store: Path | str, monkeypatch) -> AppTest:
     return AppTest.from_file(APP, default_timeout=60)
 
 
+def open_page(at: AppTest, page: str, **params: str | list[str]) -> AppTest:
+    """Go to `page` as a browser does: a link (or the sidebar, with no parameters) replaces the
+    query string, where AppTest would keep the last page's."""
+    at.query_params.clear()
+    at.query_params.update(params)
+    at.switch_page(f"views/{page}").run()
+    assert not at.exception, at.exception
+    return at
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_renders_on_a_real_store(synthetic_store, monkeypatch, page):
     at = app_on(synthetic_store, monkeypatch).run()
-    at.switch_page(f"views/{page}").run()
+    open_page(at, page)
     assert not at.exception, at.exception
     assert not at.error
     # A missing value reads as a dash (NULL on the SQL page), never as the word "None".
     assert [d.proto.placeholder for d in at.dataframe] == [
         "NULL" if page == "sql.py" else "–"] * len(at.dataframe), page
+    # Every chart keeps names of up to 180 px whole on its axes (Streamlit's theme cuts at 100:
+    # "pgd_linf_from_re…"), whichever page a session opens first.
+    for chart in at.get("vega_lite_chart"):
+        assert json.loads(chart.proto.spec)["config"]["axis"]["labelLimit"] == 180, page
 
 
 def test_overview_shows_models_and_reacts_to_its_choices(synthetic_store, monkeypatch):
@@ -83,10 +99,7 @@ def test_overview_shows_models_and_reacts_to_its_choices(synthetic_store, monkey
 
 
 def geometry_on(store: Path, monkeypatch, **params: str | list[str]) -> AppTest:
-    at = app_on(store, monkeypatch)
-    at.query_params.update(params)
-    at.run()
-    at.switch_page("views/geometry.py").run()
+    at = open_page(app_on(store, monkeypatch).run(), "geometry.py", **params)
     assert not at.exception, at.exception
     return at
 
@@ -118,6 +131,9 @@ def test_the_attacks_page_of_a_store_without_attacks_says_how_to_add_them(synthe
     assert not at.get("vega_lite_chart")
     assert any("has no attacks" in i.value and "[[conditions.attacks]]" in i.value
                for i in at.info)
+    at = page_on(synthetic_store, monkeypatch, "attacks.py", view="Attacks and corruptions")
+    assert not at.selectbox  # no model and severity to pick with nothing to compare
+    assert any("has no attack to compare" in i.value for i in at.info), [i.value for i in at.info]
 
 
 def test_geometry_reacts_to_models_condition_and_classes(synthetic_store, monkeypatch):
@@ -193,10 +209,7 @@ def test_a_shared_link_reopens_the_same_view(synthetic_store, monkeypatch):
 
 
 def similarity_on(store: Path, monkeypatch, compare: str) -> AppTest:
-    at = app_on(store, monkeypatch)
-    at.query_params["compare"] = compare
-    at.run()
-    at.switch_page("views/similarity.py").run()
+    at = open_page(app_on(store, monkeypatch).run(), "similarity.py", compare=compare)
     assert not at.exception, at.exception
     return at
 
@@ -272,7 +285,7 @@ def test_a_store_named_by_url_is_downloaded_once_and_every_page_renders(syntheti
         assert at.dataframe[0].value["model"].tolist() == ["dense", "magnitude-80"]
         downloads = Files.hits.count("/demo.duckdb")
         for page in PAGES:
-            at.switch_page(f"views/{page}").run()
+            open_page(at, page)
             assert not at.exception, (page, at.exception)
         assert Files.hits.count("/demo.duckdb") == downloads == 1  # reused, not fetched again
 
@@ -327,12 +340,15 @@ def test_app_runs_with_torch_and_compute_unimportable(synthetic_store):
 
 
 def page_on(store: Path, monkeypatch, page: str, **params: str | list[str]) -> AppTest:
+    """A session opened by a link to `page` (the Overview is the app's first page, so a link to
+    it runs it once, with the link's keys)."""
     at = app_on(store, monkeypatch)
-    at.query_params.update(params)
-    at.run()
-    at.switch_page(f"views/{page}").run()
-    assert not at.exception, at.exception
-    return at
+    if page == "overview.py":
+        at.query_params.update(params)
+        at.run()
+        assert not at.exception, at.exception
+        return at
+    return open_page(at.run(), page, **params)
 
 
 def test_samples_page_goes_through_every_category_and_the_detail(synthetic_store, monkeypatch):
@@ -527,12 +543,11 @@ def model_scales(at: AppTest) -> list[dict[str, str]]:
 def test_a_model_keeps_its_colour_on_every_page_and_selection(synthetic_store, monkeypatch):
     at = app_on(synthetic_store, monkeypatch).run()
     seen: list[dict[str, str]] = model_scales(at)
-    at.query_params["view"] = "Class directions"  # a view that colours by model
-    at.switch_page("views/geometry.py").run()
+    open_page(at, "geometry.py", view="Class directions")  # a view that colours by model
     seen += model_scales(at)
     at.multiselect(key="models").set_value(["magnitude-80"]).run()  # one model fewer
     seen += model_scales(at)
-    at.switch_page("views/samples.py").run()
+    open_page(at, "samples.py")
     seen += model_scales(at)
     assert len(seen) >= 3  # Overview, Class directions twice (the samples page too, when it draws)
     colour: dict[str, str] = {}
@@ -575,7 +590,7 @@ def test_the_class_pair_plane_shows_every_boundary(synthetic_store, monkeypatch)
 
 def test_pruning_page_ranks_methods_and_counts_what_pruning_breaks(synthetic_store, monkeypatch):
     at = app_on(synthetic_store, monkeypatch).run()
-    at.switch_page("views/pruning.py").run()
+    open_page(at, "pruning.py")
     assert not at.exception, at.exception
     assert not at.warning  # no model near chance here
     ranked, flips = at.dataframe[0].value, at.dataframe[1].value
@@ -659,7 +674,7 @@ def test_a_model_near_chance_is_flagged_and_left_out_of_rankings(collapsed_store
     at.toggle(key="near_mce").set_value(True).run()
     assert not at.dataframe[0].value.set_index("model")["mce"].isna()["random-80"]
     assert not at.dataframe[1].value.set_index("model")["mce"].isna()["random-80"]
-    at.switch_page("views/pruning.py").run()
+    open_page(at, "pruning.py")
     assert any("random-80" in w.value for w in at.warning)
     assert "random-80" not in list(at.dataframe[0].value["model"])
     at.toggle(key="include_near").set_value(True).run()
@@ -1283,3 +1298,51 @@ def test_compare_two_counts_the_samples_a_shift_leaves_out(synthetic_sweep_store
     length = page_on(synthetic_sweep_store, monkeypatch, "compare.py", a="dense-s1",
                      b="gmp-90-s1", shift="length", severity="5").dataframe[0].value
     assert not length["shift"].str.contains(" of ").any()
+
+
+def test_the_overview_of_a_store_without_corruptions_says_so_under_severity(synthetic_store,
+                                                                             tmp_path, monkeypatch):
+    """An attacks-only store (the CIFAR-10 attacks build) has nothing to draw against severity:
+    each severity tab says so in one line instead of an empty chart."""
+    path = tmp_path / "clean-only.duckdb"
+    shutil.copy(synthetic_store, path)
+    with duckdb.connect(str(path)) as con:
+        tables = con.execute("""SELECT DISTINCT c.table_name FROM duckdb_columns() c
+                                JOIN duckdb_tables() t USING (table_name)
+                                WHERE c.column_name = 'condition_id'""").fetchall()
+        for (table,) in tables:
+            con.execute(f"DELETE FROM {table} WHERE condition_id <> 0")
+    for tab in ("Severity by family", "One corruption"):
+        at = page_on(path, monkeypatch, "overview.py", section=tab)
+        assert [i.value for i in at.info] == ["This store has no corruption to draw against "
+                                              "severity."], tab
+        assert not at.get("vega_lite_chart")[1:], tab  # the accuracy heatmap only
+
+
+@pytest.mark.parametrize("store", ["synthetic_store", "synthetic_sweep_store", "population_store"])
+def test_every_key_a_view_writes_to_its_link_is_one_its_page_reads(request, store, monkeypatch):
+    """A link copied from any view (every tab of every page, on a small store, a sweep and a
+    seeded population) opens without the line about keys the page ignores: each page declares
+    every key it can read (`state.link_keys`), whichever tab wrote it."""
+    from app.headless import VIEWS
+
+    at = app_on(request.getfixturevalue(store), monkeypatch).run()
+    for name, path, _, _ in VIEWS:
+        page, _, query = path.lstrip("/").partition("?")
+        open_page(at, f"{page or 'overview'}.py", **dict(urllib.parse.parse_qsl(query)))
+        written = set(at.query_params)
+        assert written <= at.session_state["_link_keys"], (name, written)
+        assert not [w.value for w in at.warning if "does not read" in w.value], name
+
+
+def test_a_link_key_the_page_does_not_read_gets_one_line_once(synthetic_store, monkeypatch):
+    """The Overview shows every model, so `?models=` (a key of the Geometry and Attacks pages)
+    changes nothing there: the link says so instead of being silently ignored."""
+    at = app_on(synthetic_store, monkeypatch)
+    at.query_params.update(models="nope", severity="5")
+    at.run()  # the Overview, opened by the link
+    (line,) = [w.value for w in at.warning if "does not read" in w.value]
+    assert "`models=nope`" in line and "severity" not in line.split("from the link")[0]
+    assert at.selectbox(key="severity").value == "5"  # the keys it does read still apply
+    at.run()  # said once, not on every rerun
+    assert not [w.value for w in at.warning if "does not read" in w.value]

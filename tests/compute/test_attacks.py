@@ -191,7 +191,10 @@ def test_the_attacks_page_draws_the_stored_curves_beside_the_reference(attack_co
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60).run()
     at.switch_page("views/attacks.py").run()
     assert not at.exception, at.exception
-    assert len(at.get("vega_lite_chart")) == 2  # a curve per attack
+    charts = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    # A curve per attack; the transfer at one budget is two points (clean and attacked), not a
+    # line through budgets nothing measured.
+    assert [c["mark"]["type"] for c in charts] == ["line", "point"]
     table = at.dataframe[0].value.set_index(["attack_name", "budget_label"])
     row = table.loc[("pgd_linf", "8/255")]
     assert row["model"] == "magnitude-80" and row["reference"] == "dense"
