@@ -214,12 +214,18 @@ def in_percent(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:
     return frame.with_columns(pl.col(c) * 100 for c in columns if c in frame.columns)
 
 
+def white_box(condition: str) -> bool:
+    """Whether `condition` is a white-box attack: each model was given inputs crafted on itself
+    (so the build kept no attacked image, and models compared there saw different inputs)."""
+    settings = query(queries.attack_settings)
+    return not settings.filter((pl.col("condition") == condition)
+                               & (pl.col("mode") == "white-box")).is_empty()
+
+
 def flag_own_inputs(condition: str) -> None:
     """A line where `condition` is a white-box attack: each model saw inputs crafted on itself,
     so what compares models there compares them on different inputs of the same samples."""
-    settings = query(queries.attack_settings)
-    row = settings.filter((pl.col("condition") == condition) & (pl.col("mode") == "white-box"))
-    if not row.is_empty():
+    if white_box(condition):
         st.info(f"{condition} is a white-box attack: each model was given inputs crafted on its "
                 "own gradients, so these pairs compare the models on different inputs of the same "
                 "samples (a transfer attack gives them all the same inputs).",
@@ -235,3 +241,22 @@ def flag_chance(model_ids: list[int], condition: str) -> None:
         st.warning(f"Near chance under {condition}: {names}. Below {queries.NEAR_CHANCE:g} x "
                    "chance a model predicts little more than one class, so what is shown for it "
                    "here says little about how it separates them.", icon=":material/info:")
+
+
+def name_budgets(data: pl.DataFrame, order: list[str], level: int | None,
+                 column: str = "corruption") -> tuple[pl.DataFrame, list[str]]:
+    """`data` and its column `order` with each attack named with its budget, for a heatmap whose
+    columns are corruptions at severity `level` (None: the mean over its severities). An
+    attack's severity is only its budget's rank, so two attacks at one severity can be at
+    different budgets (PGD at 1/255 beside AutoAttack at 8/255): the name says which."""
+    budgets = query(queries.attack_budgets)
+    names: dict[str, str] = {}
+    for (attack,), rows in budgets.group_by("corruption", maintain_order=True):
+        labels = (rows if level is None else rows.filter(pl.col("severity") == level))[
+            "budget_label"].to_list()
+        if len(labels) == 1:
+            names[attack] = f"{attack} at {labels[0]}"
+        elif labels:
+            names[attack] = f"{attack}, mean {labels[0]} to {labels[-1]}"
+    return (data.with_columns(pl.col(column).replace(names)),
+            [names.get(c, c) for c in order])

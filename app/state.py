@@ -106,12 +106,18 @@ def selectbox(label: str, options: Sequence[Any], key: str, default: Any = None,
 def _several(key: str, options: Sequence[Any], default: Sequence[Any]) -> None:
     """Seed a widget that holds several of `options` from `?key=a&key=b` (or `default`)."""
     by_text = {str(o): o for o in options}
+    fallback = [d for d in default if d in options]
     if key in st.query_params:
         chosen = [by_text[v] for v in _from_url(key) if v in by_text]
-        _unknown(key, key, [v for v in _from_url(key) if v not in by_text],
-                 "the others" if chosen else "none")
+        unknown = [v for v in _from_url(key) if v not in by_text]
+        # A link naming nothing valid opens on the default, not on an empty page (`?key=`, no
+        # value, is an explicit "none" and stays one).
+        shown = "the others"
+        if unknown and not chosen:
+            chosen, shown = fallback, "the default" if fallback else "none"
+        _unknown(key, key, unknown, shown)
     else:
-        chosen = [d for d in default if d in options]
+        chosen = fallback
     _seed(key, chosen)
 
 

@@ -36,9 +36,13 @@ with top[0]:
     chosen = pick_models("Models", "models", default=list(model_id)[:3])
 with top[1]:
     # A corruption at its strongest severity shows a difference at first sight; clean shows none.
-    corrupted = conditions.filter(pl.col("severity") > 0)
+    # On a store of attacks alone, the first attack at its smallest budget: a larger one leaves
+    # no sample right to compare with the wrong ones.
+    shifted = conditions.filter(pl.col("severity") > 0)
+    corrupted = shifted.filter(pl.col("family") != "adversarial")
     strongest = (corrupted.filter(pl.col("severity") == corrupted["severity"].max())["condition"][0]
-                 if not corrupted.is_empty() else "clean")
+                 if not corrupted.is_empty() else
+                 shifted["condition"][0] if not shifted.is_empty() else "clean")
     condition = state.selectbox("Condition", list(condition_id), key="condition",
                                 default=strongest)
 with top[2]:

@@ -9,7 +9,7 @@ from app import state
 from app.charts import heatmap, model_color, panel_width, spread
 from app.measures import MODEL_COLUMNS, relative_mce_three_ways, robustness_precision
 from app.pickers import average_toggle, group_colours, groups
-from app.shared import catalog, in_percent, query, require_store
+from app.shared import catalog, in_percent, name_budgets, query, require_store
 from store import queries, statistics
 
 st.title("Overview")
@@ -127,7 +127,9 @@ severities = sorted(s for s in grid["severity"].unique().to_list() if s > 0)
 st.subheader("Accuracy per model and corruption")
 level = state.severity("Severity", severities, key="severity")
 by_corruption = by_group(query(queries.accuracy_by_corruption, level), "accuracy")
-corruption_order = by_corruption.sort("first_id")["corruption"].unique(maintain_order=True).to_list()
+by_corruption, corruption_order = name_budgets(
+    by_corruption, by_corruption.sort("first_id")["corruption"].unique(maintain_order=True).to_list(),
+    level)
 counted = level is not None and not averaged  # each cell one count of n samples
 if counted:
     low, high = statistics.accuracy_interval(
@@ -171,8 +173,8 @@ def severity_lines(data: pl.DataFrame, *extra: str) -> alt.Chart:
 
 # Lazy tabs (only the open one runs and is drawn; `?section=` in the URL): the first screen is the
 # table and the heatmap, the rest a click away.
-by_family, one, sparsity = st.tabs(["Severity by family", "One corruption", "Sparsity vs robustness"],
-                                   key="section", bind="query-params")
+by_family, one, sparsity = state.tabs(["Severity by family", "One corruption",
+                                       "Sparsity vs robustness"], key="section")
 attacked = not query(queries.attack_settings).is_empty()
 corrupted = query(queries.corruptions).filter(pl.col("family") != "adversarial")["corruption"]
 if (by_family.open or one.open) and corrupted.is_empty():  # an attacks-only store

@@ -10,7 +10,7 @@ from app import state
 from app.charts import empty, heatmap
 from app.export import download_buttons
 from app.pickers import average_toggle, groups, has_seeds
-from app.shared import catalog, in_percent, percent, query, require_store
+from app.shared import catalog, in_percent, name_budgets, percent, query, require_store
 from store import queries, statistics
 
 st.title("Pruning vs dense")
@@ -40,7 +40,9 @@ with top[0]:
     level = state.severity("Severity", severities, key="severity")
 with top[1]:
     corruptions = changes_all["corruption"].unique(maintain_order=True).to_list()
+    # Without a benchmark corruption (a store of attacks alone) "all" would rank nothing.
     choice = state.selectbox("Corruption", ["all", *corruptions], key="corruption",
+                             default="all" if changes_all["benchmark"].any() else corruptions[0],
                              format_func=lambda c: "all benchmark corruptions (mean)"
                              if c == "all" else c)
 with top[2]:
@@ -167,8 +169,9 @@ st.caption("Accuracy of the pruned model minus its dense reference's under each 
               "tested with the seeds averaged (their models share the samples): turn seed "
               "averaging off to test each model's."))
 models_shown = changes["model"].unique(maintain_order=True).to_list()
-order = changes.sort("first_id")["corruption"].unique(maintain_order=True).to_list()
-points = changes.with_columns(
+points, order = name_budgets(
+    changes, changes.sort("first_id")["corruption"].unique(maintain_order=True).to_list(), level)
+points = points.with_columns(
     (100 * pl.col("change")).alias("change_pts"),
     (pl.col("chance_everywhere") | (~pl.col("real") if tested else pl.lit(False))).alias("faded"),
     *([(100 * pl.col(c)).alias(f"{c}_pts") for c in ("change_low", "change_high")]
@@ -206,7 +209,9 @@ per_corruption = (flips.group_by("model", "corruption", maintain_order=True)
                   # The same note and fading as the change heatmap's, cell for cell.
                   .join(changes.select("model", "corruption", "chance", "chance_everywhere"),
                         on=["model", "corruption"], how="left"))
-columns = per_corruption.sort("first_id")["corruption"].unique(maintain_order=True).to_list()
+per_corruption, columns = name_budgets(
+    per_corruption, per_corruption.sort("first_id")["corruption"].unique(maintain_order=True).to_list(),
+    level)
 st.altair_chart(
     heatmap(per_corruption, "corruption", "model", "fragile", x_sort=columns,
             y_sort=models_shown, fmt=".1f" if mean or averaged else ".0f", scheme="orangered",

@@ -12,7 +12,7 @@ from app.charts import empty, lean, model_color, panel_width
 from app.export import download_buttons
 from app.media import media_url, perturbations
 from app.pickers import groups, pick_models
-from app.shared import catalog, flag_chance, in_percent, percent, query, require_store
+from app.shared import catalog, flag_chance, in_percent, percent, query, require_store, white_box
 from store import catalogue, queries
 
 st.title("Samples")
@@ -244,8 +244,14 @@ else:
             cards = query(queries.sample_cards, shown_rows["sample_id"].to_list(),
                           [model_id[m] for m in over], condition_id[condition])
             others = dict(cards.select("sample_id", "predictions").iter_rows())
+        # A white-box attack kept no image (each model saw its own): no placeholder on every card.
+        if own := white_box(condition):
+            st.caption(f"{condition} is a white-box attack: each model was given inputs crafted "
+                       "on itself, so the build kept no attacked image; the cards show the clean "
+                       "one.")
         # One HTML block, not 48 column containers: the browser lays out one element.
-        st.markdown(sample_grid(shown_rows, severity > 0, others), unsafe_allow_html=True)
+        st.markdown(sample_grid(shown_rows, severity > 0 and not own, others),
+                    unsafe_allow_html=True)
         if len(found) > GRID:
             st.caption(f"The first {GRID} of {len(found):,} are shown; the download has them all.")
         picked = state.selectbox("Inspect sample", found["sample_id"].to_list(), key="sample")

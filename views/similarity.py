@@ -28,8 +28,8 @@ MODEL_MEASURES = {
 }
 
 # Lazy tabs (only the open one runs and is drawn; `?compare=` in the URL).
-models_tab, corruptions_tab = st.tabs(["Models × models", "Corruptions × corruptions"], key="compare",
-                                      bind="query-params")
+models_tab, corruptions_tab = state.tabs(["Models × models", "Corruptions × corruptions"],
+                                         key="compare")
 if models_tab.open:
     with models_tab:
         left, right = st.columns([3, 2])

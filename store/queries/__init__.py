@@ -7,6 +7,7 @@ checked against the catalogue (`store.catalogue.plottable`) first. "Averaged ove
 """
 
 from store.queries.attacks import (
+    attack_budgets,
     attack_settings,
     broken_overlap,
     margin_radius,
@@ -95,6 +96,7 @@ __all__ = [
     "accuracy_grid",
     "angle_length_bins",
     "angle_length_points",
+    "attack_budgets",
     "attack_settings",
     "average_seeds",
     "broken_overlap",

@@ -7,6 +7,22 @@ import polars as pl
 
 from store.frames import CLEAN_ID, Con, frame
 
+# A budget as the pages write it: Linf in 1/255 (8/255), L2 in [0, 1] pixels; 0 is clean.
+BUDGET_LABEL = """CASE WHEN {budget} = 0 THEN '0 (clean)'
+                      WHEN {norm} = 'Linf' THEN printf('%g/255', round({budget} * 255, 2))
+                      ELSE printf('%g', {budget}) END"""
+
+
+def attack_budgets(con: Con) -> pl.DataFrame:
+    """Every attack condition: its attack (the condition's corruption), its budget's rank
+    (severity) and the budget as the pages write it, in build order."""
+    return frame(con, f"""
+        SELECT c.corruption, c.severity, c.name AS condition,
+               {BUDGET_LABEL.format(budget="a.budget", norm="a.norm")} AS budget_label
+        FROM attacks a JOIN conditions c USING (condition_id)
+        ORDER BY c.condition_id
+    """)
+
 
 def attack_settings(con: Con) -> pl.DataFrame:
     """Every attack condition with how it was run: attack, norm, budget, steps, step size,
@@ -48,9 +64,7 @@ def robust_accuracy(con: Con) -> pl.DataFrame:
         )
         SELECT m.name AS model, m.model_id, m.method, r.name AS reference, v.attack_name,
                v.norm, v.mode, v.budget,
-               CASE WHEN v.budget = 0 THEN '0 (clean)'
-                    WHEN v.norm = 'Linf' THEN printf('%g/255', round(v.budget * 255, 2))
-                    ELSE printf('%g', v.budget) END AS budget_label,
+               {BUDGET_LABEL.format(budget="v.budget", norm="v.norm")} AS budget_label,
                v.condition, v.accuracy, v.n,
                ref.accuracy AS reference_accuracy,
                100 * (v.accuracy - ref.accuracy) AS change_vs_reference

@@ -63,9 +63,11 @@ def change_vs_dense(con: Con, severity: int | None = None) -> pl.DataFrame:
                    bool_and(c.benchmark) AS benchmark, min(c.condition_id) AS first_id,
                    avg(a.accuracy) AS accuracy, count(*) AS k, sum(a.fragile)::BIGINT AS fragile,
                    sum(a.gain)::BIGINT AS gain, max(a.n)::BIGINT AS n,
+                   -- Under attack a low accuracy is the measurement, not a broken model:
+                   -- attacks are never flagged (a robust-accuracy change is read as it is).
                    coalesce(list(c.severity) FILTER (
-                       WHERE a.accuracy < $factor / (SELECT count(*) FROM classes)), [])
-                       AS chance_severities
+                       WHERE a.accuracy < $factor / (SELECT count(*) FROM classes)
+                         AND c.family <> 'adversarial'), []) AS chance_severities
             FROM summaries a JOIN conditions c USING (condition_id)
             WHERE c.severity > 0 AND ($severity IS NULL OR c.severity = $severity)
             GROUP BY a.model_id, c.corruption
@@ -94,7 +96,8 @@ def pruning_flips(con: Con, severity: int | None = None) -> pl.DataFrame:
     is near chance there (`chance`, `chance_everywhere`). From `summaries`, counted when the store
     was written."""
     near = "$factor / (SELECT count(*) FROM classes)"
-    at = "CASE WHEN {a} < " + near + " THEN [c.severity] ELSE [] END"
+    at = ("CASE WHEN {a} < " + near + " AND c.family <> 'adversarial' THEN [c.severity] "
+          "ELSE [] END")  # not under attack: see change_vs_dense
     chance = _CHANCE.format(sev_model=at.format(a="s.accuracy"),
                             sev_reference=at.format(a="d.accuracy"), k=1)
     return frame(con, f"""

@@ -200,12 +200,21 @@ def test_a_shared_link_reopens_the_same_view(synthetic_store, monkeypatch):
     # A stale or hand-edited link falls back to defaults instead of breaking the page.
     at = geometry_on(synthetic_store, monkeypatch, models="no-such-model", condition="fog-9")
     assert at.selectbox(key="condition").value == "gaussian_noise-5"
+    # Not one model the link names exists: the page opens on its default models, not empty.
+    assert at.multiselect(key="models").value == ["dense", "magnitude-80"]
+    (said,) = [w.value for w in at.warning if "'no-such-model'" in w.value]
+    assert said.endswith("showing the default instead.")
+    at = geometry_on(synthetic_store, monkeypatch, models="")  # `?models=`: none, on purpose
     assert any("at least one model" in i.value for i in at.info)
     # A tab the page does not have: one line naming the page's tabs, and the first one open.
     at = geometry_on(synthetic_store, monkeypatch, view="Histograms")
     said = [w.value for w in at.warning if "'Histograms'" in w.value]
     assert len(said) == 1 and "Class-pair plane" in said[0] and "'Distributions'" in said[0]
     assert any("A row of panels per metric" in c.value for c in at.caption)
+    # Every page's tabs alike: the Overview's (`?section=`) and the Similarity's (`?compare=`).
+    for page, key in (("overview.py", "section"), ("similarity.py", "compare")):
+        at = page_on(synthetic_store, monkeypatch, page, **{key: "Nonsense"})
+        assert [w.value for w in at.warning if "'Nonsense'" in w.value], page
 
 
 def similarity_on(store: Path, monkeypatch, compare: str) -> AppTest:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+import polars as pl
 import pytest
 import torch
 import torchattacks
@@ -460,3 +461,71 @@ def test_a_bad_attack_table_is_one_line_and_exit_2(tmp_path, table, message):
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_the_heatmaps_name_each_attack_with_its_budget(attack_config, store, monkeypatch):
+    """An attack's severity is its budget's rank: at severity 1 the PGD column is budget 0 and the
+    transfer's 0.5 in L2. The Overview's and Pruning page's heatmaps say which, not "severity 1"."""
+    monkeypatch.setenv("RLE_STORE", str(attack_config.with_name("attacks.duckdb")))
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
+    at.query_params["severity"] = "2"
+    at.run()
+    assert not at.exception, at.exception
+    heatmap = json.loads(at.get("vega_lite_chart")[0].proto.spec)
+    columns = heatmap["layer"][0]["encoding"]["x"]["sort"]
+    assert "pgd_linf at 1/255" in columns and "pgd_l2_from_dense" not in " ".join(columns)
+    at.selectbox(key="severity").set_value("mean").run()
+    columns = json.loads(at.get("vega_lite_chart")[0].proto.spec)["layer"][0]["encoding"]["x"]["sort"]
+    assert {"pgd_linf, mean 0 (clean) to 8/255", "pgd_l2_from_dense at 0.5"} <= set(columns)
+    at.query_params.clear()
+    at.switch_page("views/pruning.py").run()
+    at.selectbox(key="severity").set_value("4").run()
+    assert not at.exception, at.exception
+    specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    assert len(specs) == 2  # the change and what pruning breaks, both per corruption
+    assert all("pgd_linf at 8/255" in s["layer"][0]["encoding"]["x"]["sort"] for s in specs)
+
+
+def test_a_low_accuracy_under_attack_is_never_faded_as_near_chance(store):
+    """Near chance marks a corruption that broke a model, where its change says little; under
+    attack a low accuracy is what is measured (PGD at 8/255 leaves well under chance)."""
+    from store import queries
+
+    chance = queries.NEAR_CHANCE / 10  # ten classes
+    assert accuracy(store, "magnitude-80", "pgd_linf-4") < chance  # something to fade
+    for severity in (None, 4):  # the mean over budgets takes that one in
+        changes = queries.change_vs_dense(store.cursor(), severity)
+        attacked = changes.filter(pl.col("family") == "adversarial")
+        assert attacked["chance"].is_null().all() and not attacked["chance_everywhere"].any()
+    flips = queries.pruning_flips(store.cursor(), 4)
+    assert flips.filter(pl.col("condition") == "pgd_linf-4")["chance"].is_null().all()
+
+
+def test_a_store_of_attacks_alone_opens_each_page_on_something_to_see(attack_config, tmp_path,
+                                                                       monkeypatch):
+    """The CIFAR-10 attacks build has no corruption: every page opens on an attack (the smallest
+    budget for Geometry, where a larger one leaves no sample right), or says what is missing."""
+    path = tmp_path / "attacks-only.duckdb"
+    shutil.copy(attack_config.with_name("attacks.duckdb"), path)
+    with duckdb.connect(str(path)) as con:
+        gone = "(SELECT condition_id FROM conditions WHERE family NOT IN ('clean', 'adversarial'))"
+        for (table,) in con.execute("""SELECT DISTINCT c.table_name FROM duckdb_columns() c
+                                       JOIN duckdb_tables() t USING (table_name)
+                                       WHERE c.column_name = 'condition_id'""").fetchall():
+            con.execute(f"DELETE FROM {table} WHERE condition_id IN {gone}")
+    monkeypatch.setenv("RLE_STORE", str(path))
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60).run()
+    assert not at.exception, at.exception
+    def open_page(page: str, **params: str) -> AppTest:
+        at.query_params.clear()
+        at.query_params.update(params)
+        at.switch_page(f"views/{page}").run()
+        assert not at.exception, (page, at.exception)
+        return at
+
+    assert open_page("geometry.py").selectbox(key="condition").value == "pgd_linf-1"
+    open_page("pruning.py")
+    assert at.selectbox(key="corruption").value == "pgd_linf"
+    assert at.dataframe[0].value["model"].to_list() == ["magnitude-80"]  # ranked, not empty
+    open_page("attacks.py", view="Attacks and corruptions")
+    assert any("has no corruption to compare" in i.value for i in at.info)
