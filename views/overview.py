@@ -42,6 +42,10 @@ ATTACKS = ("mean_attack_accuracy", "reference_attack_accuracy", "attack_change")
 if models["mean_attack_accuracy"].is_null().all():
     models = models.drop(*ATTACKS)
     ATTACKS = ()
+attacked = not query(queries.attack_settings).is_empty()
+# Without a benchmark corruption (a store of attacks alone) the corruption measures are undefined:
+# no columns of dashes, no panels about them.
+benchmarked = not models["mean_corruption_accuracy"].is_null().all()
 st.subheader("Models")
 # A collapsed model loses little to corruptions because it has little to lose: its (relative) mCE
 # would rank it among the most robust, so it gets none unless asked.
@@ -76,13 +80,17 @@ st.dataframe(
                  else []))
     .drop(*(c for c in ("model_id", "params_total", "target_sparsity", *RATIOS[2:],
                         "unstable_corruptions") if c in models.columns), *ATTACKS,
-          *(["arch"] if len(archs) == 1 and not averaged else [])),
+          *(["arch"] if len(archs) == 1 and not averaged else []),
+          *([] if benchmarked else ["mean_corruption_accuracy", *RATIOS[:2]])),
     hide_index=True,
     column_config=MODEL_COLUMNS,
     placeholder="–",
 )
 intervals = query(queries.robustness_intervals)
-if not averaged:  # a seed group's figures have the seeds' spread above instead
+if not benchmarked:
+    st.caption("No benchmark corruption in this store: mean corruption accuracy and (relative) "
+               "mCE are undefined." + (" Its attacks follow." if ATTACKS else ""))
+elif not averaged:  # a seed group's figures have the seeds' spread above instead
     robustness_precision(intervals, models)
 else:
     st.caption("Seeds averaged: the lowest and highest seed give the spread. Each model's own "
@@ -108,7 +116,8 @@ if not inverted.is_empty():
           "clean data has little left to lose: either reads as robust. That is the published "
           "definition; mCE, and relative mCE without the unstable corruptions ('Relative mCE "
           "three ways' below), say how much it errs.")
-relative_mce_three_ways(three_ways, query(queries.relative_ce), averaged)
+if benchmarked:
+    relative_mce_three_ways(three_ways, query(queries.relative_ce), averaged)
 if ATTACKS:  # its own table: beside the others the models table no longer fits a laptop
     st.markdown("**Under attack** (the adversarial family): each model's accuracy averaged over "
                 "the white-box attacks and budgets stored, beside its dense reference's (the "
@@ -124,7 +133,7 @@ if grid.is_empty():
 model_order = models["model"].to_list()  # seed groups, when averaged
 severities = sorted(s for s in grid["severity"].unique().to_list() if s > 0)
 
-st.subheader("Accuracy per model and corruption")
+st.subheader("Accuracy per model and " + ("corruption or attack" if attacked else "corruption"))
 level = state.severity("Severity", severities, key="severity")
 by_corruption = by_group(query(queries.accuracy_by_corruption, level), "accuracy")
 by_corruption, corruption_order = name_budgets(
@@ -175,7 +184,6 @@ def severity_lines(data: pl.DataFrame, *extra: str) -> alt.Chart:
 # table and the heatmap, the rest a click away.
 by_family, one, sparsity = state.tabs(["Severity by family", "One corruption",
                                        "Sparsity vs robustness"], key="section")
-attacked = not query(queries.attack_settings).is_empty()
 corrupted = query(queries.corruptions).filter(pl.col("family") != "adversarial")["corruption"]
 if (by_family.open or one.open) and corrupted.is_empty():  # an attacks-only store
     (by_family if by_family.open else one).info("This store has no corruption to draw against severity."

@@ -516,6 +516,11 @@ def test_a_store_of_attacks_alone_opens_each_page_on_something_to_see(attack_con
     monkeypatch.setenv("RLE_STORE", str(path))
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60).run()
     assert not at.exception, at.exception
+    # The Overview: no columns of dashes nor panels for the corruption measures it cannot have.
+    assert not {"mean_corruption_accuracy", "mce", "relative_mce"} & set(at.dataframe[0].value)
+    assert not [e for e in at.expander if e.label.startswith("Relative mCE")]
+    assert any("mCE are undefined" in c.value for c in at.caption)
+
     def open_page(page: str, **params: str) -> AppTest:
         at.query_params.clear()
         at.query_params.update(params)
