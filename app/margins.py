@@ -11,6 +11,8 @@ import altair as alt
 import polars as pl
 import streamlit as st
 
+from app import state
+from app.attacks import condition_label
 from app.charts import empty, heatmap, model_color, panel_width
 from app.shared import query
 from store import queries
@@ -113,22 +115,27 @@ def overlap(model_ids: dict[str, int], order: Sequence[str], conditions: pl.Data
               "`[conditions]` holds both attacks and corruptions (docs/attacks.md).")
         return
     left, right = st.columns(2)
-    model = left.selectbox("Model", list(order), key="overlap_model")
-    options = ["every severity", *[str(s) for s in severities]]
-    chosen = right.selectbox("Corruption severity", options, index=len(options) - 1,
-                             key="overlap_severity")
+    with left:
+        model = state.selectbox("Model", list(order), key="overlap_model")
+    with right:
+        options = ["every severity", *[str(s) for s in severities]]
+        chosen = state.selectbox("Corruption severity", options, key="overlap_severity",
+                                 default=options[-1])
     severity = None if chosen == "every severity" else int(chosen)
-    cells = query(queries.broken_overlap, model_ids[model], severity)
+    cells = query(queries.broken_overlap, model_ids[model], severity).with_columns(
+        pl.col("attack").map_elements(condition_label, return_dtype=pl.String))
     if cells.is_empty():
         empty("This store has no attack and corruption to compare.")
         return
     st.caption(f"Of the {cells['right_clean'][0]:,} samples {model} gets right clean: how much "
                "more often an attack and a corruption break the same ones than chance would "
-               "(lift = both / (attacked x corrupted / right); 1 is chance). Pooled over "
-               "severities, a sample counts as broken by a corruption at any of them. Where an "
+               "(lift = both / (attacked x corrupted / right); 1 is chance)."
+               + (" Pooled over severities, a sample counts as broken by a corruption at any "
+                  "of them." if severity is None else "") + " Where an "
                "attack breaks almost every sample, the lift cannot rise far above 1 (its ceiling "
                "is right / attacked); a cell of few samples says little: the tooltip has the "
-               "counts and the Jaccard index.")
+               "counts and the Jaccard index. A blank cell: one of the two breaks none of them, "
+               "so there is no lift.")
     attacks, corruptions = cells["attack"].unique(maintain_order=True).to_list(), \
         cells["corruption"].unique(maintain_order=True).to_list()
     st.altair_chart(heatmap(

@@ -235,6 +235,8 @@ def flag_own_inputs(condition: str) -> None:
 def flag_chance(model_ids: list[int], condition: str) -> None:
     """A line naming the chosen models that are near chance under `condition` (their geometry,
     samples and similarities there say little), wherever a page shows them."""
+    if condition in condition_budgets():  # under attack a low accuracy is the measurement
+        return
     near = query(queries.chance_under, model_ids, catalog().condition_id[condition])
     if not near.is_empty():
         names = ", ".join(f"{m} ({a:.1%})" for m, a in near.iter_rows())
@@ -243,20 +245,8 @@ def flag_chance(model_ids: list[int], condition: str) -> None:
                    "here says little about how it separates them.", icon=":material/info:")
 
 
-def name_budgets(data: pl.DataFrame, order: list[str], level: int | None,
-                 column: str = "corruption") -> tuple[pl.DataFrame, list[str]]:
-    """`data` and its column `order` with each attack named with its budget, for a heatmap whose
-    columns are corruptions at severity `level` (None: the mean over its severities). An
-    attack's severity is only its budget's rank, so two attacks at one severity can be at
-    different budgets (PGD at 1/255 beside AutoAttack at 8/255): the name says which."""
-    budgets = query(queries.attack_budgets)
-    names: dict[str, str] = {}
-    for (attack,), rows in budgets.group_by("corruption", maintain_order=True):
-        labels = (rows if level is None else rows.filter(pl.col("severity") == level))[
-            "budget_label"].to_list()
-        if len(labels) == 1:
-            names[attack] = f"{attack} at {labels[0]}"
-        elif labels:
-            names[attack] = f"{attack}, mean {labels[0]} to {labels[-1]}"
-    return (data.with_columns(pl.col(column).replace(names)),
-            [names.get(c, c) for c in order])
+def condition_budgets() -> dict[str, str]:
+    """Each attack condition's budget as the pages write it (`pgd_linf-2`: 8/255): its number is
+    only the budget's rank."""
+    return dict(query(queries.attack_budgets).select("condition", "budget_label").iter_rows())
+

@@ -50,18 +50,17 @@ APP_KEYS = frozenset({"store"})  # read by the app around every page (app/shared
 def link_keys(*keys: str) -> frozenset[str]:
     """Declare every URL key the page can read, in any of its tabs; a link naming another (a
     hand-edited link, or one meant for another page) gets one line saying the page ignores it,
-    on the first run that reads it, rather than silence. Navigating between pages clears the
+    rather than silence, and loses it. Navigating between pages clears the
     query string, so only links carry foreign keys. The keys, with the app's own."""
     known = APP_KEYS | frozenset(keys)
     foreign = [k for k in st.query_params if k not in known]
-    said = st.session_state.setdefault("_foreign_link_keys", set())
-    fresh = [k for k in foreign if (st.query_params.get(k), k) not in said]
-    if fresh:
-        shown = ", ".join(f"`{k}={st.query_params.get(k)}`" for k in fresh)
+    if foreign:
+        shown = ", ".join(f"`{k}={st.query_params.get(k)}`" for k in foreign)
         st.warning(f"This page does not read {shown} from the link, so it does not change what "
-                   f"you see here. Its link keys: {', '.join(sorted(keys)) or 'none'}.",
-                   icon=":material/link_off:")
-        said.update((st.query_params.get(k), k) for k in fresh)
+                   f"you see here, and it is left out of the page's link. Its link keys: "
+                   f"{', '.join(sorted(keys)) or 'none'}.", icon=":material/link_off:")
+        for k in foreign:  # said once: a link copied from here no longer carries it
+            del st.query_params[k]
     st.session_state["_link_keys"] = known  # what a test checks the page writes against
     return known
 

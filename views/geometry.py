@@ -9,6 +9,7 @@ import polars as pl
 import streamlit as st
 
 from app import angle_length, class_pair, paired, state
+from app.attacks import condition_label
 from app.charts import (
     empty,
     heatmap,
@@ -44,7 +45,7 @@ with top[1]:
                  if not corrupted.is_empty() else
                  shifted["condition"][0] if not shifted.is_empty() else "clean")
     condition = state.selectbox("Condition", list(condition_id), key="condition",
-                                default=strongest)
+                                default=strongest, format_func=condition_label)
 with top[2]:
     chosen_classes = state.multiselect("Classes", list(class_id), key="classes",
                                        default=list(class_id))

@@ -6,10 +6,11 @@ import polars as pl
 import streamlit as st
 
 from app import state
+from app.attacks import name_budgets
 from app.charts import heatmap, model_color, panel_width, spread
 from app.measures import MODEL_COLUMNS, relative_mce_three_ways, robustness_precision
 from app.pickers import average_toggle, group_colours, groups
-from app.shared import catalog, in_percent, name_budgets, query, require_store
+from app.shared import catalog, in_percent, query, require_store
 from store import queries, statistics
 
 st.title("Overview")

@@ -7,10 +7,11 @@ import polars as pl
 import streamlit as st
 
 from app import state
+from app.attacks import name_budgets, note_reference_transfers, reference_transfers
 from app.charts import empty, heatmap
 from app.export import download_buttons
 from app.pickers import average_toggle, groups, has_seeds
-from app.shared import catalog, in_percent, name_budgets, percent, query, require_store
+from app.shared import catalog, in_percent, percent, query, require_store
 from store import queries, statistics
 
 st.title("Pruning vs dense")
@@ -169,8 +170,13 @@ st.caption("Accuracy of the pruned model minus its dense reference's under each 
               "tested with the seeds averaged (their models share the samples): turn seed "
               "averaging off to test each model's."))
 models_shown = changes["model"].unique(maintain_order=True).to_list()
-points, order = name_budgets(
-    changes, changes.sort("first_id")["corruption"].unique(maintain_order=True).to_list(), level)
+if transfers := reference_transfers():
+    st.caption(f"**{', '.join(transfers)}** (marked \\*): crafted on the dense reference, so "
+               "the reference's accuracy there is its white-box one and a pruned model's gain "
+               "says how little the perturbation transfers, not that pruning made it more "
+               "robust (the Attacks page has each model's own white-box accuracy).")
+points, order = name_budgets(note_reference_transfers(changes), changes.sort("first_id")[
+    "corruption"].unique(maintain_order=True).to_list(), level)
 points = points.with_columns(
     (100 * pl.col("change")).alias("change_pts"),
     (pl.col("chance_everywhere") | (~pl.col("real") if tested else pl.lit(False))).alias("faded"),
@@ -209,9 +215,8 @@ per_corruption = (flips.group_by("model", "corruption", maintain_order=True)
                   # The same note and fading as the change heatmap's, cell for cell.
                   .join(changes.select("model", "corruption", "chance", "chance_everywhere"),
                         on=["model", "corruption"], how="left"))
-per_corruption, columns = name_budgets(
-    per_corruption, per_corruption.sort("first_id")["corruption"].unique(maintain_order=True).to_list(),
-    level)
+per_corruption, columns = name_budgets(note_reference_transfers(per_corruption), per_corruption.sort(
+    "first_id")["corruption"].unique(maintain_order=True).to_list(), level)
 st.altair_chart(
     heatmap(per_corruption, "corruption", "model", "fragile", x_sort=columns,
             y_sort=models_shown, fmt=".1f" if mean or averaged else ".0f", scheme="orangered",

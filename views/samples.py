@@ -8,6 +8,7 @@ import polars as pl
 import streamlit as st
 
 from app import state
+from app.attacks import condition_label
 from app.charts import empty, lean, model_color, panel_width
 from app.export import download_buttons
 from app.media import media_url, perturbations
@@ -170,7 +171,8 @@ with top[1]:
     focus = state.selectbox("Model", list(model_id), key="model",
                             default=pruned[0] if pruned else None)
 with top[2]:
-    condition = state.selectbox("Condition", list(condition_id), key="condition")
+    condition = state.selectbox("Condition", list(condition_id), key="condition",
+                                format_func=condition_label)
 
 with st.expander("Filters", expanded=False):
     cols = st.columns([3, 3, 2, 1, 1])

@@ -5,6 +5,7 @@ import polars as pl
 import streamlit as st
 
 from app import state
+from app.attacks import condition_label
 from app.charts import dendrogram, empty, heatmap, heatmap_step, symmetric_domain
 from app.pickers import pick_models
 from app.shared import catalog, flag_chance, flag_own_inputs, query, require_store
@@ -43,7 +44,7 @@ if models_tab.open:
             (pl.col("severity") > 0) & (pl.col("family") != "adversarial"))["condition"]]
         with right:
             condition = state.selectbox("Condition", [*condition_id, *([POOLED] if corrupted else [])],
-                                        key="condition")
+                                        key="condition", format_func=condition_label)
         if len(chosen) < 2:
             empty("Choose at least two models to compare them.")
         else:

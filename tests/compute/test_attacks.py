@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import polars as pl
+import pyarrow as pa
 import pytest
 import torch
 import torchattacks
@@ -30,6 +31,7 @@ from compute.datasets import load_data
 from compute.preparation import prepare_models
 from tests.compute.conftest import TINY_CONFIG, differences, run_cli, run_main
 from tests.conftest import ROOT
+from tests.support.pages import open_page
 
 ATTACKS = """
 [[conditions.attacks]]
@@ -282,9 +284,10 @@ def test_the_margins_view_correlates_the_two_margins_as_scipy_does(attack_config
     import scipy.stats
 
     monkeypatch.setenv("RLE_STORE", str(attack_config.with_name("attacks.duckdb")))
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
-    at.query_params["view"] = "Margins"
-    at.run().switch_page("views/attacks.py").run()
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60).run()
+    at.query_params.clear()
+    at.query_params["view"] = "Margins"  # a link to the tab
+    at.switch_page("views/attacks.py").run()
     assert not at.exception, at.exception
     summary = at.dataframe[0].value.set_index("model")
     for model_id, name in ((0, "dense"), (1, "magnitude-80")):
@@ -312,9 +315,10 @@ def test_attacks_stay_out_of_what_averages_corruptions(attack_config, store, mon
 
     assert "adversarial" not in set(queries.accuracy_by_family(store)["family"])
     monkeypatch.setenv("RLE_STORE", str(attack_config.with_name("attacks.duckdb")))
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60).run()
+    at.query_params.clear()
     at.query_params["condition"] = "pgd_linf-3"
-    at.run().switch_page("views/similarity.py").run()
+    at.switch_page("views/similarity.py").run()
     assert not at.exception, at.exception
     assert any("white-box attack" in i.value for i in at.info)
     at.selectbox(key="condition").set_value("pgd_l2_from_dense-1").run()
@@ -414,10 +418,11 @@ def test_a_sample_shows_a_transfers_image_beside_its_perturbation(attack_config,
         WHERE t.condition_id = ({TRANSFER}) AND a.model_id = 0 AND c.correct AND NOT a.correct
         ORDER BY 1 LIMIT 1""").fetchone()[0]
     monkeypatch.setenv("RLE_STORE", str(attack_config.with_name("attacks.duckdb")))
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60).run()
+    at.query_params.clear()  # a link to the sample, as a browser opens it
     at.query_params.update(category="corruption-fragile", model="dense",
                            condition="pgd_l2_from_dense-1", sample=str(sample))
-    at.run().switch_page("views/samples.py").run()
+    at.switch_page("views/samples.py").run()
     assert not at.exception, at.exception
     assert at.selectbox(key="sample").value == sample
     captions = [i.caption for image in at.get("image") for i in image.proto.imgs]
@@ -520,17 +525,36 @@ def test_a_store_of_attacks_alone_opens_each_page_on_something_to_see(attack_con
     assert not {"mean_corruption_accuracy", "mce", "relative_mce"} & set(at.dataframe[0].value)
     assert not [e for e in at.expander if e.label.startswith("Relative mCE")]
     assert any("mCE are undefined" in c.value for c in at.caption)
-
-    def open_page(page: str, **params: str) -> AppTest:
-        at.query_params.clear()
-        at.query_params.update(params)
-        at.switch_page(f"views/{page}").run()
-        assert not at.exception, (page, at.exception)
-        return at
-
-    assert open_page("geometry.py").selectbox(key="condition").value == "pgd_linf-1"
-    open_page("pruning.py")
+    assert open_page(at, "geometry.py").selectbox(key="condition").value == "pgd_linf-1"
+    open_page(at, "pruning.py")
     assert at.selectbox(key="corruption").value == "pgd_linf"
     assert at.dataframe[0].value["model"].to_list() == ["magnitude-80"]  # ranked, not empty
-    open_page("attacks.py", view="Attacks and corruptions")
+    open_page(at, "attacks.py", view="Attacks and corruptions")
     assert any("has no corruption to compare" in i.value for i in at.info)
+
+
+def test_attack_conditions_carry_their_budget_and_their_caveats(attack_config, store,
+                                                                monkeypatch):
+    """Pickers name an attack condition with its budget (its number is only a rank); a transfer
+    crafted on the dense reference is marked where a pruned model's change is read against it;
+    a low accuracy under attack draws no near-chance line; the overlap's picks are in its link."""
+    from app.attacks import TRANSFER_NOTE
+
+    monkeypatch.setenv("RLE_STORE", str(attack_config.with_name("attacks.duckdb")))
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60).run()
+
+    open_page(at, "geometry.py", condition="pgd_linf-4", models=["dense", "magnitude-80"])
+    assert "pgd_linf-4 (8/255)" in at.selectbox(key="condition").options
+    assert accuracy(store, "magnitude-80", "pgd_linf-4") < 0.15  # under 1.5 x chance
+    assert not [w.value for w in at.warning if w.value.startswith("Near chance under")]
+    open_page(at, "pruning.py", corruption="pgd_l2_from_dense")
+    assert any("pgd_l2_from_dense" in c.value and "crafted on the dense reference" in c.value
+               for c in at.caption)
+    (cells,) = [pl.from_arrow(pa.ipc.open_stream(d.data.data).read_all())
+                for d in at.get("vega_lite_chart")[0].proto.datasets]  # the change heatmap's
+    cells = cells.filter(pl.col("corruption").cast(pl.String).str.starts_with("pgd_l2_from_dense"))
+    assert len(cells) and all(TRANSFER_NOTE in note for note in cells["chance"])
+    open_page(at, "attacks.py", view="Attacks and corruptions", overlap_model="magnitude-80",
+              overlap_severity="1")
+    assert at.selectbox(key="overlap_model").value == "magnitude-80"
+    assert at.selectbox(key="overlap_severity").value == "1"
