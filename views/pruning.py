@@ -6,10 +6,9 @@ import altair as alt
 import polars as pl
 import streamlit as st
 
-from app import state
+from app import flips, state
 from app.attacks import name_budgets, note_reference_transfers, reference_transfers
 from app.charts import empty, heatmap
-from app.export import download_buttons
 from app.pickers import average_toggle, groups, has_seeds
 from app.shared import catalog, in_percent, percent, query, require_store
 from store import queries, statistics
@@ -59,7 +58,6 @@ if not include:
 averaged = average_toggle("seeds")  # its own key: a widget key shared across pages resets
 VALUES = ["accuracy", "reference_accuracy", "change", "drop", "reference_drop"]
 PAIRED = ["fragile", "gain", "n", "k"]
-LINK_ROWS = 200  # rows of the table of links to samples
 if averaged:  # a group is near chance where any of its seeds is
     notes = (changes.join(groups().select("model", "group"), on="model", how="left")
              .group_by(pl.col("group").fill_null(pl.col("model")).alias("model"), "corruption")
@@ -197,92 +195,4 @@ st.altair_chart(
 )
 
 st.subheader("Samples pruning breaks and mends")
-mean = level is None and len(severities) > 1
-st.caption("Per condition, the samples the dense reference gets right and the pruned model wrong "
-           "(pruning-fragile), and the reverse (pruning-gain)"
-           + (": the heatmap shows the **mean per severity** of each corruption (so a cell "
-              "need not be a whole number), the table one row per condition with its exact "
-              "counts, as the Samples page lists them." if mean else f", at severity {level}."
-              if level is not None else "."))
-flips = exact = query(queries.pruning_flips, level)
-if averaged:
-    flips = queries.average_seeds(flips.drop("model_id", "chance"), groups(),
-                                  ["fragile", "gain"]).with_columns(pl.lit(None).alias("chance"))
-flips = flips.filter(pl.col("model").is_in(models_shown))
-per_corruption = (flips.group_by("model", "corruption", maintain_order=True)
-                  .agg(pl.col("fragile", "gain").mean(), pl.col("n").first(),
-                       pl.col("condition_id").min().alias("first_id"))
-                  # The same note and fading as the change heatmap's, cell for cell.
-                  .join(changes.select("model", "corruption", "chance", "chance_everywhere"),
-                        on=["model", "corruption"], how="left"))
-per_corruption, columns = name_budgets(note_reference_transfers(per_corruption), per_corruption.sort(
-    "first_id")["corruption"].unique(maintain_order=True).to_list(), level)
-st.altair_chart(
-    heatmap(per_corruption, "corruption", "model", "fragile", x_sort=columns,
-            y_sort=models_shown, fmt=".1f" if mean or averaged else ".0f", scheme="orangered",
-            # A short legend title: a long one is cut at the legend's width.
-            title=["pruning-fragile", "(mean per severity)" if mean else "samples"],
-            note="chance", fade="chance_everywhere",
-            tooltip=[alt.Tooltip("gain:Q", format=".1f" if mean or averaged else ".0f"), "n"]),
-    width="stretch",
-)
-# One row per model (each seed its own) and condition, with its exact counts and a link that
-# opens exactly those samples, images and all.
-members = (groups().filter(pl.col("group").is_in(models_shown))["model"].to_list() if averaged
-           else models_shown)
-links = exact.filter(pl.col("model").is_in(members)).with_columns(
-    (pl.col("fragile") - pl.col("gain")).alias("net"),
-    *(pl.format(f"/samples?category=pruning-{kind}&model={{}}&condition={{}}", "model",
-                "condition").alias(f"open_{kind}") for kind in ("fragile", "gain")))
-if choice != "all":  # the corruption picked above, and clean to compare with
-    links = links.filter(pl.col("corruption").is_in([choice, "clean"]))
-everything = (links.with_columns(pl.col("chance").fill_null(""))
-              .select("model", "condition", "fragile", "open_fragile", "gain", "open_gain", "net",
-                      "n", "chance")
-              .sort("fragile", descending=True))
-# A sweep has thousands of (model, condition) rows: every one sent each visit was 2 MB at 81.6M
-# rows. The table holds the most fragile ones; the download, all of them.
-table = everything.head(LINK_ROWS)
-st.caption("Pick a row for links to its samples and to Compare two, on this tab; an **open** "
-           "link opens the samples in a new one."
-           + (f" The {LINK_ROWS} conditions with the most pruning-fragile samples of "
-              f"{len(everything):,}" + ("" if choice == "all" else f" under {choice} and clean")
-              + "; the download holds every one." if len(everything) > LINK_ROWS else ""))
-picked = st.dataframe(
-    table, hide_index=True, height=280, on_select="rerun", selection_mode="single-row",
-    key="flip_row",
-    column_config={
-        "model": "Model", "condition": "Condition",
-        "fragile": st.column_config.NumberColumn("Pruning-fragile", format="%d"),
-        "gain": st.column_config.NumberColumn("Pruning-gain", format="%d"),
-        "net": st.column_config.NumberColumn("Fragile − gain", format="%+d"),
-        "n": st.column_config.NumberColumn("Samples"),
-        "chance": "Near chance",
-        "open_fragile": st.column_config.LinkColumn(
-            "", display_text="open", help="The pruning-fragile samples of this condition, in a "
-                                          "new tab"),
-        "open_gain": st.column_config.LinkColumn(
-            " ", display_text="open", help="The pruning-gain samples of this condition, in a new "
-                                           "tab"),
-    },
-    placeholder="–",
-)
-rows = picked.selection.rows if picked is not None else []
-if rows and rows[0] < len(table):
-    row = table.row(rows[0], named=True)
-    for kind in ("fragile", "gain"):
-        st.page_link("views/samples.py", icon=":material/photo_library:",
-                     label=f"The {row[kind]:,} pruning-{kind} samples of **{row['model']}** "
-                           f"under {row['condition']}",
-                     query_params={"category": f"pruning-{kind}", "model": row["model"],
-                                   "condition": row["condition"]}, disabled=not row[kind])
-    reference = dict(store.models.select("model", "reference").iter_rows())[row["model"]]
-    severity = dict(store.conditions.select("condition", "severity").iter_rows())[
-        row["condition"]]
-    st.page_link("views/compare.py", icon=":material/compare_arrows:",
-                 label=f"**{row['model']}** against **{reference}**, condition by condition, "
-                       "with paired tests",
-                 query_params={"a": reference, "b": row["model"],
-                               **({"severity": str(severity)} if severity else {})})
-if len(everything) > LINK_ROWS:
-    download_buttons(everything.drop("open_fragile", "open_gain"), "pruning-flips", "flips")
+flips.section(changes, models_shown, level, len(severities) > 1, averaged, choice)
